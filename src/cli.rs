@@ -1,0 +1,101 @@
+//! Command-line types (clap derive). No logic here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0  success
+  1  unexpected failure
+  2  bad command line, inventory or profile (validation findings)
+  3  bad input image (missing, no partition table, no FAT boot partition,
+     no cmdline.txt, root journal needs recovery, boot partition too full)
+  4  output cannot be written (exists without --force, disk full, permissions)
+
+Typical use:
+  piprep validate
+  piprep render --node cp-1
+  piprep bake --node cp-1 --image 2025-10-01-raspios-bookworm-arm64-lite.img
+  piprep bake --all";
+
+/// Bake Kubernetes-ready Raspberry Pi OS images, one per node, without root.
+///
+/// piprep reads a cluster inventory (piprep.toml) and a Raspberry Pi OS image,
+/// and writes out/NODE.img for each node: the memory cgroup enabled in
+/// cmdline.txt and a first-boot hook that turns swap off, loads overlay and
+/// br_netfilter, sets the bridge sysctls, installs chrony and ufw with the
+/// guide's rules, and gives the node its hostname, static IP, user and SSH key.
+/// Only the FAT boot partition of the copy is changed; the input image and the
+/// root filesystem are never written.
+#[derive(Debug, Parser)]
+#[command(name = "piprep", version, about, long_about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Cluster inventory.
+    #[arg(long, short = 'c', global = true, default_value = "piprep.toml", env = "PIPREP_CONFIG")]
+    pub config: PathBuf,
+
+    /// No progress bars or informational messages; errors are still printed.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a flashable image per node into --out (default out/).
+    ///
+    /// Validates the inventory first. Each output appears atomically: it is
+    /// written to a hidden temporary file in the output directory and renamed
+    /// when complete, so an interrupted bake never leaves a half-written .img.
+    Bake(BakeArgs),
+    /// Print (or write with --out) exactly what bake puts on a node's boot partition.
+    ///
+    /// A dry run and review aid: the edited cmdline.txt and every file, without
+    /// touching an image. Secrets are shown as <redacted>.
+    Render(RenderArgs),
+    /// Check the inventory and profiles without an image; non-zero exit on errors.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BakeArgs {
+    /// Node to bake (repeatable).
+    #[arg(long = "node", short = 'n', value_name = "NAME", required_unless_present = "all")]
+    pub nodes: Vec<String>,
+    /// Bake every node in the inventory.
+    #[arg(long, conflicts_with = "nodes")]
+    pub all: bool,
+    /// Base image (.img); overrides [image] path in the inventory.
+    #[arg(long, value_name = "PATH")]
+    pub image: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+    /// Replace existing outputs.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Node to render.
+    #[arg(long = "node", short = 'n', value_name = "NAME")]
+    pub node: String,
+    /// Read cmdline.txt and the boot partition's mount point from this image;
+    /// without it the profile's added arguments are shown and /boot/firmware assumed.
+    #[arg(long, value_name = "PATH")]
+    pub image: Option<PathBuf>,
+    /// Write the files into DIR instead of printing them (secrets included).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Print findings as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

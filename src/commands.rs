@@ -1,0 +1,135 @@
+//! Command handlers: glue between the CLI and the stages.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::bake;
+use crate::cli::{BakeArgs, RenderArgs, ValidateArgs};
+use crate::config::{Config, Severity};
+use crate::error::{Error, Kind, Result};
+use crate::image::BaseImage;
+use crate::render::{self, Target};
+
+fn warn_findings(findings: &[crate::config::Finding], quiet: bool) {
+    if quiet {
+        return;
+    }
+    for f in findings.iter().filter(|f| f.severity == Severity::Warning) {
+        eprintln!("{f}");
+    }
+}
+
+fn image_path(cfg: &Config, flag: &Option<PathBuf>) -> Result<PathBuf> {
+    flag.clone().or_else(|| cfg.image_path()).ok_or_else(|| {
+        Error::config(format!(
+            "no base image: pass --image PATH or set [image] path in {}",
+            cfg.path.display()
+        ))
+    })
+}
+
+pub fn bake(config: &std::path::Path, args: &BakeArgs, quiet: bool) -> Result<()> {
+    let cfg = Config::load(config)?;
+    let (plans, findings) = cfg.plans()?;
+    warn_findings(&findings, quiet);
+    let chosen = cfg.select(&plans, &args.nodes, args.all)?;
+    let image = image_path(&cfg, &args.image)?;
+    let base = BaseImage::open(&image)?;
+    bake::prepare_out_dir(&args.out)?;
+    let opts = bake::Options { out_dir: args.out.clone(), force: args.force, quiet };
+    let results = bake::bake(&base, &chosen, &opts);
+    let mut first_err: Option<Error> = None;
+    for r in results {
+        match r {
+            Ok(b) => {
+                if !quiet {
+                    eprintln!("baked {} -> {} in {:.2} s ({:?})", b.node, b.path.display(), b.elapsed.as_secs_f64(), b.method);
+                }
+            }
+            Err(e) => {
+                if first_err.is_some() {
+                    eprintln!("piprep: error: {e}");
+                } else {
+                    first_err = Some(e);
+                }
+            }
+        }
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+pub fn render(config: &std::path::Path, args: &RenderArgs, quiet: bool) -> Result<()> {
+    let cfg = Config::load(config)?;
+    let (plans, findings) = cfg.plans()?;
+    warn_findings(&findings, quiet);
+    let plan = cfg.select(&plans, std::slice::from_ref(&args.node), false)?[0];
+    let target = match &args.image {
+        Some(p) => {
+            let base = BaseImage::open(p)?;
+            Target { boot_mount: base.facts.boot_mount.clone(), cmdline: Some(base.cmdline.clone()) }
+        }
+        None => Target { boot_mount: "/boot/firmware".into(), cmdline: None },
+    };
+    let r = render::render(plan, &target).map_err(|m| Error::image(format!("cmdline.txt: {m}")))?;
+    let cmdline_text = match &r.cmdline {
+        Some(c) => c.clone(),
+        None => format!("<the image's own arguments> {}\n", r.cmdline_added.join(" ")),
+    };
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).map_err(|e| Error::output_io(dir, "cannot create", &e))?;
+        let cmd_name = if r.cmdline.is_some() { "cmdline.txt" } else { "cmdline.txt.append" };
+        let cmd_body = if r.cmdline.is_some() { cmdline_text.clone() } else { r.cmdline_added.join(" ") + "\n" };
+        let mut all = vec![(cmd_name.to_string(), cmd_body.into_bytes())];
+        all.extend(r.files.iter().map(|f| (f.name.clone(), f.content.clone())));
+        for (name, content) in all {
+            let p = dir.join(&name);
+            std::fs::write(&p, content).map_err(|e| Error::output_io(&p, "cannot write", &e))?;
+        }
+        if !quiet {
+            eprintln!("wrote {} files for node {} to {}", r.files.len() + 1, plan.name, dir.display());
+        }
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let mut emit = || -> std::io::Result<()> {
+        writeln!(out, "# node {} ({}, {}/{}), profile {}, boot partition at {}", plan.name, plan.role.as_str(), plan.address, plan.prefix, plan.profile.name, target.boot_mount)?;
+        writeln!(out, "==> cmdline.txt <==")?;
+        write!(out, "{cmdline_text}")?;
+        for f in &r.files {
+            writeln!(out, "\n==> {} <==", f.name)?;
+            if f.secret {
+                writeln!(out, "<redacted>")?;
+            } else {
+                out.write_all(&f.content)?;
+            }
+        }
+        Ok(())
+    };
+    emit().map_err(|e| Error::new(Kind::Output, format!("cannot write to stdout: {e}")))
+}
+
+pub fn validate(config: &std::path::Path, args: &ValidateArgs) -> Result<()> {
+    let cfg = Config::load(config)?;
+    let v = cfg.validate();
+    if args.json {
+        let doc = serde_json::json!({
+            "config": cfg.path.display().to_string(),
+            "nodes": v.plans.iter().map(|p| &p.name).collect::<Vec<_>>(),
+            "findings": v.findings,
+            "ok": !v.has_errors(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+    } else {
+        for f in &v.findings {
+            println!("{f}");
+        }
+        if !v.has_errors() {
+            println!("{}: ok, {} nodes", cfg.path.display(), v.plans.len());
+        }
+    }
+    if v.has_errors() {
+        let n = v.errors().count();
+        return Err(Error::config(format!("{}: {n} error(s) found", cfg.path.display())));
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! The cluster inventory, `piprep.toml`, as written by the user. Values keep
+//! their spans so validation can point at `file:line`.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::profile::Role;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    pub cluster: Cluster,
+    pub image: Option<ImageSection>,
+    pub user: Option<Spanned<UserSection>>,
+    #[serde(default, rename = "node")]
+    pub nodes: Vec<Spanned<NodeEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub name: Spanned<String>,
+    /// Default profile for every node.
+    #[serde(default = "default_profile")]
+    pub profile: Spanned<String>,
+    pub subnet: Spanned<String>,
+    pub gateway: Spanned<String>,
+    pub dns: Spanned<Vec<String>>,
+    pub ntp: Option<Spanned<Vec<String>>>,
+    /// Network interface the static address goes on.
+    pub interface: Option<Spanned<String>>,
+}
+
+fn default_profile() -> Spanned<String> {
+    Spanned::new(0..0, "k8s-node".to_string())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSection {
+    /// Local `.img` (relative to the inventory's directory).
+    pub path: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSection {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub ssh_authorized_keys: Vec<Spanned<String>>,
+    pub password_hash: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeEntry {
+    pub name: Spanned<String>,
+    pub ip: Spanned<String>,
+    pub role: Spanned<Role>,
+    pub profile: Option<Spanned<String>>,
+    pub interface: Option<Spanned<String>>,
+}

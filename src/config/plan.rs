@@ -1,0 +1,155 @@
+//! NodePlan: everything one node's first boot needs, as plain data. The render
+//! stage turns it into files; its hash identifies the node's configuration.
+
+use std::net::Ipv4Addr;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::profile::{Direction, Policy, Proto, Role, RuleSpec, TimeDaemon};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NodePlan {
+    pub cluster: String,
+    pub name: String,
+    pub role: Role,
+    pub address: Ipv4Addr,
+    pub prefix: u8,
+    pub subnet: String,
+    pub gateway: Ipv4Addr,
+    pub dns: Vec<String>,
+    pub ntp: Vec<String>,
+    pub interface: String,
+    pub user: UserPlan,
+    pub profile: ProfilePlan,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UserPlan {
+    pub name: String,
+    pub ssh_authorized_keys: Vec<String>,
+    /// SHA-512 (or other crypt) hash; a secret, never logged or printed.
+    pub password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ProfilePlan {
+    pub name: String,
+    pub conf_name: String,
+    pub modules: Vec<String>,
+    pub cmdline: Vec<String>,
+    pub sysctl: IndexMap<String, String>,
+    pub swap_disable: bool,
+    pub time_daemon: TimeDaemon,
+    pub firewall: FirewallPlan,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FirewallPlan {
+    pub enable: bool,
+    pub default_incoming: Policy,
+    pub default_outgoing: Policy,
+    pub default_routed: Policy,
+    pub logging: String,
+    /// Rules for this node's role, with `{subnet}` substituted.
+    pub rules: Vec<RuleSpec>,
+}
+
+impl NodePlan {
+    /// sha256 over the piprep version and the plan: equal hashes mean equal
+    /// first-boot behaviour, so it keys reproducible IDs and incremental bakes.
+    pub fn config_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        h.update([0]);
+        h.update(serde_json::to_vec(self).expect("a plan always serialises"));
+        hex::encode(h.finalize())
+    }
+
+    /// Derive a stable RFC 4122-shaped UUID from the plan and a purpose label,
+    /// so generated IDs are reproducible instead of random.
+    pub fn derived_uuid(&self, purpose: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.config_hash().as_bytes());
+        h.update(purpose.as_bytes());
+        let mut b: [u8; 16] = h.finalize()[..16].try_into().expect("16 bytes");
+        b[6] = (b[6] & 0x0f) | 0x50; // version 5 (name-based, SHA)
+        b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+        let x = hex::encode(b);
+        format!(
+            "{}-{}-{}-{}-{}",
+            &x[0..8],
+            &x[8..12],
+            &x[12..16],
+            &x[16..20],
+            &x[20..32]
+        )
+    }
+}
+
+impl RuleSpec {
+    /// Substitute `{subnet}` and drop the role filter (already applied).
+    pub fn for_node(&self, subnet: &str) -> RuleSpec {
+        RuleSpec {
+            from: self.from.replace("{subnet}", subnet),
+            to: self.to.replace("{subnet}", subnet),
+            roles: None,
+            ..self.clone()
+        }
+    }
+
+    pub fn applies_to(&self, role: Role) -> bool {
+        self.roles.as_ref().is_none_or(|r| r.contains(&role))
+    }
+
+    /// True when the rule matches traffic of `proto` to `port` from/to anywhere.
+    pub fn covers_port(&self, port: u16, proto: Proto) -> bool {
+        if self.proto.is_some_and(|p| p != proto) {
+            return false;
+        }
+        match &self.port {
+            None => true,
+            Some(spec) => spec.split(',').any(|part| match part.split_once(':') {
+                Some((a, b)) => match (a.parse::<u16>(), b.parse::<u16>()) {
+                    (Ok(a), Ok(b)) => (a..=b).contains(&port),
+                    _ => false,
+                },
+                None => part.parse::<u16>() == Ok(port),
+            }),
+        }
+    }
+
+    pub fn is_inbound(&self) -> bool {
+        self.direction == Direction::In
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::profile::Action;
+
+    fn rule(port: Option<&str>, proto: Option<Proto>) -> RuleSpec {
+        RuleSpec {
+            direction: Direction::In,
+            action: Action::Allow,
+            port: port.map(str::to_string),
+            proto,
+            from: "any".into(),
+            to: "any".into(),
+            comment: None,
+            roles: None,
+        }
+    }
+
+    #[test]
+    fn port_coverage() {
+        assert!(rule(Some("22"), Some(Proto::Tcp)).covers_port(22, Proto::Tcp));
+        assert!(!rule(Some("22"), Some(Proto::Udp)).covers_port(22, Proto::Tcp));
+        assert!(rule(Some("20:30"), None).covers_port(22, Proto::Tcp));
+        assert!(rule(Some("80,22"), Some(Proto::Tcp)).covers_port(22, Proto::Tcp));
+        assert!(!rule(Some("2222"), None).covers_port(22, Proto::Tcp));
+        assert!(rule(None, None).covers_port(22, Proto::Tcp));
+    }
+}

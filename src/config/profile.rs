@@ -1,0 +1,407 @@
+//! Profiles: the node preparation as data (`profiles/*.toml`). Shipped profiles are
+//! embedded in the binary; a `profiles/` directory beside the inventory adds or
+//! overrides them. A profile may `extends` another: scalars take the last value,
+//! lists append and `sysctl` keys merge (the mkosi convention).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::source::{Location, SourceFile};
+use crate::error::{Error, Result};
+
+/// Profiles compiled into the binary, so `profile = "k8s-node"` works anywhere.
+const BUILTIN: &[(&str, &str)] = &[("k8s-node", include_str!("../../profiles/k8s-node.toml"))];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    ControlPlane,
+    Worker,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::ControlPlane => "control-plane",
+            Role::Worker => "worker",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeDaemon {
+    Chrony,
+    SystemdTimesyncd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    Allow,
+    Deny,
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Allow,
+    Deny,
+    Reject,
+    Limit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// One firewall rule as written in a profile. `from`/`to` accept `any`, an
+/// address, a CIDR, or `{subnet}` for the cluster subnet.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub direction: Direction,
+    #[serde(default = "default_action")]
+    pub action: Action,
+    #[serde(default)]
+    pub port: Option<String>,
+    #[serde(default)]
+    pub proto: Option<Proto>,
+    #[serde(default = "any")]
+    pub from: String,
+    #[serde(default = "any")]
+    pub to: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Limit the rule to these roles; absent means every node.
+    #[serde(default)]
+    pub roles: Option<Vec<Role>>,
+}
+
+fn default_action() -> Action {
+    Action::Allow
+}
+fn any() -> String {
+    "any".into()
+}
+
+/// A rule plus where it was written, for messages.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub spec: RuleSpec,
+    pub at: Location,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileLayer {
+    description: Option<String>,
+    extends: Option<String>,
+    conf_name: Option<String>,
+    kernel: Option<KernelLayer>,
+    sysctl: Option<IndexMap<String, toml::Value>>,
+    swap: Option<SwapLayer>,
+    time: Option<TimeLayer>,
+    firewall: Option<FirewallLayer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KernelLayer {
+    modules: Option<Vec<String>>,
+    cmdline: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SwapLayer {
+    disable: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimeLayer {
+    daemon: Option<TimeDaemon>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FirewallLayer {
+    enable: Option<bool>,
+    default_incoming: Option<Policy>,
+    default_outgoing: Option<Policy>,
+    default_routed: Option<Policy>,
+    logging: Option<String>,
+    rule: Option<Vec<Spanned<RuleSpec>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Firewall {
+    pub enable: bool,
+    pub default_incoming: Policy,
+    pub default_outgoing: Policy,
+    pub default_routed: Policy,
+    pub logging: String,
+    pub rules: Vec<Rule>,
+}
+
+/// A fully resolved profile (after `extends`).
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    /// Every file that contributed, base first; the last one is the profile itself.
+    pub sources: Vec<SourceFile>,
+    pub description: String,
+    /// Stem for files under /etc (`/etc/sysctl.d/<conf_name>.conf`).
+    pub conf_name: String,
+    pub modules: Vec<String>,
+    pub cmdline: Vec<String>,
+    pub sysctl: IndexMap<String, String>,
+    pub swap_disable: bool,
+    pub time_daemon: TimeDaemon,
+    pub firewall: Firewall,
+}
+
+impl Profile {
+    fn empty(name: &str) -> Self {
+        Profile {
+            name: name.to_string(),
+            sources: Vec::new(),
+            description: String::new(),
+            conf_name: name.to_string(),
+            modules: Vec::new(),
+            cmdline: Vec::new(),
+            sysctl: IndexMap::new(),
+            swap_disable: false,
+            time_daemon: TimeDaemon::SystemdTimesyncd,
+            firewall: Firewall {
+                enable: false,
+                default_incoming: Policy::Deny,
+                default_outgoing: Policy::Allow,
+                default_routed: Policy::Deny,
+                logging: "low".into(),
+                rules: Vec::new(),
+            },
+        }
+    }
+
+    /// The file that defines this profile (not its bases).
+    pub fn source(&self) -> &SourceFile {
+        self.sources.last().expect("a resolved profile has a source")
+    }
+
+    /// Where `needle` is written in this profile or, failing that, its bases.
+    pub fn locate(&self, needle: &str) -> Location {
+        self.sources
+            .iter()
+            .rev()
+            .find(|s| s.text.contains(needle))
+            .unwrap_or_else(|| self.source())
+            .find(needle)
+    }
+
+    fn apply(&mut self, layer: ProfileLayer, src: &SourceFile) -> Result<()> {
+        if let Some(d) = layer.description {
+            self.description = d;
+        }
+        if let Some(c) = layer.conf_name {
+            self.conf_name = c;
+        }
+        if let Some(k) = layer.kernel {
+            for m in k.modules.unwrap_or_default() {
+                if !self.modules.contains(&m) {
+                    self.modules.push(m);
+                }
+            }
+            for a in k.cmdline.unwrap_or_default() {
+                if !self.cmdline.contains(&a) {
+                    self.cmdline.push(a);
+                }
+            }
+        }
+        for (key, value) in layer.sysctl.unwrap_or_default() {
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => u8::from(b).to_string(),
+                other => {
+                    return Err(Error::config(format!(
+                        "{}: sysctl `{key}` has value {other}; use a string or integer",
+                        src.find(&key)
+                    )));
+                }
+            };
+            self.sysctl.insert(key, value);
+        }
+        if let Some(s) = layer.swap.and_then(|s| s.disable) {
+            self.swap_disable = s;
+        }
+        if let Some(t) = layer.time.and_then(|t| t.daemon) {
+            self.time_daemon = t;
+        }
+        if let Some(f) = layer.firewall {
+            let fw = &mut self.firewall;
+            fw.enable = f.enable.unwrap_or(fw.enable);
+            fw.default_incoming = f.default_incoming.unwrap_or(fw.default_incoming);
+            fw.default_outgoing = f.default_outgoing.unwrap_or(fw.default_outgoing);
+            fw.default_routed = f.default_routed.unwrap_or(fw.default_routed);
+            if let Some(l) = f.logging {
+                fw.logging = l;
+            }
+            for r in f.rule.unwrap_or_default() {
+                let at = src.at(r.span().start);
+                fw.rules.push(Rule {
+                    spec: r.into_inner(),
+                    at,
+                });
+            }
+        }
+        self.sources.push(src.clone());
+        Ok(())
+    }
+}
+
+/// Where profiles come from: the built-in set plus an optional local directory.
+pub struct ProfileStore {
+    files: BTreeMap<String, SourceFile>,
+}
+
+impl ProfileStore {
+    /// Built-in profiles, overridden or extended by `dir/*.toml` when `dir` exists.
+    pub fn load(dir: Option<&Path>) -> Result<Self> {
+        let mut files: BTreeMap<String, SourceFile> = BUILTIN
+            .iter()
+            .map(|(n, t)| (n.to_string(), SourceFile::builtin(n, t)))
+            .collect();
+        if let Some(dir) = dir.filter(|d| d.is_dir()) {
+            let entries = std::fs::read_dir(dir)
+                .map_err(|e| Error::config(format!("cannot list {}: {e}", dir.display())))?;
+            let mut paths: Vec<_> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            paths.sort();
+            for path in paths {
+                let name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                files.insert(name, SourceFile::read(&path)?);
+            }
+        }
+        Ok(ProfileStore { files })
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.files.keys().cloned().collect()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.files.contains_key(name)
+    }
+
+    /// Resolve `name` with its `extends` chain.
+    pub fn resolve(&self, name: &str) -> Result<Profile> {
+        let mut chain: Vec<(&SourceFile, ProfileLayer)> = Vec::new();
+        let mut next = Some(name.to_string());
+        while let Some(n) = next {
+            let src = self.files.get(&n).ok_or_else(|| {
+                Error::config(format!(
+                    "unknown profile `{n}`; known profiles: {}",
+                    self.names().join(", ")
+                ))
+            })?;
+            if chain.iter().any(|(s, _)| s.name == src.name) {
+                return Err(Error::config(format!(
+                    "profile `{name}` extends itself through `{n}`; break the cycle"
+                )));
+            }
+            let layer: ProfileLayer = src.parse()?;
+            next = layer.extends.clone();
+            if let Some(parent) = &next
+                && !self.contains(parent)
+            {
+                return Err(Error::config(format!(
+                    "{}: `extends = \"{parent}\"` names no profile; known profiles: {}",
+                    src.find("extends"),
+                    self.names().join(", ")
+                )));
+            }
+            chain.push((src, layer));
+        }
+        let mut profile = Profile::empty(name);
+        for (src, layer) in chain.into_iter().rev() {
+            profile.apply(layer, src)?;
+        }
+        profile.name = name.to_string();
+        Ok(profile)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_k8s_profile_matches_the_guide() {
+        let store = ProfileStore::load(None).unwrap();
+        let p = store.resolve("k8s-node").unwrap();
+        assert_eq!(p.modules, ["overlay", "br_netfilter"]);
+        assert_eq!(p.cmdline, ["cgroup_memory=1", "cgroup_enable=memory"]);
+        let keys: Vec<_> = p.sysctl.keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                "net.bridge.bridge-nf-call-iptables",
+                "net.ipv4.ip_forward",
+                "net.bridge.bridge-nf-call-ip6tables"
+            ]
+        );
+        assert!(p.sysctl.values().all(|v| v == "1"));
+        assert!(p.swap_disable);
+        assert_eq!(p.time_daemon, TimeDaemon::Chrony);
+        assert!(p.firewall.enable);
+        assert_eq!(p.firewall.default_outgoing, Policy::Deny);
+        assert_eq!(p.conf_name, "k8s");
+    }
+
+    #[test]
+    fn local_profile_extends_builtin_and_reports_lines() {
+        let dir = std::env::temp_dir().join(format!("piprep-prof-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("edge.toml"),
+            "extends = \"k8s-node\"\n[kernel]\nmodules = [\"wireguard\"]\n\n[[firewall.rule]]\ndirection = \"in\"\nport = \"51820\"\nproto = \"udp\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("bad.toml"), "[kernel]\nmodule = [\"x\"]\n").unwrap();
+        let store = ProfileStore::load(Some(&dir)).unwrap();
+        let p = store.resolve("edge").unwrap();
+        assert_eq!(p.modules, ["overlay", "br_netfilter", "wireguard"]);
+        let last = p.firewall.rules.last().unwrap();
+        assert_eq!(last.spec.port.as_deref(), Some("51820"));
+        assert!(last.at.file.ends_with("edge.toml"));
+        assert_eq!(last.at.line, 5);
+        let err = store.resolve("bad").unwrap_err().message;
+        assert!(err.contains("bad.toml:2"), "{err}");
+        assert!(err.contains("module"), "{err}");
+        let err = store.resolve("nope").unwrap_err().message;
+        assert!(err.contains("k8s-node"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

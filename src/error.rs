@@ -1,0 +1,93 @@
+//! One error type for the whole tool. Every error is a single line that says what
+//! went wrong, where, and how to fix it; its kind decides the process exit code.
+
+use std::fmt;
+use std::path::Path;
+
+/// Exit codes are part of the CLI contract (documented in `--help` and README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Unexpected failure (I/O on something that is neither input nor output).
+    Internal,
+    /// Bad command line, inventory or profile; validation findings.
+    Config,
+    /// The input image is missing, unreadable or not a usable Raspberry Pi OS image.
+    Image,
+    /// The output cannot be written: exists without --force, disk full, permissions.
+    Output,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Kind::Internal => 1,
+            Kind::Config => 2,
+            Kind::Image => 3,
+            Kind::Output => 4,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(Kind::Config, message)
+    }
+    pub fn image(message: impl Into<String>) -> Self {
+        Self::new(Kind::Image, message)
+    }
+    pub fn output(message: impl Into<String>) -> Self {
+        Self::new(Kind::Output, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(Kind::Internal, message)
+    }
+
+    /// An I/O error while writing an output file: disk-full and permission errors
+    /// get an explicit fix.
+    pub fn output_io(path: &Path, what: &str, e: &std::io::Error) -> Self {
+        use rustix::io::Errno;
+        let code = e.raw_os_error();
+        let is = |errno: Errno| code == Some(errno.raw_os_error());
+        let hint = if is(Errno::NOSPC) || is(Errno::DQUOT) {
+            "; free space on that filesystem or choose another --out directory"
+        } else if is(Errno::ACCESS) || is(Errno::PERM) || is(Errno::ROFS) {
+            "; check the directory's permissions or choose another --out directory"
+        } else {
+            ""
+        };
+        Self::output(format!("{what} {}: {e}{hint}", path.display()))
+    }
+
+    /// An I/O error while reading the input image.
+    pub fn image_io(path: &Path, what: &str, e: &std::io::Error) -> Self {
+        Self::image(format!("{what} {}: {e}", path.display()))
+    }
+
+    /// Prefix the message with a context such as `node cp-1`.
+    pub fn context(mut self, ctx: impl fmt::Display) -> Self {
+        self.message = format!("{ctx}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,169 @@
+//! A byte window onto one partition of an image file, with a write-back page
+//! cache. fatfs issues tiny reads and writes (a FAT entry at a time); through a
+//! raw file that is about a million syscalls per FAT scan, through this cache a
+//! few hundred. Pages are written back in offset order on `flush`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+
+/// 64 KiB pages: large enough that a FAT scan needs few reads, small enough
+/// that a handful of changed entries rewrite little.
+const PAGE: u64 = 64 * 1024;
+
+struct Page {
+    data: Vec<u8>,
+    dirty: bool,
+}
+
+pub struct Window<'f> {
+    file: &'f File,
+    start: u64,
+    len: u64,
+    pos: u64,
+    /// Read-only windows keep writes in memory and never write them back, so a
+    /// library that touches a flag on mount cannot modify an input image.
+    writable: bool,
+    pages: HashMap<u64, Page>,
+}
+
+impl<'f> Window<'f> {
+    pub fn new(file: &'f File, start: u64, len: u64, writable: bool) -> Self {
+        Window {
+            file,
+            start,
+            len,
+            pos: 0,
+            writable,
+            pages: HashMap::new(),
+        }
+    }
+
+    fn page(&mut self, index: u64) -> io::Result<&mut Page> {
+        if !self.pages.contains_key(&index) {
+            let off = index * PAGE;
+            let size = PAGE.min(self.len - off) as usize;
+            let mut data = vec![0u8; size];
+            self.file.read_exact_at(&mut data, self.start + off)?;
+            self.pages.insert(index, Page { data, dirty: false });
+        }
+        Ok(self.pages.get_mut(&index).expect("page just inserted"))
+    }
+
+    /// Write dirty pages back, in offset order. A read-only window discards them.
+    pub fn write_back(&mut self) -> io::Result<()> {
+        if !self.writable {
+            return Ok(());
+        }
+        let mut dirty: Vec<u64> = self
+            .pages
+            .iter()
+            .filter(|(_, p)| p.dirty)
+            .map(|(i, _)| *i)
+            .collect();
+        dirty.sort_unstable();
+        for i in dirty {
+            let page = self.pages.get_mut(&i).expect("listed page");
+            self.file.write_all_at(&page.data, self.start + i * PAGE)?;
+            page.dirty = false;
+        }
+        Ok(())
+    }
+}
+
+impl Read for Window<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len || buf.is_empty() {
+            return Ok(0);
+        }
+        let index = self.pos / PAGE;
+        let within = (self.pos % PAGE) as usize;
+        let page = self.page(index)?;
+        let n = buf.len().min(page.data.len() - within);
+        buf[..n].copy_from_slice(&page.data[within..within + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Write for Window<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.pos >= self.len {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "write past the end of the partition",
+            ));
+        }
+        let index = self.pos / PAGE;
+        let within = (self.pos % PAGE) as usize;
+        let page = self.page(index)?;
+        let n = buf.len().min(page.data.len() - within);
+        page.data[within..within + n].copy_from_slice(&buf[..n]);
+        page.dirty = true;
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // fatfs calls flush often; writing back happens once, at the end.
+        Ok(())
+    }
+}
+
+impl Seek for Window<'_> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let new = match pos {
+            SeekFrom::Start(o) => Some(o),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        match new {
+            Some(p) => {
+                self.pos = p;
+                Ok(p)
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek before the start of the partition",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_writes_back_only_inside_the_window() {
+        let path = std::env::temp_dir().join(format!("piprep-window-{}", std::process::id()));
+        std::fs::write(&path, vec![7u8; 300_000]).unwrap();
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        {
+            let mut w = Window::new(&file, 1000, 200_000, true);
+            w.seek(SeekFrom::Start(PAGE - 2)).unwrap();
+            w.write_all(&[1, 2, 3, 4]).unwrap(); // spans two pages
+            let mut b = [0u8; 4];
+            w.seek(SeekFrom::Start(PAGE - 2)).unwrap();
+            w.read_exact(&mut b).unwrap();
+            assert_eq!(b, [1, 2, 3, 4]);
+            w.seek(SeekFrom::End(0)).unwrap();
+            assert!(w.write(&[9]).is_err());
+            w.write_back().unwrap();
+        }
+        let data = std::fs::read(&path).unwrap();
+        assert_eq!(&data[(1000 + PAGE - 2) as usize..(1000 + PAGE + 2) as usize], &[1, 2, 3, 4]);
+        assert_eq!(data.iter().filter(|b| **b != 7).count(), 4);
+        {
+            let mut ro = Window::new(&file, 0, 1000, false);
+            ro.write_all(&[0; 10]).unwrap();
+            ro.write_back().unwrap();
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), data);
+        std::fs::remove_file(&path).unwrap();
+    }
+}

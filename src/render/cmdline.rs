@@ -1,0 +1,103 @@
+//! cmdline.txt editing on tokens: every original token kept in order, the
+//! profile's permanent arguments added once, and the first-boot hook last,
+//! because Raspberry Pi OS clean-ups cut everything from ` systemd.run` onwards.
+
+/// File name of the first-boot hook on the boot partition. It must not contain
+/// `firstboot` or ` resize`, which Raspberry Pi OS initramfs scripts grep for.
+pub const HOOK_SCRIPT: &str = "piprep-run.sh";
+
+/// The three hook arguments, in the order Raspberry Pi Imager uses.
+pub fn hook_tokens(boot_mount: &str) -> Vec<String> {
+    vec![
+        format!("systemd.run={boot_mount}/{HOOK_SCRIPT}"),
+        "systemd.run_success_action=reboot".to_string(),
+        "systemd.unit=kernel-command-line.target".to_string(),
+    ]
+}
+
+/// Apply the edit. Idempotent: editing an already edited line gives it back.
+/// Fails if another tool's `systemd.run=` hook is present, because two hooks
+/// would both run and the second would find its script already deleted.
+pub fn edit(original: &str, permanent: &[String], hook: &[String]) -> Result<String, String> {
+    let line = original.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut tokens: Vec<&str> = line
+        .split_whitespace()
+        .filter(|t| !hook.iter().any(|h| h == t))
+        .collect();
+    if let Some(other) = tokens.iter().find(|t| t.starts_with("systemd.run")) {
+        return Err(format!(
+            "it already has another first-boot hook (`{other}`); remove the systemd.run* arguments or start from a clean image"
+        ));
+    }
+    for arg in permanent {
+        if !tokens.contains(&arg.as_str()) {
+            tokens.push(arg);
+        }
+    }
+    tokens.extend(hook.iter().map(String::as_str));
+    Ok(format!("{}\n", tokens.join(" ")))
+}
+
+/// Tokens of `line` that piprep adds, for marking in `inspect`.
+pub fn added_tokens<'a>(line: &'a str, permanent: &[String], boot_mount: &str) -> Vec<&'a str> {
+    let hook = hook_tokens(boot_mount);
+    line.split_whitespace()
+        .filter(|t| permanent.iter().chain(hook.iter()).any(|a| a == t))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOOKWORM: &str = "console=serial0,115200 console=tty1 root=PARTUUID=8acef004-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot\n";
+
+    fn cg() -> Vec<String> {
+        vec!["cgroup_memory=1".into(), "cgroup_enable=memory".into()]
+    }
+
+    #[test]
+    fn appends_cgroup_then_hook_keeping_original_order() {
+        let out = edit(BOOKWORM, &cg(), &hook_tokens("/boot/firmware")).unwrap();
+        assert_eq!(
+            out,
+            "console=serial0,115200 console=tty1 root=PARTUUID=8acef004-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot cgroup_memory=1 cgroup_enable=memory systemd.run=/boot/firmware/piprep-run.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target\n"
+        );
+    }
+
+    #[test]
+    fn is_idempotent_and_one_line() {
+        let hook = hook_tokens("/boot/firmware");
+        let once = edit(BOOKWORM, &cg(), &hook).unwrap();
+        let twice = edit(&once, &cg(), &hook).unwrap();
+        assert_eq!(once, twice);
+        assert_eq!(twice.lines().count(), 1);
+        assert_eq!(twice.matches("systemd.run=").count(), 1);
+        assert_eq!(twice.matches("cgroup_enable=memory").count(), 1);
+    }
+
+    #[test]
+    fn missing_permanent_arg_goes_before_the_hook() {
+        let hook = hook_tokens("/boot");
+        let partial = "root=PARTUUID=1-02 cgroup_enable=memory systemd.run=/boot/piprep-run.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target";
+        let out = edit(partial, &cg(), &hook).unwrap();
+        assert_eq!(
+            out,
+            "root=PARTUUID=1-02 cgroup_enable=memory cgroup_memory=1 systemd.run=/boot/piprep-run.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target\n"
+        );
+    }
+
+    #[test]
+    fn refuses_a_foreign_hook() {
+        let line = "root=PARTUUID=1-02 systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot";
+        let err = edit(line, &cg(), &hook_tokens("/boot/firmware")).unwrap_err();
+        assert!(err.contains("/boot/firstrun.sh"), "{err}");
+    }
+
+    #[test]
+    fn hook_avoids_substrings_rpi_scripts_grep_for() {
+        for t in hook_tokens("/boot/firmware") {
+            assert!(!t.contains("firstboot") && !t.contains("resize"), "{t}");
+        }
+    }
+}

@@ -1,0 +1,207 @@
+#!/bin/sh
+# Build a small, rootless Raspberry-Pi-OS-like disk image, the way pi-gen lays
+# it out: an MBR with a disk identifier, a FAT32 "bootfs" partition holding
+# cmdline.txt, config.txt and issue.txt, and an ext4 "rootfs" partition with
+# os-release, fstab, merged-/usr symlinks, a dpkg status file and the swap
+# traces of the release. No mounts, loop devices or root needed.
+#
+# Usage: mkimage.sh [--align-mib N] [--fat-mib N] [--cluster-sectors N]
+#                   [--root-mib N] [--disk-id HEX] [--fill-mib N] VARIANT OUT.img
+#   VARIANT: bookworm | trixie
+# Needs: sfdisk (fdisk), mkfs.vfat (dosfstools), mcopy (mtools), mkfs.ext4 (e2fsprogs).
+set -eu
+
+align_mib=8
+fat_mib=""
+spc=""
+root_mib=48
+disk_id=""
+fill_mib=0
+while [ $# -gt 2 ]; do
+	case "$1" in
+	--align-mib) align_mib=$2; shift 2 ;;
+	--fat-mib) fat_mib=$2; shift 2 ;;
+	--cluster-sectors) spc=$2; shift 2 ;;
+	--root-mib) root_mib=$2; shift 2 ;;
+	--disk-id) disk_id=$2; shift 2 ;;
+	--fill-mib) fill_mib=$2; shift 2 ;;
+	*) echo "mkimage.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[ $# -eq 2 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
+variant=$1
+out=$2
+
+for tool in sfdisk mkfs.vfat mcopy mkfs.ext4; do
+	command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
+	command -v "$tool" >/dev/null 2>&1 || {
+		echo "mkimage.sh: $tool not found; install: apt-get install -y fdisk dosfstools mtools e2fsprogs" >&2
+		exit 1
+	}
+done
+
+case "$variant" in
+bookworm)
+	: "${disk_id:=8acef004}"
+	: "${fat_mib:=256}"
+	: "${spc:=4}"
+	codename=bookworm version=12 date=2025-10-01
+	cmdline="console=serial0,115200 console=tty1 root=PARTUUID=${disk_id}-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot"
+	packages="raspberrypi-sys-mods userconf-pi dphys-swapfile network-manager openssh-server systemd-timesyncd"
+	;;
+trixie)
+	: "${disk_id:=7351b90c}"
+	: "${fat_mib:=64}"
+	: "${spc:=1}"
+	codename=trixie version=13 date=2025-10-01
+	cmdline="console=serial0,115200 console=tty1 root=PARTUUID=${disk_id}-02 rootfstype=ext4 fsck.repair=yes rootwait resize"
+	packages="raspberrypi-sys-mods userconf-pi rpi-swap systemd-zram-generator network-manager openssh-server systemd-timesyncd"
+	;;
+*)
+	echo "mkimage.sh: unknown variant $variant (bookworm or trixie)" >&2
+	exit 2
+	;;
+esac
+
+sector=512
+align=$((align_mib * 1024 * 1024 / sector))
+p1_start=$align
+p1_size=$((fat_mib * 1024 * 1024 / sector))
+p2_start=$(((p1_start + p1_size + align - 1) / align * align))
+p2_size=$((root_mib * 1024 * 1024 / sector))
+total=$(((p2_start + p2_size) * sector))
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+img="$work/disk.img"
+stamp="${date}T00:00:00Z"
+epoch=$(date -u -d "$stamp" +%s)
+
+truncate -s "$total" "$img"
+sfdisk --quiet --no-reread --no-tell-kernel "$img" <<SFDISK
+label: dos
+label-id: 0x$disk_id
+unit: sectors
+
+start=$p1_start, size=$p1_size, type=c
+start=$p2_start, size=$p2_size, type=83
+SFDISK
+
+# Boot partition, like pi-gen's `mkdosfs -n bootfs -F 32 -s N`.
+mkfs.vfat -F 32 -n bootfs -s "$spc" -i "$disk_id" --offset="$p1_start" "$img" $((p1_size / 2)) >/dev/null 2>&1
+boot="$work/boot"
+mkdir -p "$boot/overlays"
+printf '%s\n' "$cmdline" >"$boot/cmdline.txt"
+cat >"$boot/config.txt" <<'CONFIG'
+# For more options and information see
+# http://rptl.io/configtxt
+# Some settings may impact device functionality. See link above for details
+
+# Uncomment some or all of these to enable the optional hardware interfaces
+#dtparam=i2c_arm=on
+#dtparam=i2s=on
+#dtparam=spi=on
+
+# Enable audio (loads snd_bcm2835)
+dtparam=audio=on
+
+# Automatically load overlays for detected cameras
+camera_auto_detect=1
+
+# Automatically load overlays for detected DSI displays
+display_auto_detect=1
+
+# Automatically load initramfs files, if found
+auto_initramfs=1
+
+# Enable DRM VC4 V3D driver
+dtoverlay=vc4-kms-v3d
+max_framebuffers=2
+
+# Don't have the firmware create an initial video= setting in cmdline.txt.
+# Use the kernel's default instead.
+disable_fw_kms_setup=1
+
+# Run in 64-bit mode
+arm_64bit=1
+
+# Disable compensation for displays with overscan
+disable_overscan=1
+
+# Run as fast as firmware / board allows
+arm_boost=1
+
+[cm4]
+# Enable host mode on the 2711 built-in XHCI USB controller.
+# This line should be removed if the legacy DWC2 controller is required
+# (e.g. for USB device mode) or if USB support is not required.
+otg_mode=1
+
+[all]
+CONFIG
+printf 'Raspberry Pi reference %s\nGenerated using pi-gen, https://github.com/RPi-Distro/pi-gen, 5a1e3e7ce3a8bb3d8a6e4b5b0b3a2f8f2c7a1e90, stage2\n' "$date" >"$boot/issue.txt"
+printf 'kernel placeholder for tests\n' >"$boot/kernel8.img"
+printf 'dtb placeholder\n' >"$boot/bcm2712-rpi-5-b.dtb"
+printf 'overlays placeholder\n' >"$boot/overlays/README"
+find "$boot" -exec touch -d "$stamp" {} +
+mcopy -s -m -o -i "$img@@$((p1_start * sector))" "$boot"/* ::/
+
+# Root filesystem.
+root="$work/root"
+mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib" "$root/etc" "$root/var/lib/dpkg" "$root/boot/firmware" "$root/home/pi"
+ln -s usr/bin "$root/bin"
+ln -s usr/sbin "$root/sbin"
+ln -s usr/lib "$root/lib"
+cat >"$root/usr/lib/os-release" <<OS
+PRETTY_NAME="Debian GNU/Linux $version ($codename)"
+NAME="Debian GNU/Linux"
+VERSION_ID="$version"
+VERSION="$version ($codename)"
+VERSION_CODENAME=$codename
+ID=debian
+HOME_URL="https://www.debian.org/"
+SUPPORT_URL="https://www.debian.org/support"
+BUG_REPORT_URL="https://bugs.debian.org/"
+OS
+ln -s ../usr/lib/os-release "$root/etc/os-release"
+cat >"$root/etc/fstab" <<FSTAB
+proc            /proc           proc    defaults          0       0
+PARTUUID=$disk_id-01  /boot/firmware  vfat    defaults          0       2
+PARTUUID=$disk_id-02  /               ext4    defaults,noatime  0       1
+# a swapfile is not a swap partition, no line here
+#   use  dphys-swapfile swap[on|off]  for that
+FSTAB
+printf 'raspberrypi\n' >"$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n\n127.0.1.1\traspberrypi\n' >"$root/etc/hosts"
+printf 'root:x:0:0:root:/root:/bin/bash\npi:x:1000:1000:,,,:/home/pi:/bin/bash\n' >"$root/etc/passwd"
+: >"$root/var/lib/dpkg/status"
+for p in $packages; do
+	printf 'Package: %s\nStatus: install ok installed\nArchitecture: arm64\nVersion: 1.0\n\n' "$p" >>"$root/var/lib/dpkg/status"
+done
+mkdir -p "$root/usr/lib/userconf-pi" "$root/usr/lib/raspberrypi-sys-mods"
+printf '#!/bin/sh\n# stand-in for userconf-pi\n' >"$root/usr/lib/userconf-pi/userconf"
+printf '#!/bin/sh\n# stand-in for raspberrypi-sys-mods firstboot\n' >"$root/usr/lib/raspberrypi-sys-mods/firstboot"
+chmod 755 "$root/usr/lib/userconf-pi/userconf" "$root/usr/lib/raspberrypi-sys-mods/firstboot"
+case "$variant" in
+bookworm)
+	printf 'CONF_SWAPSIZE=512\n' >"$root/etc/dphys-swapfile"
+	printf '#!/bin/sh\n# stand-in for dphys-swapfile\n' >"$root/usr/sbin/dphys-swapfile"
+	chmod 755 "$root/usr/sbin/dphys-swapfile"
+	;;
+trixie)
+	mkdir -p "$root/etc/rpi/swap.conf.d" "$root/usr/lib/systemd/zram-generator.conf.d"
+	printf '[Main]\nMechanism=swapfile+zram\n' >"$root/etc/rpi/swap.conf"
+	printf '[zram0]\nzram-size = ram / 2\n' >"$root/usr/lib/systemd/zram-generator.conf.d/20-rpi-swap.conf"
+	;;
+esac
+if [ "$fill_mib" -gt 0 ]; then
+	# Incompressible data, for benchmarks.
+	head -c $((fill_mib * 1024 * 1024)) /dev/urandom >"$root/var/filler"
+fi
+find "$root" -exec touch -h -d "$stamp" {} +
+E2FSPROGS_FAKE_TIME=$epoch mkfs.ext4 -q -F -L rootfs -O ^64bit,^huge_file -U 8a5c1b7e-3f0d-4b8e-9c2a-6d1e0f4a2b3c \
+	-E offset=$((p2_start * sector)),hash_seed=3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f -d "$root" "$img" "$((p2_size / 2))k"
+
+mkdir -p "$(dirname "$out")"
+mv "$img" "$out.tmp.$$"
+mv "$out.tmp.$$" "$out"
