@@ -1,0 +1,221 @@
+//! Test helpers: fixture images built by tests/support/mkimage.sh (cached per
+//! script version), the real piprep binary, and independent tools (sfdisk,
+//! fsck.fat, mtools, cmp) to check what it wrote.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch directory unique to one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scratch").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub fn require_tool(tool: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool} || PATH=$PATH:/usr/sbin:/sbin command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(found, "{tool} is missing; run `make test` (it installs the test tools) or apt-get install fdisk dosfstools mtools e2fsprogs");
+}
+
+fn tool(name: &str) -> Command {
+    let mut c = Command::new(name);
+    let path = std::env::var("PATH").unwrap_or_default();
+    c.env("PATH", format!("{path}:/usr/sbin:/sbin"));
+    c
+}
+
+/// Build (or reuse) a fixture image; `args` are mkimage.sh options.
+pub fn fixture(variant: &str, args: &[&str]) -> PathBuf {
+    for t in ["sfdisk", "mkfs.vfat", "mcopy", "mkfs.ext4"] {
+        require_tool(t);
+    }
+    let script = root().join("tests/support/mkimage.sh");
+    let text = std::fs::read(&script).unwrap();
+    let key = {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(&text);
+        h.update(variant.as_bytes());
+        for a in args {
+            h.update(a.as_bytes());
+            h.update([0]);
+        }
+        hex::encode(&h.finalize()[..8])
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixtures");
+    let out = dir.join(format!("{variant}-{key}.img"));
+    if !out.exists() {
+        // mkimage.sh renames into place, so concurrent tests never see half an image.
+        let st = Command::new(&script).args(args).arg(variant).arg(&out).status().unwrap();
+        assert!(st.success(), "mkimage.sh {variant} {args:?} failed");
+    }
+    out
+}
+
+/// A private copy of a fixture that a test may modify.
+pub fn fixture_copy(variant: &str, args: &[&str], dir: &Path) -> PathBuf {
+    let src = fixture(variant, args);
+    let dst = dir.join(format!("{variant}.img"));
+    let st = Command::new("cp").args(["--sparse=always"]).arg(&src).arg(&dst).status().unwrap();
+    assert!(st.success());
+    dst
+}
+
+pub fn piprep(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_piprep"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("PIPREP_CONFIG")
+        .output()
+        .unwrap()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Part {
+    pub start: u64,
+    pub size: u64,
+}
+
+/// Partitions as sfdisk (not piprep) sees them, in bytes.
+pub fn partitions(img: &Path) -> Vec<Part> {
+    let o = tool("sfdisk").arg("--json").arg(img).output().unwrap();
+    assert!(o.status.success(), "sfdisk --json failed: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ss = v["partitiontable"]["sectorsize"].as_u64().unwrap_or(512);
+    v["partitiontable"]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| Part { start: p["start"].as_u64().unwrap() * ss, size: p["size"].as_u64().unwrap() * ss })
+        .collect()
+}
+
+/// `fsck.fat -n` on a copy of the partition; returns its output, panics unless clean.
+pub fn fsck_fat(img: &Path, p: Part, scratch: &Path) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let part = scratch.join("fat.part");
+    let mut f = std::fs::File::open(img).unwrap();
+    f.seek(SeekFrom::Start(p.start)).unwrap();
+    let mut buf = vec![0u8; p.size as usize];
+    f.read_exact(&mut buf).unwrap();
+    std::fs::write(&part, buf).unwrap();
+    let o = tool("fsck.fat").arg("-n").arg(&part).output().unwrap();
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    std::fs::remove_file(&part).unwrap();
+    assert!(o.status.success(), "fsck.fat -n reports problems:\n{text}");
+    text
+}
+
+pub fn mtype(img: &Path, p: Part, name: &str) -> Option<String> {
+    let o = tool("mtype").arg("-i").arg(format!("{}@@{}", img.display(), p.start)).arg(format!("::{name}")).output().unwrap();
+    o.status.success().then(|| stdout(&o))
+}
+
+pub fn mdir(img: &Path, p: Part) -> String {
+    let o = tool("mdir").args(["-a", "-b", "-i"]).arg(format!("{}@@{}", img.display(), p.start)).arg("::/").output().unwrap();
+    assert!(o.status.success(), "mdir failed: {}", stderr(&o));
+    stdout(&o)
+}
+
+/// `cmp` of a byte range of two files (independent of piprep).
+pub fn cmp_range(a: &Path, b: &Path, start: u64, len: Option<u64>) -> bool {
+    let mut c = Command::new("cmp");
+    c.arg(format!("--ignore-initial={start}"));
+    if let Some(n) = len {
+        c.arg(format!("--bytes={n}"));
+    }
+    c.arg(a).arg(b).status().unwrap().success()
+}
+
+pub fn sha256_file(p: &Path) -> String {
+    let o = Command::new("sha256sum").arg(p).output().unwrap();
+    stdout(&o).split_whitespace().next().unwrap().to_string()
+}
+
+/// Write an inventory into `dir`, pointing at `image`.
+pub fn write_inventory(dir: &Path, image: &Path, extra_nodes: &str) -> PathBuf {
+    let text = format!(
+        r#"[cluster]
+name = "homelab"
+profile = "k8s-node"
+subnet = "10.1.1.0/24"
+gateway = "10.1.1.1"
+dns = ["10.1.1.1"]
+ntp = ["pool.ntp.org"]
+
+[image]
+path = "{}"
+
+[user]
+name = "k8s"
+ssh_authorized_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKeyForPiprepIntegrationTests000000 test@ci"]
+password_hash = "$6$AbCdEfGhIjKlMnOp$5vC9Zq1lN7hXk2yJ0tqT8n1oKzjJm2bGxH4Yw3aQeR6uS9dF0gL7pM5cV8bN1xZ3qW6eR9tY2uI5oP8aS1dF4g"
+
+[[node]]
+name = "cp-1"
+ip = "10.1.1.11"
+role = "control-plane"
+
+[[node]]
+name = "worker-1"
+ip = "10.1.1.21"
+role = "worker"
+{extra_nodes}"#,
+        image.display()
+    );
+    let p = dir.join("piprep.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Files the hook installs into the root filesystem: (path, content) pairs
+/// parsed from its `put_file PATH MODE <<'PIPREP_FILE'` blocks.
+pub fn embedded_files(hook: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = hook.lines();
+    while let Some(l) = lines.next() {
+        let t = l.trim_start();
+        if let Some(rest) = t.strip_prefix("put_file ")
+            && rest.contains("<<'PIPREP_FILE'")
+        {
+            let path = rest.split_whitespace().next().unwrap().trim_matches('\'').to_string();
+            let mut body = String::new();
+            for b in lines.by_ref() {
+                if b == "PIPREP_FILE" {
+                    break;
+                }
+                body.push_str(b);
+                body.push('\n');
+            }
+            out.push((path, body));
+        }
+    }
+    out
+}
+
+/// `sh -n` (dash on Debian) on a script text.
+pub fn sh_syntax_ok(script: &str, scratch: &Path, name: &str) {
+    let p = scratch.join(name);
+    std::fs::write(&p, script).unwrap();
+    let o = Command::new("sh").arg("-n").arg(&p).output().unwrap();
+    assert!(o.status.success(), "sh -n {name}: {}", stderr(&o));
+}
