@@ -7,7 +7,7 @@
 # Usage: check.sh [PHASE]. Set PIPREP_ROOT to read /proc, /sys and /etc from a
 # sandbox tree, and PIPREP_REPORT to write the report elsewhere (tests do both).
 set -u
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}
+PATH=${PATH:+$PATH:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 R=${PIPREP_ROOT:-}
 REPORT=${PIPREP_REPORT:-@@BOOT@@/@@REPORT_FILE@@}
 PHASE=${1:-manual}
