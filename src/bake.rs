@@ -46,10 +46,11 @@ impl Drop for TempFile {
 /// cmdline.txt time, so the same inputs give the same bytes.
 fn fat_time(base: &BaseImage) -> Result<fatfs::DateTime> {
     if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
-        let secs: i64 = s
-            .trim()
-            .parse()
-            .map_err(|_| Error::config(format!("SOURCE_DATE_EPOCH=`{s}` is not a number of seconds")))?;
+        let secs: i64 = s.trim().parse().map_err(|_| {
+            Error::config(format!(
+                "SOURCE_DATE_EPOCH=`{s}` is not a number of seconds"
+            ))
+        })?;
         return Ok(fat::fat_time_from_unix(secs));
     }
     Ok(base
@@ -73,9 +74,11 @@ fn progress_bar(quiet: bool, len: u64, node: &str) -> ProgressBar {
     }
     let pb = ProgressBar::new(len);
     pb.set_style(
-        ProgressStyle::with_template("{prefix:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     pb.set_prefix(node.to_string());
     pb
@@ -90,9 +93,17 @@ pub fn bake_node(base: &BaseImage, plan: &NodePlan, opts: &Options) -> Result<Ba
     };
     let rendered = render::render(plan, &target)
         .map_err(|m| Error::image(format!("{}: cmdline.txt: {m}", base.path.display())))?;
-    let cmdline = rendered.cmdline.clone().expect("rendered with the image's cmdline");
+    let cmdline = rendered
+        .cmdline
+        .clone()
+        .expect("rendered with the image's cmdline");
     let mut files: Vec<(&str, &[u8])> = vec![("cmdline.txt", cmdline.as_bytes())];
-    files.extend(rendered.files.iter().map(|f| (f.name.as_str(), f.content.as_slice())));
+    files.extend(
+        rendered
+            .files
+            .iter()
+            .map(|f| (f.name.as_str(), f.content.as_slice())),
+    );
     fat::check_space(&base.boot_view, &base.path, &base.boot, &files)?;
     let time = fat_time(base)?;
 
@@ -104,10 +115,15 @@ pub fn bake_node(base: &BaseImage, plan: &NodePlan, opts: &Options) -> Result<Ba
         )));
     }
     if out.exists() && !opts.force {
-        return Err(Error::output(format!("{} already exists; pass --force to replace it", out.display())));
+        return Err(Error::output(format!(
+            "{} already exists; pass --force to replace it",
+            out.display()
+        )));
     }
     let mut tmp = TempFile {
-        path: opts.out_dir.join(format!(".{}.img.{}.partial", plan.name, std::process::id())),
+        path: opts
+            .out_dir
+            .join(format!(".{}.img.{}.partial", plan.name, std::process::id())),
         keep: false,
     };
     let dst = OpenOptions::new()
@@ -124,14 +140,21 @@ pub fn bake_node(base: &BaseImage, plan: &NodePlan, opts: &Options) -> Result<Ba
     pb.finish_and_clear();
 
     fat::write(&dst, &tmp.path, &base.boot, &files, time)?;
-    dst.sync_all().map_err(|e| Error::output_io(&tmp.path, "cannot sync", &e))?;
+    dst.sync_all()
+        .map_err(|e| Error::output_io(&tmp.path, "cannot sync", &e))?;
     drop(dst);
-    std::fs::rename(&tmp.path, &out).map_err(|e| Error::output_io(&out, "cannot rename into", &e))?;
+    std::fs::rename(&tmp.path, &out)
+        .map_err(|e| Error::output_io(&out, "cannot rename into", &e))?;
     tmp.keep = true;
     if let Ok(dir) = File::open(&opts.out_dir) {
         let _ = dir.sync_all();
     }
-    Ok(Baked { node: plan.name.clone(), path: out, method, elapsed: started.elapsed() })
+    Ok(Baked {
+        node: plan.name.clone(),
+        path: out,
+        method,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// Bake several nodes from one base; a failing node does not stop the others.
@@ -144,5 +167,6 @@ pub fn bake(base: &BaseImage, plans: &[&NodePlan], opts: &Options) -> Vec<Result
 
 /// Create the output directory, with a clear error when that is impossible.
 pub fn prepare_out_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::output_io(dir, "cannot create output directory", &e))
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::output_io(dir, "cannot create output directory", &e))
 }

@@ -32,7 +32,13 @@ Typical use:
 #[command(name = "piprep", version, about, long_about, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Cluster inventory.
-    #[arg(long, short = 'c', global = true, default_value = "piprep.toml", env = "PIPREP_CONFIG")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        default_value = "piprep.toml",
+        env = "PIPREP_CONFIG"
+    )]
     pub config: PathBuf,
 
     /// No progress bars or informational messages; errors are still printed.
@@ -63,7 +69,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct BakeArgs {
     /// Node to bake (repeatable).
-    #[arg(long = "node", short = 'n', value_name = "NAME", required_unless_present = "all")]
+    #[arg(
+        long = "node",
+        short = 'n',
+        value_name = "NAME",
+        required_unless_present = "all"
+    )]
     pub nodes: Vec<String>,
     /// Bake every node in the inventory.
     #[arg(long, conflicts_with = "nodes")]

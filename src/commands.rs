@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::bake;
 use crate::cli::{BakeArgs, RenderArgs, ValidateArgs};
 use crate::config::{Config, Severity};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::image::BaseImage;
 use crate::render::{self, Target};
 
@@ -36,14 +36,24 @@ pub fn bake(config: &std::path::Path, args: &BakeArgs, quiet: bool) -> Result<()
     let image = image_path(&cfg, &args.image)?;
     let base = BaseImage::open(&image)?;
     bake::prepare_out_dir(&args.out)?;
-    let opts = bake::Options { out_dir: args.out.clone(), force: args.force, quiet };
+    let opts = bake::Options {
+        out_dir: args.out.clone(),
+        force: args.force,
+        quiet,
+    };
     let results = bake::bake(&base, &chosen, &opts);
     let mut first_err: Option<Error> = None;
     for r in results {
         match r {
             Ok(b) => {
                 if !quiet {
-                    eprintln!("baked {} -> {} in {:.2} s ({:?})", b.node, b.path.display(), b.elapsed.as_secs_f64(), b.method);
+                    eprintln!(
+                        "baked {} -> {} in {:.2} s ({:?})",
+                        b.node,
+                        b.path.display(),
+                        b.elapsed.as_secs_f64(),
+                        b.method
+                    );
                 }
             }
             Err(e) => {
@@ -66,19 +76,36 @@ pub fn render(config: &std::path::Path, args: &RenderArgs, quiet: bool) -> Resul
     let target = match &args.image {
         Some(p) => {
             let base = BaseImage::open(p)?;
-            Target { boot_mount: base.facts.boot_mount.clone(), cmdline: Some(base.cmdline.clone()) }
+            Target {
+                boot_mount: base.facts.boot_mount.clone(),
+                cmdline: Some(base.cmdline.clone()),
+            }
         }
-        None => Target { boot_mount: "/boot/firmware".into(), cmdline: None },
+        None => Target {
+            boot_mount: "/boot/firmware".into(),
+            cmdline: None,
+        },
     };
     let r = render::render(plan, &target).map_err(|m| Error::image(format!("cmdline.txt: {m}")))?;
     let cmdline_text = match &r.cmdline {
         Some(c) => c.clone(),
-        None => format!("<the image's own arguments> {}\n", r.cmdline_added.join(" ")),
+        None => format!(
+            "<the image's own arguments> {}\n",
+            r.cmdline_added.join(" ")
+        ),
     };
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|e| Error::output_io(dir, "cannot create", &e))?;
-        let cmd_name = if r.cmdline.is_some() { "cmdline.txt" } else { "cmdline.txt.append" };
-        let cmd_body = if r.cmdline.is_some() { cmdline_text.clone() } else { r.cmdline_added.join(" ") + "\n" };
+        let cmd_name = if r.cmdline.is_some() {
+            "cmdline.txt"
+        } else {
+            "cmdline.txt.append"
+        };
+        let cmd_body = if r.cmdline.is_some() {
+            cmdline_text.clone()
+        } else {
+            r.cmdline_added.join(" ") + "\n"
+        };
         let mut all = vec![(cmd_name.to_string(), cmd_body.into_bytes())];
         all.extend(r.files.iter().map(|f| (f.name.clone(), f.content.clone())));
         for (name, content) in all {
@@ -86,13 +113,27 @@ pub fn render(config: &std::path::Path, args: &RenderArgs, quiet: bool) -> Resul
             std::fs::write(&p, content).map_err(|e| Error::output_io(&p, "cannot write", &e))?;
         }
         if !quiet {
-            eprintln!("wrote {} files for node {} to {}", r.files.len() + 1, plan.name, dir.display());
+            eprintln!(
+                "wrote {} files for node {} to {}",
+                r.files.len() + 1,
+                plan.name,
+                dir.display()
+            );
         }
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
     let mut emit = || -> std::io::Result<()> {
-        writeln!(out, "# node {} ({}, {}/{}), profile {}, boot partition at {}", plan.name, plan.role.as_str(), plan.address, plan.prefix, plan.profile.name, target.boot_mount)?;
+        writeln!(
+            out,
+            "# node {} ({}, {}/{}), profile {}, boot partition at {}",
+            plan.name,
+            plan.role.as_str(),
+            plan.address,
+            plan.prefix,
+            plan.profile.name,
+            target.boot_mount
+        )?;
         writeln!(out, "==> cmdline.txt <==")?;
         write!(out, "{cmdline_text}")?;
         for f in &r.files {
@@ -105,7 +146,7 @@ pub fn render(config: &std::path::Path, args: &RenderArgs, quiet: bool) -> Resul
         }
         Ok(())
     };
-    emit().map_err(|e| Error::new(Kind::Output, format!("cannot write to stdout: {e}")))
+    emit().map_err(|e| Error::internal(format!("cannot write to stdout: {e}")))
 }
 
 pub fn validate(config: &std::path::Path, args: &ValidateArgs) -> Result<()> {
@@ -129,7 +170,10 @@ pub fn validate(config: &std::path::Path, args: &ValidateArgs) -> Result<()> {
     }
     if v.has_errors() {
         let n = v.errors().count();
-        return Err(Error::config(format!("{}: {n} error(s) found", cfg.path.display())));
+        return Err(Error::config(format!(
+            "{}: {n} error(s) found",
+            cfg.path.display()
+        )));
     }
     Ok(())
 }

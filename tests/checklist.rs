@@ -22,7 +22,9 @@ fn stub(bin: &Path, name: &str, body: &str) {
 
 /// ufw pads its columns; reproduce that so the script's normalisation is tested.
 fn ufw_status(rules: &[(&str, &str, &str, &str)]) -> String {
-    let mut s = String::from("Status: active\nLogging: on (low)\nDefault: deny (incoming), deny (outgoing), deny (routed)\nNew profiles: skip\n\nTo                         Action      From\n--                         ------      ----\n");
+    let mut s = String::from(
+        "Status: active\nLogging: on (low)\nDefault: deny (incoming), deny (outgoing), deny (routed)\nNew profiles: skip\n\nTo                         Action      From\n--                         ------      ----\n",
+    );
     for (to, action, from, comment) in rules {
         s += &format!("{to:<27}{action:<12}{from:<27}# {comment}\n");
     }
@@ -41,35 +43,102 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
     let data = root().join("tests/data");
     let rendered = stdout(&piprep(&data, &["render", "--node", "cp-1"]));
     let files = embedded_files(&rendered);
-    let check = files.iter().find(|(p, _)| p == "/usr/local/lib/piprep/check.sh").unwrap().1.clone();
+    let check = files
+        .iter()
+        .find(|(p, _)| p == "/usr/local/lib/piprep/check.sh")
+        .unwrap()
+        .1
+        .clone();
     let script = dir.join("check.sh");
     write(&script, &check);
     let r = dir.join("root");
-    write(&r.join("proc/meminfo"), if healthy { "MemTotal: 2000000 kB\nSwapTotal:             0 kB\n" } else { "SwapTotal:        102396 kB\n" });
+    write(
+        &r.join("proc/meminfo"),
+        if healthy {
+            "MemTotal: 2000000 kB\nSwapTotal:             0 kB\n"
+        } else {
+            "SwapTotal:        102396 kB\n"
+        },
+    );
     std::fs::create_dir_all(r.join("sys/module/overlay")).unwrap();
     if healthy {
         std::fs::create_dir_all(r.join("sys/module/br_netfilter")).unwrap();
     }
-    for k in ["net/bridge/bridge-nf-call-iptables", "net/ipv4/ip_forward", "net/bridge/bridge-nf-call-ip6tables"] {
-        write(&r.join("proc/sys").join(k), if healthy || !k.contains("forward") { "1\n" } else { "0\n" });
+    for k in [
+        "net/bridge/bridge-nf-call-iptables",
+        "net/ipv4/ip_forward",
+        "net/bridge/bridge-nf-call-ip6tables",
+    ] {
+        write(
+            &r.join("proc/sys").join(k),
+            if healthy || !k.contains("forward") {
+                "1\n"
+            } else {
+                "0\n"
+            },
+        );
     }
-    write(&r.join("proc/cgroups"), "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpu\t0\t74\t1\n");
-    write(&r.join("sys/fs/cgroup/cgroup.controllers"), if healthy { "cpuset cpu io memory pids\n" } else { "cpuset cpu io pids\n" });
-    write(&r.join("proc/cmdline"), "console=ttyAMA0 root=PARTUUID=1-02 cgroup_memory=1 cgroup_enable=memory\n");
+    write(
+        &r.join("proc/cgroups"),
+        "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpu\t0\t74\t1\n",
+    );
+    write(
+        &r.join("sys/fs/cgroup/cgroup.controllers"),
+        if healthy {
+            "cpuset cpu io memory pids\n"
+        } else {
+            "cpuset cpu io pids\n"
+        },
+    );
+    write(
+        &r.join("proc/cmdline"),
+        "console=ttyAMA0 root=PARTUUID=1-02 cgroup_memory=1 cgroup_enable=memory\n",
+    );
     write(&r.join("proc/sys/kernel/hostname"), "cp-1\n");
-    write(&r.join("proc/sys/kernel/random/boot_id"), "0f0e0d0c-aaaa-bbbb-cccc-000000000001\n");
-    write(&r.join("etc/passwd"), &format!("root:x:0:0:root:/root:/bin/bash\nk8s:x:1000:1000::{}:/bin/bash\n", r.join("home/k8s").strip_prefix(&r).map(|p| format!("/{}", p.display())).unwrap()));
-    write(&r.join("home/k8s/.ssh/authorized_keys"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyOnlyForTheExampleInventory00000 me@laptop\n");
+    write(
+        &r.join("proc/sys/kernel/random/boot_id"),
+        "0f0e0d0c-aaaa-bbbb-cccc-000000000001\n",
+    );
+    write(
+        &r.join("etc/passwd"),
+        &format!(
+            "root:x:0:0:root:/root:/bin/bash\nk8s:x:1000:1000::{}:/bin/bash\n",
+            r.join("home/k8s")
+                .strip_prefix(&r)
+                .map(|p| format!("/{}", p.display()))
+                .unwrap()
+        ),
+    );
+    write(
+        &r.join("home/k8s/.ssh/authorized_keys"),
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyOnlyForTheExampleInventory00000 me@laptop\n",
+    );
 
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let active = if healthy { "active" } else { "inactive" };
-    stub(&bin, "systemctl", &format!(
-        "case \"$1 $2\" in\n\"is-active chrony.service\") echo {active} ;;\n\"is-enabled dphys-swapfile.service\") echo {} ;;\n\"is-enabled ssh.service\") echo enabled ;;\n*) echo unknown ;;\nesac",
-        if healthy { "disabled" } else { "enabled" }
-    ));
-    stub(&bin, "chronyc", if healthy { "printf 'Reference ID    : 0A010101\\nLeap status     : Normal\\n'" } else { "exit 1" });
-    stub(&bin, "ip", "echo '2: eth0    inet 10.1.1.11/24 brd 10.1.1.255 scope global noprefixroute eth0'");
+    stub(
+        &bin,
+        "systemctl",
+        &format!(
+            "case \"$1 $2\" in\n\"is-active chrony.service\") echo {active} ;;\n\"is-enabled dphys-swapfile.service\") echo {} ;;\n\"is-enabled ssh.service\") echo enabled ;;\n*) echo unknown ;;\nesac",
+            if healthy { "disabled" } else { "enabled" }
+        ),
+    );
+    stub(
+        &bin,
+        "chronyc",
+        if healthy {
+            "printf 'Reference ID    : 0A010101\\nLeap status     : Normal\\n'"
+        } else {
+            "exit 1"
+        },
+    );
+    stub(
+        &bin,
+        "ip",
+        "echo '2: eth0    inet 10.1.1.11/24 brd 10.1.1.255 scope global noprefixroute eth0'",
+    );
     // Every rule the profile wants, as ufw would print it (healthy), or one missing.
     let wanted: Vec<String> = rendered
         .split("<<'PIPREP_RULES'\n")
@@ -85,18 +154,39 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
     let mut rows = Vec::new();
     for line in &wanted {
         let (lhs, comment) = line.split_once(" # ").unwrap();
-        let (act_at, act) = if let Some(i) = lhs.find(" ALLOW IN ") { (i, "ALLOW IN") } else { (lhs.find(" ALLOW OUT ").unwrap(), "ALLOW OUT") };
+        let (act_at, act) = if let Some(i) = lhs.find(" ALLOW IN ") {
+            (i, "ALLOW IN")
+        } else {
+            (lhs.find(" ALLOW OUT ").unwrap(), "ALLOW OUT")
+        };
         let to = &lhs[..act_at];
         let from = &lhs[act_at + act.len() + 2..];
-        rows.push((to.to_string(), act.to_string(), from.to_string(), comment.to_string()));
+        rows.push((
+            to.to_string(),
+            act.to_string(),
+            from.to_string(),
+            comment.to_string(),
+        ));
     }
     if !healthy {
         rows.remove(3);
     }
-    let refs: Vec<(&str, &str, &str, &str)> = rows.iter().map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), d.as_str())).collect();
+    let refs: Vec<(&str, &str, &str, &str)> = rows
+        .iter()
+        .map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), d.as_str()))
+        .collect();
     write(&dir.join("ufw-status"), &ufw_status(&refs));
-    stub(&bin, "ufw", &format!("cat '{}'", dir.join("ufw-status").display()));
-    Sandbox { root: r, bin, script, report: dir.join("boot/piprep-report.txt") }
+    stub(
+        &bin,
+        "ufw",
+        &format!("cat '{}'", dir.join("ufw-status").display()),
+    );
+    Sandbox {
+        root: r,
+        bin,
+        script,
+        report: dir.join("boot/piprep-report.txt"),
+    }
 }
 
 fn run(sb: &Sandbox) -> (bool, Vec<Vec<String>>, String) {
@@ -108,8 +198,14 @@ fn run(sb: &Sandbox) -> (bool, Vec<Vec<String>>, String) {
         .env("PATH", format!("{}:/usr/bin:/bin", sb.bin.display()))
         .output()
         .unwrap();
-    let text = std::fs::read_to_string(&sb.report).unwrap_or_else(|_| panic!("no report written: {}", stderr(&o)));
-    let rows = text.lines().filter(|l| !l.starts_with('#')).skip(1).map(|l| l.split('\t').map(str::to_string).collect()).collect();
+    let text = std::fs::read_to_string(&sb.report)
+        .unwrap_or_else(|_| panic!("no report written: {}", stderr(&o)));
+    let rows = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .skip(1)
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
     (o.status.success(), rows, text)
 }
 
@@ -118,7 +214,9 @@ fn a_prepared_node_passes_every_check() {
     let sb = sandbox("pass", true);
     let (ok, rows, text) = run(&sb);
     assert!(ok, "{text}");
-    assert!(text.starts_with("# piprep first-boot report\n# format: piprep-report/1\n# node: cp-1\n# phase: test\n"));
+    assert!(text.starts_with(
+        "# piprep first-boot report\n# format: piprep-report/1\n# node: cp-1\n# phase: test\n"
+    ));
     assert!(text.contains("\ncheck\texpected\tobserved\tresult\n"));
     assert!(text.trim_end().ends_with("# result: pass"), "{text}");
     for r in &rows {
@@ -127,11 +225,28 @@ fn a_prepared_node_passes_every_check() {
     }
     let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     for want in [
-        "swap.total", "swap.dphys-swapfile", "module.overlay", "module.br_netfilter",
-        "sysctl.net.bridge.bridge-nf-call-iptables", "sysctl.net.ipv4.ip_forward", "sysctl.net.bridge.bridge-nf-call-ip6tables",
-        "cgroup.memory", "cmdline.cgroup_memory=1", "cmdline.cgroup_enable=memory", "time.chrony", "time.sync",
-        "firewall.status", "firewall.defaults", "firewall.logging", "firewall.rule.1", "firewall.rule.18",
-        "hostname", "address.eth0", "user", "ssh.service", "ssh.authorized_keys",
+        "swap.total",
+        "swap.dphys-swapfile",
+        "module.overlay",
+        "module.br_netfilter",
+        "sysctl.net.bridge.bridge-nf-call-iptables",
+        "sysctl.net.ipv4.ip_forward",
+        "sysctl.net.bridge.bridge-nf-call-ip6tables",
+        "cgroup.memory",
+        "cmdline.cgroup_memory=1",
+        "cmdline.cgroup_enable=memory",
+        "time.chrony",
+        "time.sync",
+        "firewall.status",
+        "firewall.defaults",
+        "firewall.logging",
+        "firewall.rule.1",
+        "firewall.rule.18",
+        "hostname",
+        "address.eth0",
+        "user",
+        "ssh.service",
+        "ssh.authorized_keys",
     ] {
         assert!(names.contains(&want), "report lacks {want}: {names:?}");
     }
@@ -144,15 +259,35 @@ fn an_unprepared_node_fails_with_reasons() {
     let sb = sandbox("fail", false);
     let (ok, rows, text) = run(&sb);
     assert!(!ok, "check.sh must exit non-zero: {text}");
-    let result = |n: &str| rows.iter().find(|r| r[0] == n).unwrap_or_else(|| panic!("no {n}")).clone();
-    assert_eq!(result("swap.total")[2..], ["102396 kB".to_string(), "fail".into()]);
+    let result = |n: &str| {
+        rows.iter()
+            .find(|r| r[0] == n)
+            .unwrap_or_else(|| panic!("no {n}"))
+            .clone()
+    };
+    assert_eq!(
+        result("swap.total")[2..],
+        ["102396 kB".to_string(), "fail".into()]
+    );
     assert_eq!(result("swap.dphys-swapfile")[3], "fail");
-    assert_eq!(result("module.br_netfilter")[2..], ["missing".to_string(), "fail".into()]);
-    assert_eq!(result("sysctl.net.ipv4.ip_forward")[2..], ["0".to_string(), "fail".into()]);
+    assert_eq!(
+        result("module.br_netfilter")[2..],
+        ["missing".to_string(), "fail".into()]
+    );
+    assert_eq!(
+        result("sysctl.net.ipv4.ip_forward")[2..],
+        ["0".to_string(), "fail".into()]
+    );
     assert_eq!(result("cgroup.memory")[3], "fail");
-    assert_eq!(result("time.chrony")[2..], ["inactive".to_string(), "fail".into()]);
+    assert_eq!(
+        result("time.chrony")[2..],
+        ["inactive".to_string(), "fail".into()]
+    );
     assert_eq!(result("time.sync")[3], "warn");
-    assert_eq!(result("firewall.rule.4")[2..], ["missing".to_string(), "fail".into()]);
+    assert_eq!(
+        result("firewall.rule.4")[2..],
+        ["missing".to_string(), "fail".into()]
+    );
     assert_eq!(result("hostname")[3], "pass");
     assert!(text.contains("# result: fail (7)"), "{text}");
 }

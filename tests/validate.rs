@@ -42,7 +42,10 @@ fn refuse(name: &str, toml: &str, profiles: &[(&str, &str)], line: usize, needle
     let text = format!("{}{}", stdout(&o), stderr(&o));
     assert_eq!(o.status.code(), Some(2), "{name}: {text}");
     let want_loc = format!("piprep.toml:{line}");
-    assert!(text.contains(&want_loc) || text.contains(&format!(".toml:{line}")), "{name}: no {want_loc} in {text}");
+    assert!(
+        text.contains(&want_loc) || text.contains(&format!(".toml:{line}")),
+        "{name}: no {want_loc} in {text}"
+    );
     for n in needles {
         assert!(text.contains(n), "{name}: expected {n:?} in {text}");
     }
@@ -51,7 +54,11 @@ fn refuse(name: &str, toml: &str, profiles: &[(&str, &str)], line: usize, needle
     let o = piprep(&dir, &["bake", "--all", "--image", image.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{name} bake: {}", stderr(&o));
     for n in needles {
-        assert!(stderr(&o).contains(n), "{name} bake: expected {n:?} in {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(n),
+            "{name} bake: expected {n:?} in {}",
+            stderr(&o)
+        );
     }
     assert!(!stderr(&o).contains("panicked"));
     assert!(!dir.join("out").exists(), "{name}: bake created out/");
@@ -86,22 +93,72 @@ fn syntax_errors_give_file_and_line() {
 
 #[test]
 fn duplicate_names_and_ips() {
-    let t = GOOD.replace("name = \"worker-1\"\nip = \"10.1.1.21\"", "name = \"cp-1\"\nip = \"10.1.1.11\"");
-    refuse("duplicates", &t, &[], 17, &["node cp-1", "already used on line 12", "already used by node cp-1", "fix:"]);
+    let t = GOOD.replace(
+        "name = \"worker-1\"\nip = \"10.1.1.21\"",
+        "name = \"cp-1\"\nip = \"10.1.1.11\"",
+    );
+    refuse(
+        "duplicates",
+        &t,
+        &[],
+        17,
+        &[
+            "node cp-1",
+            "already used on line 12",
+            "already used by node cp-1",
+            "fix:",
+        ],
+    );
 }
 
 #[test]
 fn addresses_outside_or_reserved() {
-    refuse("outside", &GOOD.replace("10.1.1.21", "10.2.0.21"), &[], 18, &["outside the cluster subnet 10.1.1.0/24", "node worker-1"]);
-    refuse("gateway", &GOOD.replace("10.1.1.21", "10.1.1.1"), &[], 18, &["the gateway's address"]);
-    refuse("broadcast", &GOOD.replace("10.1.1.21", "10.1.1.255"), &[], 18, &["broadcast address"]);
-    refuse("network", &GOOD.replace("10.1.1.21", "10.1.1.0"), &[], 18, &["network address"]);
-    refuse("cidr", &GOOD.replace("10.1.1.0/24", "10.1.1.0/33"), &[], 3, &["subnet"]);
+    refuse(
+        "outside",
+        &GOOD.replace("10.1.1.21", "10.2.0.21"),
+        &[],
+        18,
+        &["outside the cluster subnet 10.1.1.0/24", "node worker-1"],
+    );
+    refuse(
+        "gateway",
+        &GOOD.replace("10.1.1.21", "10.1.1.1"),
+        &[],
+        18,
+        &["the gateway's address"],
+    );
+    refuse(
+        "broadcast",
+        &GOOD.replace("10.1.1.21", "10.1.1.255"),
+        &[],
+        18,
+        &["broadcast address"],
+    );
+    refuse(
+        "network",
+        &GOOD.replace("10.1.1.21", "10.1.1.0"),
+        &[],
+        18,
+        &["network address"],
+    );
+    refuse(
+        "cidr",
+        &GOOD.replace("10.1.1.0/24", "10.1.1.0/33"),
+        &[],
+        3,
+        &["subnet"],
+    );
 }
 
 #[test]
 fn invalid_hostnames() {
-    refuse("hostname", &GOOD.replace("\"worker-1\"", "\"Worker_1\""), &[], 17, &["not a valid host name (RFC 1123)"]);
+    refuse(
+        "hostname",
+        &GOOD.replace("\"worker-1\"", "\"Worker_1\""),
+        &[],
+        17,
+        &["not a valid host name (RFC 1123)"],
+    );
 }
 
 #[test]
@@ -110,19 +167,38 @@ fn no_way_to_log_in() {
         "ssh_authorized_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKeyForPiprepIntegrationTests000000 test@ci\"]",
         "",
     );
-    refuse("no-login", &t, &[], 7, &["neither ssh_authorized_keys nor password_hash"]);
-    let t = GOOD.replace("name = \"k8s\"\n", "name = \"k8s\"\npassword_hash = \"hunter2\"\n");
+    refuse(
+        "no-login",
+        &t,
+        &[],
+        7,
+        &["neither ssh_authorized_keys nor password_hash"],
+    );
+    let t = GOOD.replace(
+        "name = \"k8s\"\n",
+        "name = \"k8s\"\npassword_hash = \"hunter2\"\n",
+    );
     refuse("bad-hash", &t, &[], 9, &["not a crypt(3) hash"]);
 }
 
 #[test]
 fn password_hashes_never_appear_in_errors() {
-    let t = GOOD.replace("name = \"k8s\"\n", "name = \"k8s\"\npassword_hash = \"supersecret-not-a-hash\"\n");
+    let t = GOOD.replace(
+        "name = \"k8s\"\n",
+        "name = \"k8s\"\npassword_hash = \"supersecret-not-a-hash\"\n",
+    );
     let dir = scratch("validate-secret");
     std::fs::write(dir.join("piprep.toml"), t).unwrap();
-    for args in [&["validate"][..], &["validate", "--json"], &["render", "--node", "cp-1"]] {
+    for args in [
+        &["validate"][..],
+        &["validate", "--json"],
+        &["render", "--node", "cp-1"],
+    ] {
         let o = piprep(&dir, args);
-        assert!(!stdout(&o).contains("supersecret") && !stderr(&o).contains("supersecret"), "{args:?}");
+        assert!(
+            !stdout(&o).contains("supersecret") && !stderr(&o).contains("supersecret"),
+            "{args:?}"
+        );
     }
 }
 
@@ -137,38 +213,76 @@ proto = "tcp"
 comment = "oops"
 "#;
     let t = GOOD.replace("subnet =", "profile = \"locked\"\nsubnet =");
-    refuse("ssh-blocked", &t, &[("locked", locked)], 2, &["would block SSH (22/tcp)", "locked.toml:2"]);
+    refuse(
+        "ssh-blocked",
+        &t,
+        &[("locked", locked)],
+        2,
+        &["would block SSH (22/tcp)", "locked.toml:2"],
+    );
 
     // Without any SSH rule under default-deny.
-    let bare = "[firewall]\nenable = true\ndefault_incoming = \"deny\"\ndefault_outgoing = \"allow\"\n";
+    let bare =
+        "[firewall]\nenable = true\ndefault_incoming = \"deny\"\ndefault_outgoing = \"allow\"\n";
     let t = GOOD.replace("subnet =", "profile = \"bare\"\nsubnet =");
-    refuse("ssh-missing", &t, &[("bare", bare)], 3, &["would block SSH"]);
+    refuse(
+        "ssh-missing",
+        &t,
+        &[("bare", bare)],
+        3,
+        &["would block SSH"],
+    );
 
     // Outgoing deny without NTP: chrony could never sync.
     let no_ntp = "[time]\ndaemon = \"chrony\"\n[firewall]\nenable = true\ndefault_outgoing = \"deny\"\n[[firewall.rule]]\ndirection = \"in\"\nport = \"22\"\nproto = \"tcp\"\n[[firewall.rule]]\ndirection = \"out\"\nport = \"53\"\n";
     let t = GOOD.replace("subnet =", "profile = \"nontp\"\nsubnet =");
-    refuse("ntp-blocked", &t, &[("nontp", no_ntp)], 5, &["blocks outgoing NTP"]);
+    refuse(
+        "ntp-blocked",
+        &t,
+        &[("nontp", no_ntp)],
+        5,
+        &["blocks outgoing NTP"],
+    );
 }
 
 #[test]
 fn unknown_profiles_and_nodes() {
     let t = GOOD.replace("subnet =", "profile = \"k3s\"\nsubnet =");
-    refuse("unknown-profile", &t, &[], 3, &["unknown profile `k3s`", "k8s-node"]);
+    refuse(
+        "unknown-profile",
+        &t,
+        &[],
+        3,
+        &["unknown profile `k3s`", "k8s-node"],
+    );
 
     let dir = scratch("validate-unknown-node");
     std::fs::write(dir.join("piprep.toml"), GOOD).unwrap();
     let o = piprep(&dir, &["bake", "--node", "cp-9", "--image", "x.img"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("unknown node `cp-9`") && stderr(&o).contains("known nodes: cp-1, worker-1"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown node `cp-9`")
+            && stderr(&o).contains("known nodes: cp-1, worker-1"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn warns_when_no_control_plane() {
     let dir = scratch("validate-no-cp");
-    std::fs::write(dir.join("piprep.toml"), GOOD.replace("\"control-plane\"", "\"worker\"")).unwrap();
+    std::fs::write(
+        dir.join("piprep.toml"),
+        GOOD.replace("\"control-plane\"", "\"worker\""),
+    )
+    .unwrap();
     let o = piprep(&dir, &["validate"]);
     assert!(o.status.success());
-    assert!(stdout(&o).contains("warning: no node has role \"control-plane\""), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("warning: no node has role \"control-plane\""),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -176,6 +290,10 @@ fn missing_config_file_says_how_to_fix() {
     let dir = scratch("validate-missing");
     let o = piprep(&dir, &["validate"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("piprep.toml") && stderr(&o).contains("--config"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("piprep.toml") && stderr(&o).contains("--config"),
+        "{}",
+        stderr(&o)
+    );
     let _ = Path::new("");
 }

@@ -56,12 +56,19 @@ impl Config {
     }
 
     /// Pick the named nodes (or all), in inventory order, or say which exist.
-    pub fn select<'p>(&self, plans: &'p [NodePlan], names: &[String], all: bool) -> Result<Vec<&'p NodePlan>> {
+    pub fn select<'p>(
+        &self,
+        plans: &'p [NodePlan],
+        names: &[String],
+        all: bool,
+    ) -> Result<Vec<&'p NodePlan>> {
         if all {
             return Ok(plans.iter().collect());
         }
         if names.is_empty() {
-            return Err(Error::config("no node chosen; pass --node NAME (repeatable) or --all"));
+            return Err(Error::config(
+                "no node chosen; pass --node NAME (repeatable) or --all",
+            ));
         }
         names
             .iter()

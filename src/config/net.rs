@@ -68,7 +68,10 @@ pub fn hostname_problem(name: &str) -> Option<String> {
         return Some("is empty".into());
     }
     if name.len() > 63 {
-        return Some(format!("is {} characters long; the limit is 63", name.len()));
+        return Some(format!(
+            "is {} characters long; the limit is 63",
+            name.len()
+        ));
     }
     if let Some(c) = name
         .chars()
@@ -101,7 +104,12 @@ mod tests {
     #[test]
     fn rejects_bad_cidrs() {
         assert!("10.1.1.0".parse::<Ipv4Net>().unwrap_err().contains("CIDR"));
-        assert!("10.1.1.5/24".parse::<Ipv4Net>().unwrap_err().contains("10.1.1.0/24"));
+        assert!(
+            "10.1.1.5/24"
+                .parse::<Ipv4Net>()
+                .unwrap_err()
+                .contains("10.1.1.0/24")
+        );
         assert!("10.1.1.0/33".parse::<Ipv4Net>().is_err());
         assert!("10.1.300.0/24".parse::<Ipv4Net>().is_err());
     }

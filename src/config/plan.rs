@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::profile::{Direction, Policy, Proto, Role, RuleSpec, TimeDaemon};
+use super::profile::{Policy, Proto, Role, RuleSpec, TimeDaemon};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NodePlan {
@@ -119,16 +119,12 @@ impl RuleSpec {
             }),
         }
     }
-
-    pub fn is_inbound(&self) -> bool {
-        self.direction == Direction::In
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::profile::Action;
+    use crate::config::profile::{Action, Direction};
 
     fn rule(port: Option<&str>, proto: Option<Proto>) -> RuleSpec {
         RuleSpec {

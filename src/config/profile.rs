@@ -202,7 +202,9 @@ impl Profile {
 
     /// The file that defines this profile (not its bases).
     pub fn source(&self) -> &SourceFile {
-        self.sources.last().expect("a resolved profile has a source")
+        self.sources
+            .last()
+            .expect("a resolved profile has a source")
     }
 
     /// Where `needle` is written in this profile or, failing that, its bases.

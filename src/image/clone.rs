@@ -22,7 +22,12 @@ const CHUNK: u64 = 8 * 1024 * 1024;
 
 /// Clone `len` bytes of `src` into the empty file `dst`. `progress` gets the
 /// bytes of data copied so far (holes excluded) and the total data size.
-pub fn clone(src: &File, dst: &File, len: u64, progress: &mut dyn FnMut(u64)) -> io::Result<Method> {
+pub fn clone(
+    src: &File,
+    dst: &File,
+    len: u64,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<Method> {
     if rustix::fs::ioctl_ficlone(dst, src).is_ok() {
         progress(len);
         return Ok(Method::Reflink);
@@ -45,7 +50,9 @@ pub fn clone(src: &File, dst: &File, len: u64, progress: &mut dyn FnMut(u64)) ->
         let hole = if method == Method::PlainCopy {
             len
         } else {
-            rustix::fs::seek(src, SeekFrom::Hole(data)).map_err(io::Error::from)?.min(len)
+            rustix::fs::seek(src, SeekFrom::Hole(data))
+                .map_err(io::Error::from)?
+                .min(len)
         };
         let mut off = data;
         while off < hole {
@@ -63,9 +70,17 @@ pub fn clone(src: &File, dst: &File, len: u64, progress: &mut dyn FnMut(u64)) ->
 fn copy_range(src: &File, dst: &File, off: u64, want: usize) -> io::Result<usize> {
     let (mut i, mut o) = (off, off);
     match rustix::fs::copy_file_range(src, Some(&mut i), dst, Some(&mut o), want) {
-        Ok(0) => Err(io::Error::new(ErrorKind::UnexpectedEof, "base image shrank while copying")),
+        Ok(0) => Err(io::Error::new(
+            ErrorKind::UnexpectedEof,
+            "base image shrank while copying",
+        )),
         Ok(n) => Ok(n),
-        Err(e) if matches!(e, rustix::io::Errno::XDEV | rustix::io::Errno::NOSYS | rustix::io::Errno::INVAL | rustix::io::Errno::OPNOTSUPP) => {
+        Err(
+            rustix::io::Errno::XDEV
+            | rustix::io::Errno::NOSYS
+            | rustix::io::Errno::INVAL
+            | rustix::io::Errno::OPNOTSUPP,
+        ) => {
             // Fallback: read/write, leaving all-zero blocks as holes.
             let mut buf = vec![0u8; want];
             src.read_exact_at(&mut buf, off)?;
@@ -96,7 +111,13 @@ mod tests {
         f.write_all_at(&[2u8; 4096], (64 << 20) - 4096).unwrap();
         drop(f);
         let src = File::open(&a).unwrap();
-        let dst = File::options().read(true).write(true).create(true).truncate(true).open(&b).unwrap();
+        let dst = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&b)
+            .unwrap();
         let mut last = 0;
         clone(&src, &dst, 64 << 20, &mut |n| last = n).unwrap();
         assert!(last >= (1 << 20) + 4096);

@@ -36,7 +36,11 @@ struct PartReader {
 }
 
 impl Ext4Read for PartReader {
-    fn read(&mut self, start_byte: u64, dst: &mut [u8]) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    fn read(
+        &mut self,
+        start_byte: u64,
+        dst: &mut [u8],
+    ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
         if start_byte + dst.len() as u64 > self.len {
             return Err(format!("read past the end of the partition at byte {start_byte}").into());
         }
@@ -79,7 +83,9 @@ pub fn open(file: &File, path: &Path, part: &Partition) -> Result<Ext4> {
         )));
     }
     let reader = PartReader {
-        file: file.try_clone().map_err(|e| Error::image_io(path, "cannot reopen", &e))?,
+        file: file
+            .try_clone()
+            .map_err(|e| Error::image_io(path, "cannot reopen", &e))?,
         start: part.start,
         len: part.size,
     };
@@ -93,13 +99,17 @@ pub fn open(file: &File, path: &Path, part: &Partition) -> Result<Ext4> {
 }
 
 fn read_text(fs: &Ext4, p: &str) -> Option<String> {
-    fs.read(p).ok().map(|b| String::from_utf8_lossy(&b).into_owned())
+    fs.read(p)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 pub fn parse_os_release(text: &str) -> OsRelease {
     let mut os = OsRelease::default();
     for line in text.lines() {
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         let v = v.trim().trim_matches('"').trim_matches('\'').to_string();
         match k.trim() {
             "ID" => os.id = Some(v),
@@ -136,7 +146,11 @@ pub fn boot_mount_from_fstab(fstab: &str, boot_number: u32) -> Option<String> {
 /// Release fallback: Bookworm (12) moved the boot partition to /boot/firmware.
 fn boot_mount_for_release(os: &OsRelease) -> Option<&'static str> {
     let major: u32 = os.version_id.as_deref()?.split('.').next()?.parse().ok()?;
-    Some(if major >= 12 { "/boot/firmware" } else { "/boot" })
+    Some(if major >= 12 {
+        "/boot/firmware"
+    } else {
+        "/boot"
+    })
 }
 
 pub fn installed_packages(status: &str, wanted: &[&str]) -> BTreeSet<String> {
@@ -169,9 +183,15 @@ pub fn facts(fs: &Ext4, boot: &Partition) -> RootFacts {
     let (boot_mount, source) = if let Some(m) = boot_mount_from_fstab(&fstab, boot.number) {
         (m, "/etc/fstab".to_string())
     } else if let Some(m) = boot_mount_for_release(&os) {
-        (m.to_string(), format!("release {}", os.version_id.clone().unwrap_or_default()))
+        (
+            m.to_string(),
+            format!("release {}", os.version_id.clone().unwrap_or_default()),
+        )
     } else {
-        ("/boot/firmware".to_string(), "default (no fstab entry, unknown release)".to_string())
+        (
+            "/boot/firmware".to_string(),
+            "default (no fstab entry, unknown release)".to_string(),
+        )
     };
     let status = read_text(fs, "/var/lib/dpkg/status").unwrap_or_default();
     RootFacts {
@@ -189,7 +209,10 @@ mod tests {
     #[test]
     fn finds_boot_mount_in_fstab() {
         let fstab = "proc /proc proc defaults 0 0\nPARTUUID=8acef004-01  /boot/firmware  vfat    defaults 0 2\nPARTUUID=8acef004-02  /  ext4 defaults,noatime 0 1\n";
-        assert_eq!(boot_mount_from_fstab(fstab, 1).as_deref(), Some("/boot/firmware"));
+        assert_eq!(
+            boot_mount_from_fstab(fstab, 1).as_deref(),
+            Some("/boot/firmware")
+        );
         let old = "PARTUUID=1234-01 /boot vfat defaults 0 2\n";
         assert_eq!(boot_mount_from_fstab(old, 1).as_deref(), Some("/boot"));
         assert_eq!(boot_mount_from_fstab("# nothing\n", 1), None);
@@ -197,7 +220,9 @@ mod tests {
 
     #[test]
     fn parses_os_release_and_dpkg_status() {
-        let os = parse_os_release("PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nID=debian\nVERSION_ID=\"13\"\nVERSION_CODENAME=trixie\n");
+        let os = parse_os_release(
+            "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nID=debian\nVERSION_ID=\"13\"\nVERSION_CODENAME=trixie\n",
+        );
         assert_eq!(os.codename.as_deref(), Some("trixie"));
         assert_eq!(boot_mount_for_release(&os), Some("/boot/firmware"));
         let status = "Package: chrony\nStatus: install ok installed\n\nPackage: ufw\nStatus: deinstall ok config-files\n\nPackage: rpi-swap\nStatus: install ok installed\n";

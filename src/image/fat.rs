@@ -42,7 +42,11 @@ pub fn fat_time_from_unix(secs: i64) -> DateTime {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     let dt = DateTime {
-        date: Date { year: year as u16, month: month as u16, day: day as u16 },
+        date: Date {
+            year: year as u16,
+            month: month as u16,
+            day: day as u16,
+        },
         time: Time {
             hour: (rem / 3600) as u16,
             min: (rem % 3600 / 60) as u16,
@@ -51,9 +55,33 @@ pub fn fat_time_from_unix(secs: i64) -> DateTime {
         },
     };
     if year < 1980 {
-        DateTime { date: Date { year: 1980, month: 1, day: 1 }, time: Time { hour: 0, min: 0, sec: 0, millis: 0 } }
+        DateTime {
+            date: Date {
+                year: 1980,
+                month: 1,
+                day: 1,
+            },
+            time: Time {
+                hour: 0,
+                min: 0,
+                sec: 0,
+                millis: 0,
+            },
+        }
     } else if year > 2107 {
-        DateTime { date: Date { year: 2107, month: 12, day: 31 }, time: Time { hour: 23, min: 59, sec: 58, millis: 0 } }
+        DateTime {
+            date: Date {
+                year: 2107,
+                month: 12,
+                day: 31,
+            },
+            time: Time {
+                hour: 23,
+                min: 59,
+                sec: 58,
+                millis: 0,
+            },
+        }
     } else {
         dt
     }
@@ -70,7 +98,6 @@ pub struct Entry {
 
 #[derive(Debug, Clone)]
 pub struct BootView {
-    pub label: Option<String>,
     pub cluster_size: u32,
     pub free_bytes: u64,
     pub entries: Vec<Entry>,
@@ -78,11 +105,18 @@ pub struct BootView {
 
 impl BootView {
     pub fn entry(&self, name: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.name.eq_ignore_ascii_case(name))
+        self.entries
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(name))
     }
 }
 
-fn mount<'w, 'f>(w: &'w mut Window<'f>, path: &Path, part: &Partition, time: Option<DateTime>) -> Result<FileSystem<&'w mut Window<'f>>> {
+fn mount<'w, 'f>(
+    w: &'w mut Window<'f>,
+    path: &Path,
+    part: &Partition,
+    time: Option<DateTime>,
+) -> Result<FileSystem<&'w mut Window<'f>>> {
     let mut opts = FsOptions::new().update_accessed_date(false);
     if let Some(t) = time {
         // fatfs wants a &'static provider; one small leak per bake is fine.
@@ -98,14 +132,25 @@ fn mount<'w, 'f>(w: &'w mut Window<'f>, path: &Path, part: &Partition, time: Opt
 }
 
 fn fat_err(path: &Path, part: &Partition, what: &str, e: std::io::Error) -> Error {
-    Error::image(format!("{}: boot partition {}: {what}: {e}", path.display(), part.number))
+    Error::image(format!(
+        "{}: boot partition {}: {what}: {e}",
+        path.display(),
+        part.number
+    ))
 }
 
 /// List the root directory and read the named files (case-insensitively).
-pub fn read(file: &File, path: &Path, part: &Partition, names: &[&str]) -> Result<(BootView, Vec<Option<Vec<u8>>>)> {
+pub fn read(
+    file: &File,
+    path: &Path,
+    part: &Partition,
+    names: &[&str],
+) -> Result<(BootView, Vec<Option<Vec<u8>>>)> {
     let mut w = Window::new(file, part.start, part.size, false);
     let fs = mount(&mut w, path, part, None)?;
-    let stats = fs.stats().map_err(|e| fat_err(path, part, "cannot read the FAT", e))?;
+    let stats = fs
+        .stats()
+        .map_err(|e| fat_err(path, part, "cannot read the FAT", e))?;
     let root = fs.root_dir();
     let mut entries = Vec::new();
     for e in root.iter() {
@@ -114,11 +159,18 @@ pub fn read(file: &File, path: &Path, part: &Partition, names: &[&str]) -> Resul
         if name == "." || name == ".." {
             continue;
         }
-        entries.push(Entry { name, len: e.len(), is_dir: e.is_dir(), modified: e.modified() });
+        entries.push(Entry {
+            name,
+            len: e.len(),
+            is_dir: e.is_dir(),
+            modified: e.modified(),
+        });
     }
     let mut contents = Vec::new();
     for name in names {
-        let found = entries.iter().find(|e| !e.is_dir && e.name.eq_ignore_ascii_case(name));
+        let found = entries
+            .iter()
+            .find(|e| !e.is_dir && e.name.eq_ignore_ascii_case(name));
         contents.push(match found {
             Some(e) => {
                 let mut buf = Vec::with_capacity(e.len as usize);
@@ -130,9 +182,7 @@ pub fn read(file: &File, path: &Path, part: &Partition, names: &[&str]) -> Resul
             None => None,
         });
     }
-    let label = Some(fs.volume_label()).filter(|l| !l.trim().is_empty() && l.trim() != "NO NAME").map(|l| l.trim().to_string());
     let view = BootView {
-        label,
         cluster_size: stats.cluster_size(),
         free_bytes: stats.free_clusters() as u64 * stats.cluster_size() as u64,
         entries,
@@ -148,7 +198,12 @@ fn clusters(len: u64, cluster: u64) -> u64 {
 }
 
 /// Refuse up front when the new files cannot fit, instead of failing half-way.
-pub fn check_space(view: &BootView, path: &Path, part: &Partition, files: &[(&str, &[u8])]) -> Result<()> {
+pub fn check_space(
+    view: &BootView,
+    path: &Path,
+    part: &Partition,
+    files: &[(&str, &[u8])],
+) -> Result<()> {
     let cs = view.cluster_size as u64;
     let mut need: u64 = 0;
     let mut freed: u64 = 0;
@@ -174,7 +229,13 @@ pub fn check_space(view: &BootView, path: &Path, part: &Partition, files: &[(&st
 
 /// Write (create or replace) files in the root directory, then unmount and
 /// write the cached pages back.
-pub fn write(file: &File, path: &Path, part: &Partition, files: &[(&str, &[u8])], time: DateTime) -> Result<()> {
+pub fn write(
+    file: &File,
+    path: &Path,
+    part: &Partition,
+    files: &[(&str, &[u8])],
+    time: DateTime,
+) -> Result<()> {
     let mut w = Window::new(file, part.start, part.size, true);
     {
         let fs = mount(&mut w, path, part, Some(time))?;
@@ -197,9 +258,11 @@ pub fn write(file: &File, path: &Path, part: &Partition, files: &[(&str, &[u8])]
                     })?;
             }
         }
-        fs.unmount().map_err(|e| fat_err(path, part, "cannot unmount", e))?;
+        fs.unmount()
+            .map_err(|e| fat_err(path, part, "cannot unmount", e))?;
     }
-    w.write_back().map_err(|e| Error::output_io(path, "cannot write", &e))
+    w.write_back()
+        .map_err(|e| Error::output_io(path, "cannot write", &e))
 }
 
 #[cfg(test)]

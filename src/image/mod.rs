@@ -14,16 +14,14 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use ext4::RootFacts;
 use fat::BootView;
-use table::{Partition, Table};
+use table::Partition;
 
 /// A base image, opened read-only and inspected once.
 pub struct BaseImage {
     pub path: PathBuf,
     pub file: File,
     pub len: u64,
-    pub table: Table,
     pub boot: Partition,
-    pub root: Partition,
     pub facts: RootFacts,
     pub boot_view: BootView,
     pub cmdline: String,
@@ -33,15 +31,22 @@ impl BaseImage {
     pub fn open(path: &Path) -> Result<Self> {
         let file = File::open(path).map_err(|e| {
             let fix = match e.kind() {
-                std::io::ErrorKind::NotFound => "; check [image] path in piprep.toml or pass --image PATH",
+                std::io::ErrorKind::NotFound => {
+                    "; check [image] path in piprep.toml or pass --image PATH"
+                }
                 std::io::ErrorKind::PermissionDenied => "; make it readable by this user",
                 _ => "",
             };
             Error::image(format!("cannot open image {}: {e}{fix}", path.display()))
         })?;
-        let meta = file.metadata().map_err(|e| Error::image_io(path, "cannot stat", &e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::image_io(path, "cannot stat", &e))?;
         if meta.is_dir() {
-            return Err(Error::image(format!("{} is a directory, not an image file", path.display())));
+            return Err(Error::image(format!(
+                "{} is a directory, not an image file",
+                path.display()
+            )));
         }
         if path.extension().is_some_and(|x| x == "xz") {
             return Err(Error::image(format!(
@@ -53,7 +58,10 @@ impl BaseImage {
         let table = table::read(&file, path)?;
         let boot = table.boot(path)?.clone();
         let root = table.root().cloned().ok_or_else(|| {
-            Error::image(format!("{}: no ext4 root partition found; is this a Raspberry Pi OS image?", path.display()))
+            Error::image(format!(
+                "{}: no ext4 root partition found; is this a Raspberry Pi OS image?",
+                path.display()
+            ))
         })?;
         let fs = ext4::open(&file, path, &root)?;
         let facts = ext4::facts(&fs, &boot);
@@ -66,8 +74,17 @@ impl BaseImage {
                 boot.number
             ))
         })?;
-        let cmdline = String::from_utf8(cmdline)
-            .map_err(|_| Error::image(format!("{}: cmdline.txt is not UTF-8 text", path.display())))?;
-        Ok(BaseImage { path: path.to_path_buf(), file, len: meta.len(), table, boot, root, facts, boot_view, cmdline })
+        let cmdline = String::from_utf8(cmdline).map_err(|_| {
+            Error::image(format!("{}: cmdline.txt is not UTF-8 text", path.display()))
+        })?;
+        Ok(BaseImage {
+            path: path.to_path_buf(),
+            file,
+            len: meta.len(),
+            boot,
+            facts,
+            boot_view,
+            cmdline,
+        })
     }
 }

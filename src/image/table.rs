@@ -85,7 +85,9 @@ fn sniff(file: &File, start: u64) -> (Content, Option<String>) {
         // FAT32 keeps its type string and label at 82/71, FAT12/16 at 54/43.
         for (ty, label) in [(82usize, 71usize), (54, 43)] {
             if bs[ty..ty + 3] == *b"FAT" {
-                let l = String::from_utf8_lossy(&bs[label..label + 11]).trim().to_string();
+                let l = String::from_utf8_lossy(&bs[label..label + 11])
+                    .trim()
+                    .to_string();
                 let l = (!l.is_empty() && l != "NO NAME").then_some(l);
                 return (Content::Fat, l);
             }
@@ -93,7 +95,9 @@ fn sniff(file: &File, start: u64) -> (Content, Option<String>) {
     }
     let mut sb = [0u8; 1024];
     if read_at(file, &mut sb, start + 1024) && sb[56..58] == [0x53, 0xEF] {
-        let l = String::from_utf8_lossy(&sb[120..136]).trim_end_matches('\0').to_string();
+        let l = String::from_utf8_lossy(&sb[120..136])
+            .trim_end_matches('\0')
+            .to_string();
         return (Content::Ext4, (!l.is_empty()).then_some(l));
     }
     (Content::Other, None)
@@ -113,7 +117,10 @@ pub fn read(file: &File, path: &Path) -> Result<Table> {
     }
     let mut reader = file;
     let parsed = mbrman::MBR::read_from(&mut reader, SECTOR as u32).map_err(|e| {
-        Error::image(format!("{}: corrupt MBR partition table: {e}", path.display()))
+        Error::image(format!(
+            "{}: corrupt MBR partition table: {e}",
+            path.display()
+        ))
     })?;
     let protective = parsed.iter().any(|(_, p)| p.is_used() && p.sys == 0xEE);
     let (scheme, disk_id, raw) = if protective {
@@ -147,7 +154,14 @@ pub fn read(file: &File, path: &Path) -> Result<Table> {
             )));
         }
         let (content, label) = sniff(file, start);
-        partitions.push(Partition { number, start, size, type_id, content, label });
+        partitions.push(Partition {
+            number,
+            start,
+            size,
+            type_id,
+            content,
+            label,
+        });
     }
     partitions.sort_by_key(|p| p.start);
     for w in partitions.windows(2) {
@@ -160,7 +174,11 @@ pub fn read(file: &File, path: &Path) -> Result<Table> {
             )));
         }
     }
-    Ok(Table { scheme, disk_id, partitions })
+    Ok(Table {
+        scheme,
+        disk_id,
+        partitions,
+    })
 }
 
 type RawParts = Vec<(u32, u64, u64, String)>;
@@ -173,7 +191,12 @@ fn read_gpt(file: &File, path: &Path) -> Result<(Scheme, String, RawParts)> {
         .writable(false)
         .logical_block_size(gpt::disk::LogicalBlockSize::Lb512)
         .open_from_device(dev)
-        .map_err(|e| Error::image(format!("{}: corrupt GPT partition table: {e}", path.display())))?;
+        .map_err(|e| {
+            Error::image(format!(
+                "{}: corrupt GPT partition table: {e}",
+                path.display()
+            ))
+        })?;
     let raw = disk
         .partitions()
         .iter()

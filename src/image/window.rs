@@ -142,7 +142,11 @@ mod tests {
     fn reads_and_writes_back_only_inside_the_window() {
         let path = std::env::temp_dir().join(format!("piprep-window-{}", std::process::id()));
         std::fs::write(&path, vec![7u8; 300_000]).unwrap();
-        let file = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
         {
             let mut w = Window::new(&file, 1000, 200_000, true);
             w.seek(SeekFrom::Start(PAGE - 2)).unwrap();
@@ -156,7 +160,10 @@ mod tests {
             w.write_back().unwrap();
         }
         let data = std::fs::read(&path).unwrap();
-        assert_eq!(&data[(1000 + PAGE - 2) as usize..(1000 + PAGE + 2) as usize], &[1, 2, 3, 4]);
+        assert_eq!(
+            &data[(1000 + PAGE - 2) as usize..(1000 + PAGE + 2) as usize],
+            &[1, 2, 3, 4]
+        );
         assert_eq!(data.iter().filter(|b| **b != 7).count(), 4);
         {
             let mut ro = Window::new(&file, 0, 1000, false);

@@ -19,7 +19,10 @@ pub fn hook_tokens(boot_mount: &str) -> Vec<String> {
 /// Fails if another tool's `systemd.run=` hook is present, because two hooks
 /// would both run and the second would find its script already deleted.
 pub fn edit(original: &str, permanent: &[String], hook: &[String]) -> Result<String, String> {
-    let line = original.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let line = original
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
     let mut tokens: Vec<&str> = line
         .split_whitespace()
         .filter(|t| !hook.iter().any(|h| h == t))
@@ -36,14 +39,6 @@ pub fn edit(original: &str, permanent: &[String], hook: &[String]) -> Result<Str
     }
     tokens.extend(hook.iter().map(String::as_str));
     Ok(format!("{}\n", tokens.join(" ")))
-}
-
-/// Tokens of `line` that piprep adds, for marking in `inspect`.
-pub fn added_tokens<'a>(line: &'a str, permanent: &[String], boot_mount: &str) -> Vec<&'a str> {
-    let hook = hook_tokens(boot_mount);
-    line.split_whitespace()
-        .filter(|t| permanent.iter().chain(hook.iter()).any(|a| a == t))
-        .collect()
 }
 
 #[cfg(test)]
@@ -89,7 +84,8 @@ mod tests {
 
     #[test]
     fn refuses_a_foreign_hook() {
-        let line = "root=PARTUUID=1-02 systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot";
+        let line =
+            "root=PARTUUID=1-02 systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot";
         let err = edit(line, &cg(), &hook_tokens("/boot/firmware")).unwrap_err();
         assert!(err.contains("/boot/firstrun.sh"), "{err}");
     }

@@ -32,10 +32,14 @@ fn proto(p: Proto) -> &'static str {
 
 /// `ufw allow in proto tcp from 10.1.1.0/24 to any port 6443 comment '…'`
 pub fn command(r: &RuleSpec) -> String {
-    let mut c = format!("ufw {} {}", action(r.action), match r.direction {
-        Direction::In => "in",
-        Direction::Out => "out",
-    });
+    let mut c = format!(
+        "ufw {} {}",
+        action(r.action),
+        match r.direction {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    );
     if let Some(p) = r.proto {
         c += &format!(" proto {}", proto(p));
     }
@@ -61,7 +65,11 @@ pub fn status_line(r: &RuleSpec) -> String {
         (addr, Some(p)) => format!("{addr} {p}"),
         (addr, None) => addr.to_string(),
     };
-    let from = if r.from == "any" { "Anywhere" } else { r.from.as_str() };
+    let from = if r.from == "any" {
+        "Anywhere"
+    } else {
+        r.from.as_str()
+    };
     let act = format!(
         "{} {}",
         action(r.action).to_uppercase(),
@@ -107,9 +115,18 @@ pub fn function(fw: &FirewallPlan, ruleset_hash: &str) -> String {
     s += "\tcommand -v ufw >/dev/null || { log \"ufw is not installed\"; return 1; }\n";
     s += "\tlog \"applying firewall rule set $want\"\n";
     s += "\tufw --force reset >/dev/null || return 1\n";
-    s += &format!("\tufw default {} incoming || return 1\n", policy(fw.default_incoming));
-    s += &format!("\tufw default {} outgoing || return 1\n", policy(fw.default_outgoing));
-    s += &format!("\tufw default {} routed || return 1\n", policy(fw.default_routed));
+    s += &format!(
+        "\tufw default {} incoming || return 1\n",
+        policy(fw.default_incoming)
+    );
+    s += &format!(
+        "\tufw default {} outgoing || return 1\n",
+        policy(fw.default_outgoing)
+    );
+    s += &format!(
+        "\tufw default {} routed || return 1\n",
+        policy(fw.default_routed)
+    );
     s += &format!("\tufw logging {} || return 1\n", quote(&fw.logging));
     for r in &fw.rules {
         s += &format!("\t{} || return 1\n", command(r));
@@ -124,7 +141,14 @@ pub fn function(fw: &FirewallPlan, ruleset_hash: &str) -> String {
 mod tests {
     use super::*;
 
-    fn r(dir: Direction, from: &str, to: &str, port: Option<&str>, pr: Option<Proto>, cm: &str) -> RuleSpec {
+    fn r(
+        dir: Direction,
+        from: &str,
+        to: &str,
+        port: Option<&str>,
+        pr: Option<Proto>,
+        cm: &str,
+    ) -> RuleSpec {
         RuleSpec {
             direction: dir,
             action: Action::Allow,
@@ -141,11 +165,61 @@ mod tests {
     fn status_lines_match_the_guide() {
         // Lines from the guide's `ufw status verbose`, with spaces collapsed.
         let cases = [
-            (r(Direction::In, "any", "any", Some("22"), Some(Proto::Tcp), "Allow SSH access"), "22/tcp ALLOW IN Anywhere # Allow SSH access"),
-            (r(Direction::In, "10.1.1.0/24", "any", Some("2379:2380"), Some(Proto::Tcp), "etcd"), "2379:2380/tcp ALLOW IN 10.1.1.0/24 # etcd"),
-            (r(Direction::Out, "any", "any", Some("53"), None, "Allow outgoing DNS traffic"), "53 ALLOW OUT Anywhere # Allow outgoing DNS traffic"),
-            (r(Direction::Out, "any", "10.1.1.0/24", Some("6443"), Some(Proto::Tcp), "api"), "10.1.1.0/24 6443/tcp ALLOW OUT Anywhere # api"),
-            (r(Direction::Out, "any", "127.0.0.1", Some("10251"), Some(Proto::Tcp), "s"), "127.0.0.1 10251/tcp ALLOW OUT Anywhere # s"),
+            (
+                r(
+                    Direction::In,
+                    "any",
+                    "any",
+                    Some("22"),
+                    Some(Proto::Tcp),
+                    "Allow SSH access",
+                ),
+                "22/tcp ALLOW IN Anywhere # Allow SSH access",
+            ),
+            (
+                r(
+                    Direction::In,
+                    "10.1.1.0/24",
+                    "any",
+                    Some("2379:2380"),
+                    Some(Proto::Tcp),
+                    "etcd",
+                ),
+                "2379:2380/tcp ALLOW IN 10.1.1.0/24 # etcd",
+            ),
+            (
+                r(
+                    Direction::Out,
+                    "any",
+                    "any",
+                    Some("53"),
+                    None,
+                    "Allow outgoing DNS traffic",
+                ),
+                "53 ALLOW OUT Anywhere # Allow outgoing DNS traffic",
+            ),
+            (
+                r(
+                    Direction::Out,
+                    "any",
+                    "10.1.1.0/24",
+                    Some("6443"),
+                    Some(Proto::Tcp),
+                    "api",
+                ),
+                "10.1.1.0/24 6443/tcp ALLOW OUT Anywhere # api",
+            ),
+            (
+                r(
+                    Direction::Out,
+                    "any",
+                    "127.0.0.1",
+                    Some("10251"),
+                    Some(Proto::Tcp),
+                    "s",
+                ),
+                "127.0.0.1 10251/tcp ALLOW OUT Anywhere # s",
+            ),
         ];
         for (rule, want) in cases {
             assert_eq!(status_line(&rule), want);
@@ -154,7 +228,14 @@ mod tests {
 
     #[test]
     fn commands_quote_comments() {
-        let rule = r(Direction::In, "10.1.1.0/24", "any", Some("6443"), Some(Proto::Tcp), "it's the API");
+        let rule = r(
+            Direction::In,
+            "10.1.1.0/24",
+            "any",
+            Some("6443"),
+            Some(Proto::Tcp),
+            "it's the API",
+        );
         assert_eq!(
             command(&rule),
             r"ufw allow in proto tcp from 10.1.1.0/24 to any port 6443 comment 'it'\''s the API'"

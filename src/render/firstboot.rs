@@ -33,12 +33,22 @@ fn common(plan: &NodePlan) -> Vec<(&'static str, String)> {
 }
 
 pub fn modules_conf(plan: &NodePlan) -> String {
-    plan.profile.modules.iter().map(|m| format!("{m}\n")).collect()
+    plan.profile
+        .modules
+        .iter()
+        .map(|m| format!("{m}\n"))
+        .collect()
 }
 
 /// sysctl.d file, aligned as in the guide.
 pub fn sysctl_conf(plan: &NodePlan) -> String {
-    let width = plan.profile.sysctl.keys().map(String::len).max().unwrap_or(0);
+    let width = plan
+        .profile
+        .sysctl
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
     plan.profile
         .sysctl
         .iter()
@@ -49,7 +59,11 @@ pub fn sysctl_conf(plan: &NodePlan) -> String {
 fn chrony_sources(plan: &NodePlan) -> String {
     let mut s = String::from("# Time sources from piprep.toml [cluster] ntp\n");
     for server in &plan.ntp {
-        let kind = if server.contains("pool") { "pool" } else { "server" };
+        let kind = if server.contains("pool") {
+            "pool"
+        } else {
+            "server"
+        };
         s += &format!("{kind} {server} iburst\n");
     }
     s
@@ -79,7 +93,10 @@ pub fn check_script(plan: &NodePlan, boot_mount: &str) -> String {
     v.extend([
         ("BOOT", boot_mount.to_string()),
         ("REPORT_FILE", REPORT_FILE.to_string()),
-        ("ADDRESS_Q", quote(&format!("{}/{}", plan.address, plan.prefix))),
+        (
+            "ADDRESS_Q",
+            quote(&format!("{}/{}", plan.address, plan.prefix)),
+        ),
         ("IFACE_Q", quote(&plan.interface)),
         ("MODULES_Q", quote(&p.modules.join(" "))),
         ("CMDLINE_Q", quote(&p.cmdline.join(" "))),
@@ -98,11 +115,19 @@ pub fn check_script(plan: &NodePlan, boot_mount: &str) -> String {
         ("KEY_COUNT", plan.user.ssh_authorized_keys.len().to_string()),
         (
             "SYSCTL_LINES",
-            p.sysctl.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n"),
+            p.sysctl
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
         ),
         (
             "UFW_STATUS_LINES",
-            fw.rules.iter().map(firewall::status_line).collect::<Vec<_>>().join("\n"),
+            fw.rules
+                .iter()
+                .map(firewall::status_line)
+                .collect::<Vec<_>>()
+                .join("\n"),
         ),
     ]);
     fill(CHECK, &v)
@@ -186,20 +211,40 @@ pub fn hook_script(plan: &NodePlan, boot_mount: &str) -> String {
     let p = &plan.profile;
     let mut install = String::new();
     if !p.modules.is_empty() {
-        install += &put_file(&format!("/etc/modules-load.d/{}.conf", p.conf_name), "0644", &modules_conf(plan), "\t");
+        install += &put_file(
+            &format!("/etc/modules-load.d/{}.conf", p.conf_name),
+            "0644",
+            &modules_conf(plan),
+            "\t",
+        );
     }
     if !p.sysctl.is_empty() {
-        install += &put_file(&format!("/etc/sysctl.d/{}.conf", p.conf_name), "0644", &sysctl_conf(plan), "\t");
+        install += &put_file(
+            &format!("/etc/sysctl.d/{}.conf", p.conf_name),
+            "0644",
+            &sysctl_conf(plan),
+            "\t",
+        );
     }
     if p.time_daemon == TimeDaemon::Chrony && !plan.ntp.is_empty() {
-        install += &put_file("/etc/chrony/sources.d/piprep.sources", "0644", &chrony_sources(plan), "\t");
+        install += &put_file(
+            "/etc/chrony/sources.d/piprep.sources",
+            "0644",
+            &chrony_sources(plan),
+            "\t",
+        );
     }
     install += &put_file(SETUP_PATH, "0755", &setup_script(plan), "\t");
     install += &put_file(CHECK_PATH, "0755", &check_script(plan, boot_mount), "\t");
     install += &put_file(UNIT_PATH, "0644", &setup_unit(), "\t");
     install += "\treturn 0";
 
-    let keyfile = put_file(&network::keyfile_path(plan), "0600", &network::keyfile(plan), "\t\t");
+    let keyfile = put_file(
+        &network::keyfile_path(plan),
+        "0600",
+        &network::keyfile(plan),
+        "\t\t",
+    );
     let ssh_policy = if plan.user.password_hash.is_none() {
         "\t# Keys only: no password exists, so password logins are switched off.\n\tprintf 'PasswordAuthentication no\\n' | put_file /etc/ssh/sshd_config.d/piprep.conf 0644 || return 1"
     } else {

@@ -35,7 +35,10 @@ pub fn put_file(path: &str, mode: &str, content: &str, indent: &str) -> String {
     if !body.ends_with('\n') {
         body.push('\n');
     }
-    format!("{indent}put_file {} {mode} <<'{delim}' || return 1\n{body}{delim}\n", quote(path))
+    format!(
+        "{indent}put_file {} {mode} <<'{delim}' || return 1\n{body}{delim}\n",
+        quote(path)
+    )
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@ pub fn root() -> PathBuf {
 
 /// A scratch directory unique to one test.
 pub fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scratch").join(name);
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("scratch")
+        .join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -20,11 +22,17 @@ pub fn scratch(name: &str) -> PathBuf {
 
 pub fn require_tool(tool: &str) {
     let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool} || PATH=$PATH:/usr/sbin:/sbin command -v {tool}")])
+        .args([
+            "-c",
+            &format!("command -v {tool} || PATH=$PATH:/usr/sbin:/sbin command -v {tool}"),
+        ])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(found, "{tool} is missing; run `make test` (it installs the test tools) or apt-get install fdisk dosfstools mtools e2fsprogs");
+    assert!(
+        found,
+        "{tool} is missing; run `make test` (it installs the test tools) or apt-get install fdisk dosfstools mtools e2fsprogs"
+    );
 }
 
 fn tool(name: &str) -> Command {
@@ -56,7 +64,12 @@ pub fn fixture(variant: &str, args: &[&str]) -> PathBuf {
     let out = dir.join(format!("{variant}-{key}.img"));
     if !out.exists() {
         // mkimage.sh renames into place, so concurrent tests never see half an image.
-        let st = Command::new(&script).args(args).arg(variant).arg(&out).status().unwrap();
+        let st = Command::new(&script)
+            .args(args)
+            .arg(variant)
+            .arg(&out)
+            .status()
+            .unwrap();
         assert!(st.success(), "mkimage.sh {variant} {args:?} failed");
     }
     out
@@ -66,7 +79,12 @@ pub fn fixture(variant: &str, args: &[&str]) -> PathBuf {
 pub fn fixture_copy(variant: &str, args: &[&str], dir: &Path) -> PathBuf {
     let src = fixture(variant, args);
     let dst = dir.join(format!("{variant}.img"));
-    let st = Command::new("cp").args(["--sparse=always"]).arg(&src).arg(&dst).status().unwrap();
+    let st = Command::new("cp")
+        .args(["--sparse=always"])
+        .arg(&src)
+        .arg(&dst)
+        .status()
+        .unwrap();
     assert!(st.success());
     dst
 }
@@ -105,7 +123,10 @@ pub fn partitions(img: &Path) -> Vec<Part> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| Part { start: p["start"].as_u64().unwrap() * ss, size: p["size"].as_u64().unwrap() * ss })
+        .map(|p| Part {
+            start: p["start"].as_u64().unwrap() * ss,
+            size: p["size"].as_u64().unwrap() * ss,
+        })
         .collect()
 }
 
@@ -126,12 +147,22 @@ pub fn fsck_fat(img: &Path, p: Part, scratch: &Path) -> String {
 }
 
 pub fn mtype(img: &Path, p: Part, name: &str) -> Option<String> {
-    let o = tool("mtype").arg("-i").arg(format!("{}@@{}", img.display(), p.start)).arg(format!("::{name}")).output().unwrap();
+    let o = tool("mtype")
+        .arg("-i")
+        .arg(format!("{}@@{}", img.display(), p.start))
+        .arg(format!("::{name}"))
+        .output()
+        .unwrap();
     o.status.success().then(|| stdout(&o))
 }
 
 pub fn mdir(img: &Path, p: Part) -> String {
-    let o = tool("mdir").args(["-a", "-b", "-i"]).arg(format!("{}@@{}", img.display(), p.start)).arg("::/").output().unwrap();
+    let o = tool("mdir")
+        .args(["-a", "-b", "-i"])
+        .arg(format!("{}@@{}", img.display(), p.start))
+        .arg("::/")
+        .output()
+        .unwrap();
     assert!(o.status.success(), "mdir failed: {}", stderr(&o));
     stdout(&o)
 }
@@ -197,7 +228,12 @@ pub fn embedded_files(hook: &str) -> Vec<(String, String)> {
         if let Some(rest) = t.strip_prefix("put_file ")
             && rest.contains("<<'PIPREP_FILE'")
         {
-            let path = rest.split_whitespace().next().unwrap().trim_matches('\'').to_string();
+            let path = rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_matches('\'')
+                .to_string();
             let mut body = String::new();
             for b in lines.by_ref() {
                 if b == "PIPREP_FILE" {

@@ -1,0 +1,72 @@
+# piprep — see README.md. `make demo` and `make test` are the two entry points.
+
+CARGO  ?= cargo
+PIPREP := target/release/piprep
+SAMPLE := images/raspios-bookworm-sample.img
+
+# Debian packages the fixture builder and the independent checks need, and one
+# command from each that proves it is installed.
+TEST_PACKAGES := fdisk dosfstools mtools e2fsprogs diffutils coreutils
+TEST_COMMANDS := sfdisk mkfs.vfat fsck.fat mcopy mtype mdir mdel minfo mkfs.ext4 debugfs cmp sha256sum
+
+# Tools in /usr/sbin are not on every user's PATH.
+export PATH := $(PATH):/usr/sbin:/sbin
+
+.PHONY: all build demo test lint unit tools install clean help
+
+all: build
+
+help:
+	@echo "make demo     build piprep, create a sample image offline, bake examples/piprep.toml into out/"
+	@echo "make test     install/check test tools, then lint and run every test"
+	@echo "make install  cargo install piprep into ~/.cargo/bin"
+	@echo "make clean    remove build output, out/ and the sample image"
+
+build:
+	$(CARGO) build --release --locked
+
+# Installs missing Debian test tools when run as root; otherwise prints the
+# exact command and fails.
+tools:
+	@missing=""; \
+	for c in $(TEST_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing test tools (missing:$$missing)"; \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(TEST_PACKAGES) || exit 1; \
+		else \
+			echo "missing test tools:$$missing"; \
+			echo "run: sudo apt-get install -y $(TEST_PACKAGES)"; \
+			exit 1; \
+		fi; \
+	fi
+
+$(SAMPLE): tests/support/mkimage.sh | tools
+	tests/support/mkimage.sh bookworm $@
+
+demo: build $(SAMPLE)
+	$(PIPREP) --config examples/piprep.toml validate
+	$(PIPREP) --config examples/piprep.toml bake --all --force --out out
+	@echo
+	@echo "Baked images are in out/. Look inside one with:"
+	@echo "  mdir -i out/cp-1.img@@$$(( $$(sfdisk --json out/cp-1.img | sed -n 's/.*\"start\": *\([0-9]*\).*/\1/p' | head -n1) * 512 )) ::/"
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+unit: tools
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --locked --no-fail-fast; \
+	else \
+		$(CARGO) test --locked --no-fail-fast; \
+	fi
+
+test: tools lint unit
+
+install:
+	$(CARGO) install --locked --path .
+
+clean:
+	$(CARGO) clean
+	rm -rf out $(SAMPLE)
