@@ -56,6 +56,17 @@ pub fn sysctl_conf(plan: &NodePlan) -> String {
         .collect()
 }
 
+/// `key=value` lines for the scripts' sysctl loops.
+fn sysctl_lines(plan: &NodePlan) -> String {
+    let lines: Vec<String> = plan
+        .profile
+        .sysctl
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    lines.join("\n")
+}
+
 fn chrony_sources(plan: &NodePlan) -> String {
     let mut s = String::from("# Time sources from piprep.toml [cluster] ntp\n");
     for server in &plan.ntp {
@@ -113,14 +124,7 @@ pub fn check_script(plan: &NodePlan, boot_mount: &str) -> String {
         ("FIREWALL_DEFAULTS_Q", quote(&firewall::defaults_line(fw))),
         ("FIREWALL_LOGGING_Q", quote(&firewall::logging_line(fw))),
         ("KEY_COUNT", plan.user.ssh_authorized_keys.len().to_string()),
-        (
-            "SYSCTL_LINES",
-            p.sysctl
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
+        ("SYSCTL_LINES", sysctl_lines(plan)),
         (
             "UFW_STATUS_LINES",
             fw.rules
@@ -273,6 +277,7 @@ pub fn hook_script(plan: &NodePlan, boot_mount: &str) -> String {
         ("MODULES_Q", quote(&p.modules.join(" "))),
         ("HOOK_PATTERNS", hook_patterns),
         ("HOOK_FILE", cmdline::HOOK_SCRIPT.to_string()),
+        ("SYSCTL_LINES", sysctl_lines(plan)),
     ]);
     fill(HOOK, &v)
 }

@@ -115,7 +115,16 @@ apply_kernel_settings() {
 	# Effective now for the report; modules-load.d and sysctl.d keep them on later boots.
 	mods=@@MODULES_Q@@
 	for m in $mods; do modprobe "$m" || log "modprobe $m failed"; done
-	sysctl --system >/dev/null
+	if command -v sysctl >/dev/null; then
+		sysctl --system >/dev/null
+	else
+		# No procps: write the values through /proc/sys directly.
+		while IFS='=' read -r key value; do
+			[ -n "$key" ] && printf '%s\n' "$value" >"/proc/sys/$(printf '%s' "$key" | tr . /)"
+		done <<'PIPREP_SYSCTL'
+@@SYSCTL_LINES@@
+PIPREP_SYSCTL
+	fi
 }
 
 enable_setup_unit() {
