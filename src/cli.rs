@@ -41,6 +41,11 @@ pub struct Cli {
     )]
     pub config: PathBuf,
 
+    /// Cache for downloaded images and image hashes
+    /// [default: $XDG_CACHE_HOME/piprep or ~/.cache/piprep].
+    #[arg(long, global = true, value_name = "DIR", env = "PIPREP_CACHE")]
+    pub cache_dir: Option<PathBuf>,
+
     /// No progress bars or informational messages; errors are still printed.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,

@@ -9,6 +9,14 @@ use crate::config::{Config, Severity};
 use crate::error::{Error, Result};
 use crate::image::BaseImage;
 use crate::render::{self, Target};
+use crate::source::identity;
+
+/// Options every command shares.
+pub struct Ctx {
+    pub config: PathBuf,
+    pub cache_dir: PathBuf,
+    pub quiet: bool,
+}
 
 fn warn_findings(findings: &[crate::config::Finding], quiet: bool) {
     if quiet {
@@ -28,13 +36,21 @@ fn image_path(cfg: &Config, flag: &Option<PathBuf>) -> Result<PathBuf> {
     })
 }
 
-pub fn bake(config: &std::path::Path, args: &BakeArgs, quiet: bool) -> Result<()> {
-    let cfg = Config::load(config)?;
+pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
+    let quiet = ctx.quiet;
+    let cfg = Config::load(&ctx.config)?;
     let (plans, findings) = cfg.plans()?;
     warn_findings(&findings, quiet);
     let chosen = cfg.select(&plans, &args.nodes, args.all)?;
     let image = image_path(&cfg, &args.image)?;
-    let base = BaseImage::open(&image)?;
+    let mut base = BaseImage::open(&image)?;
+    base.sha256 = Some(identity::image_sha256(
+        &image,
+        &base.file,
+        base.len,
+        &ctx.cache_dir,
+        quiet,
+    )?);
     bake::prepare_out_dir(&args.out)?;
     let opts = bake::Options {
         out_dir: args.out.clone(),
@@ -68,22 +84,26 @@ pub fn bake(config: &std::path::Path, args: &BakeArgs, quiet: bool) -> Result<()
     first_err.map_or(Ok(()), Err)
 }
 
-pub fn render(config: &std::path::Path, args: &RenderArgs, quiet: bool) -> Result<()> {
-    let cfg = Config::load(config)?;
+pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
+    let quiet = ctx.quiet;
+    let cfg = Config::load(&ctx.config)?;
     let (plans, findings) = cfg.plans()?;
     warn_findings(&findings, quiet);
     let plan = cfg.select(&plans, std::slice::from_ref(&args.node), false)?[0];
     let target = match &args.image {
         Some(p) => {
-            let base = BaseImage::open(p)?;
+            let mut base = BaseImage::open(p)?;
+            base.sha256 = Some(identity::image_sha256(p, &base.file, base.len, &ctx.cache_dir, quiet)?);
             Target {
                 boot_mount: base.facts.boot_mount.clone(),
                 cmdline: Some(base.cmdline.clone()),
+                base_sha256: base.sha256.clone(),
             }
         }
         None => Target {
             boot_mount: "/boot/firmware".into(),
             cmdline: None,
+            base_sha256: None,
         },
     };
     let r = render::render(plan, &target).map_err(|m| Error::image(format!("cmdline.txt: {m}")))?;
@@ -149,8 +169,8 @@ pub fn render(config: &std::path::Path, args: &RenderArgs, quiet: bool) -> Resul
     emit().map_err(|e| Error::internal(format!("cannot write to stdout: {e}")))
 }
 
-pub fn validate(config: &std::path::Path, args: &ValidateArgs) -> Result<()> {
-    let cfg = Config::load(config)?;
+pub fn validate(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
+    let cfg = Config::load(&ctx.config)?;
     let v = cfg.validate();
     if args.json {
         let doc = serde_json::json!({

@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod image;
 mod render;
+mod source;
 
 use clap::Parser;
 
@@ -14,10 +15,15 @@ use cli::{Cli, Command};
 
 fn main() {
     let cli = Cli::parse();
+    let ctx = commands::Ctx {
+        config: cli.config.clone(),
+        cache_dir: source::cache_dir(cli.cache_dir.as_deref()),
+        quiet: cli.quiet,
+    };
     let result = match &cli.command {
-        Command::Bake(a) => commands::bake(&cli.config, a, cli.quiet),
-        Command::Render(a) => commands::render(&cli.config, a, cli.quiet),
-        Command::Validate(a) => commands::validate(&cli.config, a),
+        Command::Bake(a) => commands::bake(&ctx, a),
+        Command::Render(a) => commands::render(&ctx, a),
+        Command::Validate(a) => commands::validate(&ctx, a),
     };
     if let Err(e) = result {
         for line in e.message.lines() {

@@ -25,29 +25,39 @@ pub struct BaseImage {
     pub facts: RootFacts,
     pub boot_view: BootView,
     pub cmdline: String,
+    /// Content hash, filled in by callers that need the base's identity.
+    pub sha256: Option<String>,
+}
+
+/// Open an image or block device read-only and return it with its size
+/// (block devices report size 0 in metadata, so seek to the end instead).
+pub fn open_readonly(path: &Path) -> Result<(File, u64)> {
+    let file = File::open(path).map_err(|e| {
+        let fix = match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "; check [image] path in piprep.toml or pass --image PATH"
+            }
+            std::io::ErrorKind::PermissionDenied => "; make it readable by this user",
+            _ => "",
+        };
+        Error::image(format!("cannot open image {}: {e}{fix}", path.display()))
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::image_io(path, "cannot stat", &e))?;
+    if meta.is_dir() {
+        return Err(Error::image(format!(
+            "{} is a directory, not an image file",
+            path.display()
+        )));
+    }
+    let len = rustix::fs::seek(&file, rustix::fs::SeekFrom::End(0))
+        .map_err(|e| Error::image_io(path, "cannot find the size of", &e.into()))?;
+    Ok((file, len))
 }
 
 impl BaseImage {
     pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| {
-            let fix = match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    "; check [image] path in piprep.toml or pass --image PATH"
-                }
-                std::io::ErrorKind::PermissionDenied => "; make it readable by this user",
-                _ => "",
-            };
-            Error::image(format!("cannot open image {}: {e}{fix}", path.display()))
-        })?;
-        let meta = file
-            .metadata()
-            .map_err(|e| Error::image_io(path, "cannot stat", &e))?;
-        if meta.is_dir() {
-            return Err(Error::image(format!(
-                "{} is a directory, not an image file",
-                path.display()
-            )));
-        }
         if path.extension().is_some_and(|x| x == "xz") {
             return Err(Error::image(format!(
                 "{} is xz-compressed; decompress it first (`xz -dk {}`) and bake from the .img",
@@ -55,7 +65,8 @@ impl BaseImage {
                 path.display()
             )));
         }
-        let table = table::read(&file, path)?;
+        let (file, len) = open_readonly(path)?;
+        let table = table::read(&file, path, len)?;
         let boot = table.boot(path)?.clone();
         let root = table.root().cloned().ok_or_else(|| {
             Error::image(format!(
@@ -80,11 +91,12 @@ impl BaseImage {
         Ok(BaseImage {
             path: path.to_path_buf(),
             file,
-            len: meta.len(),
+            len,
             boot,
             facts,
             boot_view,
             cmdline,
+            sha256: None,
         })
     }
 }

@@ -103,11 +103,8 @@ fn sniff(file: &File, start: u64) -> (Content, Option<String>) {
     (Content::Other, None)
 }
 
-pub fn read(file: &File, path: &Path) -> Result<Table> {
-    let len = file
-        .metadata()
-        .map_err(|e| Error::image_io(path, "cannot stat", &e))?
-        .len();
+/// Read the partition table of `file` (`len` bytes long).
+pub fn read(file: &File, path: &Path, len: u64) -> Result<Table> {
     let mut mbr = [0u8; 512];
     if !read_at(file, &mut mbr, 0) || mbr[510..512] != [0x55, 0xAA] {
         return Err(Error::image(format!(

@@ -26,6 +26,8 @@ pub struct Target {
     pub boot_mount: String,
     /// The image's cmdline.txt, when an image is at hand.
     pub cmdline: Option<String>,
+    /// sha256 of the base image, recorded in the stamp.
+    pub base_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +58,14 @@ struct Stamp<'a> {
     ip: String,
     profile: &'a str,
     config_hash: String,
+    cmdline_added: &'a [String],
     boot_files: Vec<&'a str>,
+    base_image: BaseIdentity<'a>,
+}
+
+#[derive(Serialize)]
+struct BaseIdentity<'a> {
+    sha256: Option<&'a str>,
 }
 
 pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
@@ -77,6 +86,8 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
             secret: true,
         });
     }
+    let mut cmdline_added = plan.profile.cmdline.clone();
+    cmdline_added.extend(hook);
     let mut names: Vec<&str> = vec!["cmdline.txt"];
     names.extend(files.iter().map(|f| f.name.as_str()));
     names.push(STAMP_FILE);
@@ -89,7 +100,11 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
         ip: format!("{}/{}", plan.address, plan.prefix),
         profile: &plan.profile.name,
         config_hash: plan.config_hash(),
+        cmdline_added: &cmdline_added,
         boot_files: names,
+        base_image: BaseIdentity {
+            sha256: target.base_sha256.as_deref(),
+        },
     };
     let stamp = serde_json::to_string_pretty(&stamp).expect("stamp serialises") + "\n";
     files.push(BootFile {
@@ -97,8 +112,6 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
         content: stamp.into_bytes(),
         secret: false,
     });
-    let mut cmdline_added = plan.profile.cmdline.clone();
-    cmdline_added.extend(hook);
     Ok(Rendered {
         cmdline,
         cmdline_added,

@@ -95,6 +95,10 @@ pub fn piprep(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env_remove("SOURCE_DATE_EPOCH")
         .env_remove("PIPREP_CONFIG")
+        .env(
+            "PIPREP_CACHE",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+        )
         .output()
         .unwrap()
 }

@@ -1,0 +1,119 @@
+//! The sha256 of a base image, computed once and remembered per file version
+//! (device, inode, size, mtime), so re-baking does not re-read gigabytes.
+
+use std::fs::File;
+use std::io::IsTerminal;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// 1 MiB reads: large enough for full disk throughput.
+const BUF: usize = 1 << 20;
+
+/// Hash `len` bytes of `file`. Holes are fed as zeros without reading them.
+pub fn sha256(file: &File, len: u64, progress: &mut dyn FnMut(u64)) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    let zeros = vec![0u8; BUF];
+    let mut buf = vec![0u8; BUF];
+    let mut pos = 0u64;
+    while pos < len {
+        // Where the next data starts; everything before it is a hole.
+        let data = match rustix::fs::seek(file, rustix::fs::SeekFrom::Data(pos)) {
+            Ok(d) => d.min(len),
+            Err(rustix::io::Errno::NXIO) => len,
+            Err(_) => pos, // no SEEK_DATA: read everything
+        };
+        while pos < data {
+            let n = (data - pos).min(BUF as u64) as usize;
+            h.update(&zeros[..n]);
+            pos += n as u64;
+        }
+        let hole = rustix::fs::seek(file, rustix::fs::SeekFrom::Hole(pos))
+            .map(|x| x.min(len))
+            .unwrap_or(len);
+        while pos < hole {
+            let n = (hole - pos).min(BUF as u64) as usize;
+            file.read_exact_at(&mut buf[..n], pos)?;
+            h.update(&buf[..n]);
+            pos += n as u64;
+            progress(pos);
+        }
+        progress(pos);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// sha256 of the image at `path`, from the memo in `cache` when the file has not
+/// changed since it was last hashed.
+pub fn image_sha256(
+    path: &Path,
+    file: &File,
+    len: u64,
+    cache: &Path,
+    quiet: bool,
+) -> Result<String> {
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::image_io(path, "cannot stat", &e))?;
+    let key = format!(
+        "{:x}-{:x}-{}-{}.{}",
+        meta.dev(),
+        meta.ino(),
+        len,
+        meta.mtime(),
+        meta.mtime_nsec()
+    );
+    let memo = cache.join("identity").join(key);
+    if let Ok(s) = std::fs::read_to_string(&memo)
+        && s.trim().len() == 64
+    {
+        return Ok(s.trim().to_string());
+    }
+    let pb = if quiet || !std::io::stderr().is_terminal() || len < (256 << 20) {
+        ProgressBar::hidden()
+    } else {
+        let pb = ProgressBar::new(len);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "   sha256 [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        pb
+    };
+    let sha = sha256(file, len, &mut |n| pb.set_position(n))
+        .map_err(|e| Error::image_io(path, "cannot read", &e))?;
+    pb.finish_and_clear();
+    // Remembering is an optimisation: failure to write the memo is not an error.
+    if std::fs::create_dir_all(memo.parent().expect("memo has a parent")).is_ok() {
+        let tmp = memo.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, format!("{sha}\n")).is_ok() {
+            let _ = std::fs::rename(&tmp, &memo);
+        }
+    }
+    Ok(sha)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_sparse_files_like_a_plain_read() {
+        let p = std::env::temp_dir().join(format!("piprep-sha-{}", std::process::id()));
+        let f = File::create(&p).unwrap();
+        f.set_len(5 << 20).unwrap();
+        f.write_all_at(b"hello", 3 << 20).unwrap();
+        drop(f);
+        let f = File::open(&p).unwrap();
+        let got = sha256(&f, 5 << 20, &mut |_| {}).unwrap();
+        let want = hex::encode(Sha256::digest(std::fs::read(&p).unwrap()));
+        assert_eq!(got, want);
+        std::fs::remove_file(&p).unwrap();
+    }
+}
