@@ -12,6 +12,8 @@ Exit status:
   3  bad input image (missing, no partition table, no FAT boot partition,
      no cmdline.txt, root journal needs recovery, boot partition too full)
   4  output cannot be written (exists without --force, disk full, permissions)
+  5  report: the node's first-boot checklist has failing items
+  6  report: the node has not written a report yet
 
 Typical use:
   piprep validate
@@ -69,6 +71,34 @@ pub enum Command {
     Render(RenderArgs),
     /// Check the inventory and profiles without an image; non-zero exit on errors.
     Validate(ValidateArgs),
+    /// Show what an image or card holds: partitions, OS, cmdline, piprep stamp.
+    ///
+    /// Read-only; works on a base image, a baked image or a block device.
+    /// Secrets are shown as <redacted>.
+    Inspect(InspectArgs),
+    /// Read the first-boot report a node wrote to its boot partition.
+    ///
+    /// Shows every checklist item of the guide with expected and observed
+    /// values. Exit status 5 when any item failed, 6 when there is no report yet.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Image file or block device.
+    pub image: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Image file or block device (the SD card, back in your laptop).
+    pub image: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

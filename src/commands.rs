@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::bake;
-use crate::cli::{BakeArgs, RenderArgs, ValidateArgs};
+use crate::cli::{BakeArgs, InspectArgs, RenderArgs, ReportArgs, ValidateArgs};
 use crate::config::{Config, Severity};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::image::BaseImage;
 use crate::render::{self, Target};
 use crate::source::identity;
@@ -93,7 +93,13 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
     let target = match &args.image {
         Some(p) => {
             let mut base = BaseImage::open(p)?;
-            base.sha256 = Some(identity::image_sha256(p, &base.file, base.len, &ctx.cache_dir, quiet)?);
+            base.sha256 = Some(identity::image_sha256(
+                p,
+                &base.file,
+                base.len,
+                &ctx.cache_dir,
+                quiet,
+            )?);
             Target {
                 boot_mount: base.facts.boot_mount.clone(),
                 cmdline: Some(base.cmdline.clone()),
@@ -194,6 +200,94 @@ pub fn validate(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
             "{}: {n} error(s) found",
             cfg.path.display()
         )));
+    }
+    Ok(())
+}
+
+fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::internal(format!("cannot write to stdout: {e}")))
+}
+
+pub fn inspect(args: &InspectArgs) -> Result<()> {
+    let ins = crate::inspect::inspect(&args.image)?;
+    if args.json {
+        print(&(serde_json::to_string_pretty(&ins).expect("json") + "\n"))
+    } else {
+        print(&crate::inspect::render_text(&ins))
+    }
+}
+
+pub fn report(args: &ReportArgs) -> Result<()> {
+    use crate::report::Outcome;
+    let path = &args.image;
+    let (file, size) = crate::image::open_readonly(path)?;
+    let table = crate::image::table::read(&file, path, size)?;
+    let boot = table.boot(path)?;
+    let (_, mut contents) = crate::image::fat::read(&file, path, boot, &[render::REPORT_FILE])?;
+    let Some(bytes) = contents.remove(0) else {
+        return Err(Error::new(
+            Kind::NoReport,
+            format!(
+                "{}: no first-boot report ({}) yet; boot the node with its network cable in, wait for it to settle (it reboots once or twice), then check again",
+                path.display(),
+                render::REPORT_FILE
+            ),
+        ));
+    };
+    let r = crate::report::parse(&String::from_utf8_lossy(&bytes))
+        .map_err(|e| Error::image(format!("{}: {}: {e}", path.display(), render::REPORT_FILE)))?;
+    if args.json {
+        let doc = serde_json::json!({ "image": path.display().to_string(), "report": r, "failures": r.failures(), "ok": r.failures() == 0 });
+        print(&(serde_json::to_string_pretty(&doc).expect("json") + "\n"))?;
+    } else {
+        let mut s = format!(
+            "node {} — phase {}, written {}\n",
+            r.node.as_deref().unwrap_or("?"),
+            r.phase.as_deref().unwrap_or("?"),
+            r.generated.as_deref().unwrap_or("?")
+        );
+        let w = r
+            .items
+            .iter()
+            .map(|i| i.check.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        s += &format!(
+            "{:<4}  {:<w$}  {:<30}  {}\n",
+            "", "check", "observed", "expected"
+        );
+        for i in &r.items {
+            let mark = match i.result {
+                Outcome::Pass => "PASS",
+                Outcome::Warn => "WARN",
+                Outcome::Fail => "FAIL",
+            };
+            s += &format!(
+                "{mark:<4}  {:<w$}  {:<30}  {}\n",
+                i.check, i.observed, i.expected
+            );
+        }
+        print(&s)?;
+    }
+    let failures = r.failures();
+    if failures > 0 {
+        let pending = if r.phase.as_deref() == Some("first-boot-hook") {
+            "; this report is from the first-boot hook, before the networked setup ran: boot the node with network and check again"
+        } else {
+            ""
+        };
+        return Err(Error::new(
+            Kind::ChecksFailed,
+            format!(
+                "{}: {failures} of {} checks failed{pending}",
+                path.display(),
+                r.items.len()
+            ),
+        ));
     }
     Ok(())
 }

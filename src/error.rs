@@ -15,6 +15,10 @@ pub enum Kind {
     Image,
     /// The output cannot be written: exists without --force, disk full, permissions.
     Output,
+    /// A node's report shows failing checks.
+    ChecksFailed,
+    /// A node has not written its report yet.
+    NoReport,
 }
 
 impl Kind {
@@ -24,6 +28,8 @@ impl Kind {
             Kind::Config => 2,
             Kind::Image => 3,
             Kind::Output => 4,
+            Kind::ChecksFailed => 5,
+            Kind::NoReport => 6,
         }
     }
 }

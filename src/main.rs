@@ -6,7 +6,9 @@ mod commands;
 mod config;
 mod error;
 mod image;
+mod inspect;
 mod render;
+mod report;
 mod source;
 
 use clap::Parser;
@@ -24,6 +26,8 @@ fn main() {
         Command::Bake(a) => commands::bake(&ctx, a),
         Command::Render(a) => commands::render(&ctx, a),
         Command::Validate(a) => commands::validate(&ctx, a),
+        Command::Inspect(a) => commands::inspect(a),
+        Command::Report(a) => commands::report(a),
     };
     if let Err(e) = result {
         for line in e.message.lines() {

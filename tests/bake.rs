@@ -102,7 +102,11 @@ fn assert_baked(base: &Path, out: &Path, node: &str, ip: &str, dir: &Path) {
         serde_json::from_str(&mtype(out, boot, "piprep-stamp.json").unwrap()).unwrap();
     assert_eq!(stamp["node"], node);
     assert_eq!(stamp["ip"], format!("{ip}/24"));
-    assert_eq!(stamp["base_image"]["sha256"], sha256_file(base), "stamp records the base's sha256");
+    assert_eq!(
+        stamp["base_image"]["sha256"],
+        sha256_file(base),
+        "stamp records the base's sha256"
+    );
     // Original files survive untouched.
     for f in ["config.txt", "issue.txt", "kernel8.img", "overlays/README"] {
         assert_eq!(mtype(base, boot, f), mtype(out, boot, f), "{f} changed");

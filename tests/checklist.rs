@@ -291,3 +291,63 @@ fn an_unprepared_node_fails_with_reasons() {
     assert_eq!(result("hostname")[3], "pass");
     assert!(text.contains("# result: fail (7)"), "{text}");
 }
+
+/// Put a report produced by check.sh onto a baked image's boot partition, the
+/// way the node does, and read it back with `piprep report`.
+fn report_on_image(name: &str, healthy: bool) -> (std::process::Output, std::process::Output) {
+    let sb = sandbox(&format!("report-{name}"), healthy);
+    run(&sb);
+    let dir = scratch(&format!("report-img-{name}"));
+    let base = fixture("trixie", &[]);
+    write_inventory(&dir, &base, "");
+    assert!(piprep(&dir, &["bake", "-n", "cp-1", "-q"]).status.success());
+    let img = dir.join("out/cp-1.img");
+    let boot = partitions(&img)[0];
+    let st = std::process::Command::new("mcopy")
+        .arg("-o")
+        .arg("-i")
+        .arg(format!("{}@@{}", img.display(), boot.start))
+        .arg(&sb.report)
+        .arg("::piprep-report.txt")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    (
+        piprep(&dir, &["report", img.to_str().unwrap()]),
+        piprep(&dir, &["report", "--json", img.to_str().unwrap()]),
+    )
+}
+
+#[test]
+fn report_command_reads_a_passing_report() {
+    let (text, json) = report_on_image("pass", true);
+    assert!(text.status.success(), "{}", stderr(&text));
+    let out = stdout(&text);
+    assert!(out.contains("node cp-1"), "{out}");
+    assert!(out.contains("PASS  swap.total"), "{out}");
+    assert!(out.contains("PASS  firewall.rule.1"), "{out}");
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert!(v["report"]["items"].as_array().unwrap().len() > 30);
+}
+
+#[test]
+fn report_command_fails_on_a_failing_report_or_none() {
+    let (text, json) = report_on_image("fail", false);
+    assert_eq!(text.status.code(), Some(5), "{}", stderr(&text));
+    assert!(
+        stdout(&text).contains("FAIL  module.br_netfilter"),
+        "{}",
+        stdout(&text)
+    );
+    assert!(stderr(&text).contains("7 of"), "{}", stderr(&text));
+    assert_eq!(json.status.code(), Some(5));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["failures"], 7);
+
+    let dir = scratch("report-none");
+    let base = fixture("trixie", &[]);
+    let o = piprep(&dir, &["report", base.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(6));
+    assert!(stderr(&o).contains("no first-boot report"));
+}

@@ -19,12 +19,31 @@ pub enum Scheme {
     Gpt,
 }
 
+impl Scheme {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Mbr => "MBR",
+            Scheme::Gpt => "GPT",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Content {
     Fat,
     Ext4,
     Other,
+}
+
+impl Content {
+    pub fn name(self) -> &'static str {
+        match self {
+            Content::Fat => "fat",
+            Content::Ext4 => "ext4",
+            Content::Other => "other",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,283 @@
+//! `piprep inspect`: what an image (base, baked, or a card) holds and what it
+//! will do, read-only. Problems that do not stop the inspection are listed.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::image::ext4::{self, OsRelease};
+use crate::image::table::{Partition, Table};
+use crate::image::{fat, open_readonly, table};
+use crate::render::{REPORT_FILE, SECRETS_FILE, STAMP_FILE, cmdline};
+
+#[derive(Debug, Serialize)]
+pub struct Token {
+    pub text: String,
+    pub added_by_piprep: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BootFileInfo {
+    pub name: String,
+    pub present: bool,
+    pub size: Option<u64>,
+    pub secret: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Init {
+    pub mechanism: &'static str,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Inspection {
+    pub image: String,
+    pub size: u64,
+    pub table: Table,
+    pub os: Option<OsRelease>,
+    pub boot_mount: Option<String>,
+    pub boot_mount_source: Option<String>,
+    pub installed: Vec<String>,
+    pub init: Option<Init>,
+    pub cmdline: Option<Vec<Token>>,
+    pub stamp: Option<serde_json::Value>,
+    pub piprep_files: Vec<BootFileInfo>,
+    pub report_present: bool,
+    pub problems: Vec<String>,
+}
+
+/// The boot-partition files a stamp says piprep placed, plus what the node adds.
+fn placed_files(stamp: Option<&serde_json::Value>, view: &fat::BootView) -> Vec<BootFileInfo> {
+    let mut names: Vec<String> = stamp
+        .and_then(|s| s["boot_files"].as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .filter(|n| n != "cmdline.txt")
+                .collect()
+        })
+        .unwrap_or_default();
+    // Without a stamp, still show any piprep file found.
+    for n in [cmdline::HOOK_SCRIPT, SECRETS_FILE, STAMP_FILE] {
+        if !names.iter().any(|x| x == n) && view.entry(n).is_some() {
+            names.push(n.to_string());
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let e = view.entry(&name);
+            BootFileInfo {
+                present: e.is_some(),
+                size: e.map(|e| e.len),
+                secret: name == SECRETS_FILE,
+                name,
+            }
+        })
+        .collect()
+}
+
+fn mark_tokens(line: &str, stamp: Option<&serde_json::Value>) -> Vec<Token> {
+    let added: Vec<String> = stamp
+        .and_then(|s| s["cmdline_added"].as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let hook_present = line.contains(&format!("/{}", cmdline::HOOK_SCRIPT));
+    line.split_whitespace()
+        .map(|t| {
+            let ours_hook = hook_present
+                && (t.ends_with(&format!("/{}", cmdline::HOOK_SCRIPT))
+                    || t == "systemd.run_success_action=reboot"
+                    || t == "systemd.unit=kernel-command-line.target");
+            Token {
+                text: t.to_string(),
+                added_by_piprep: ours_hook || added.iter().any(|a| a == t),
+            }
+        })
+        .collect()
+}
+
+pub fn inspect(path: &Path) -> Result<Inspection> {
+    let (file, size) = open_readonly(path)?;
+    let table = table::read(&file, path, size)?;
+    let mut problems = Vec::new();
+    let boot: Option<Partition> = match table.boot(path) {
+        Ok(b) => Some(b.clone()),
+        Err(e) => {
+            problems.push(e.message);
+            None
+        }
+    };
+    let mut facts = None;
+    if let Some(root) = table.root() {
+        match ext4::open(&file, path, root) {
+            Ok(fs) => facts = boot.as_ref().map(|b| ext4::facts(&fs, b)),
+            Err(e) => problems.push(e.message),
+        }
+    } else {
+        problems.push("no ext4 root partition".into());
+    }
+    let mut ins = Inspection {
+        image: path.display().to_string(),
+        size,
+        table: table.clone(),
+        os: facts.as_ref().map(|f| f.os.clone()),
+        boot_mount: facts.as_ref().map(|f| f.boot_mount.clone()),
+        boot_mount_source: facts.as_ref().map(|f| f.boot_mount_source.clone()),
+        installed: facts
+            .as_ref()
+            .map(|f| f.installed.iter().cloned().collect())
+            .unwrap_or_default(),
+        init: None,
+        cmdline: None,
+        stamp: None,
+        piprep_files: Vec::new(),
+        report_present: false,
+        problems,
+    };
+    let Some(boot) = boot else { return Ok(ins) };
+    let (view, contents) = match fat::read(&file, path, &boot, &["cmdline.txt", STAMP_FILE]) {
+        Ok(x) => x,
+        Err(e) => {
+            ins.problems.push(e.message);
+            return Ok(ins);
+        }
+    };
+    let stamp =
+        contents[1]
+            .as_ref()
+            .and_then(|b| match serde_json::from_slice::<serde_json::Value>(b) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    ins.problems
+                        .push(format!("{STAMP_FILE} is not valid JSON: {e}"));
+                    None
+                }
+            });
+    match &contents[0] {
+        Some(c) => ins.cmdline = Some(mark_tokens(&String::from_utf8_lossy(c), stamp.as_ref())),
+        None => ins
+            .problems
+            .push("the boot partition has no cmdline.txt".into()),
+    }
+    let seeded = ["user-data", "meta-data"]
+        .iter()
+        .all(|n| view.entry(n).is_some());
+    let has_ci = ins.installed.iter().any(|p| p == "cloud-init");
+    ins.init = Some(match (has_ci, seeded) {
+        (true, true) => Init { mechanism: "cloud-init", reason: "cloud-init is installed and the boot partition holds a NoCloud seed (user-data, meta-data)".into() },
+        (true, false) => Init { mechanism: "firstrun", reason: "cloud-init is installed but there is no NoCloud seed on the boot partition".into() },
+        (false, _) => Init { mechanism: "firstrun", reason: "no cloud-init in the root filesystem: a systemd.run= first-boot hook".into() },
+    });
+    ins.piprep_files = placed_files(stamp.as_ref(), &view);
+    ins.report_present = view.entry(REPORT_FILE).is_some();
+    ins.stamp = stamp;
+    Ok(ins)
+}
+
+fn human(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+pub fn render_text(i: &Inspection) -> String {
+    let mut s = format!("image: {} ({}, {} bytes)\n", i.image, human(i.size), i.size);
+    s += &format!(
+        "partition table: {}, disk id {}\n",
+        i.table.scheme.name(),
+        i.table.disk_id
+    );
+    s += "  #  start         size          type  content  label\n";
+    for p in &i.table.partitions {
+        s += &format!(
+            "  {:<2} {:<13} {:<13} {:<5} {:<8} {}\n",
+            p.number,
+            p.start,
+            format!("{} ", human(p.size)),
+            p.type_id,
+            p.content.name(),
+            p.label.as_deref().unwrap_or("-")
+        );
+    }
+    if let Some(os) = &i.os {
+        s += &format!(
+            "os: {} (id {}, version {}, codename {})\n",
+            os.pretty_name.as_deref().unwrap_or("unknown"),
+            os.id.as_deref().unwrap_or("?"),
+            os.version_id.as_deref().unwrap_or("?"),
+            os.codename.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(m) = &i.boot_mount {
+        s += &format!(
+            "boot partition mounted at: {m} (from {})\n",
+            i.boot_mount_source.as_deref().unwrap_or("?")
+        );
+    }
+    if !i.installed.is_empty() {
+        s += &format!("relevant packages: {}\n", i.installed.join(", "));
+    }
+    if let Some(init) = &i.init {
+        s += &format!("init mechanism: {} ({})\n", init.mechanism, init.reason);
+    }
+    if let Some(tokens) = &i.cmdline {
+        s += "cmdline.txt (+ marks what piprep added):\n ";
+        for t in tokens {
+            s += &format!(" {}{}", if t.added_by_piprep { "+" } else { "" }, t.text);
+        }
+        s += "\n";
+    }
+    match &i.stamp {
+        Some(st) => {
+            let f = |k: &str| st[k].as_str().unwrap_or("?").to_string();
+            s += &format!(
+                "piprep stamp: node {}, role {}, ip {}, profile {}, config hash {}, piprep {}, base image sha256 {}\n",
+                f("node"),
+                f("role"),
+                f("ip"),
+                f("profile"),
+                f("config_hash"),
+                f("piprep_version"),
+                st["base_image"]["sha256"].as_str().unwrap_or("unknown")
+            );
+        }
+        None => s += "piprep stamp: none (not baked by piprep)\n",
+    }
+    if !i.piprep_files.is_empty() {
+        s += "boot files placed by piprep:\n";
+        for f in &i.piprep_files {
+            let state = match (f.present, f.secret) {
+                (true, true) => "<redacted> (removed by the first boot)".to_string(),
+                (true, false) => format!("{} bytes", f.size.unwrap_or(0)),
+                (false, _) => "gone (the first boot removes it)".to_string(),
+            };
+            s += &format!("  {:<20} {state}\n", f.name);
+        }
+    }
+    if i.report_present {
+        s += &format!(
+            "first-boot report: present; read it with `piprep report {}`\n",
+            i.image
+        );
+    }
+    for p in &i.problems {
+        s += &format!("problem: {p}\n");
+    }
+    s
+}
