@@ -6,8 +6,8 @@ SAMPLE := images/raspios-bookworm-sample.img
 
 # Debian packages the fixture builder and the independent checks need, and one
 # command from each that proves it is installed.
-TEST_PACKAGES := fdisk dosfstools mtools e2fsprogs diffutils coreutils
-TEST_COMMANDS := sfdisk mkfs.vfat fsck.fat mcopy mtype mdir mdel minfo mkfs.ext4 debugfs cmp sha256sum
+TEST_PACKAGES := fdisk dosfstools mtools e2fsprogs diffutils coreutils bmap-tools
+TEST_COMMANDS := sfdisk mkfs.vfat fsck.fat mcopy mtype mdir mdel minfo mkfs.ext4 debugfs cmp sha256sum bmaptool
 
 # Tools in /usr/sbin are not on every user's PATH.
 export PATH := $(PATH):/usr/sbin:/sbin
@@ -19,7 +19,7 @@ all: build
 help:
 	@echo "make demo     build piprep, create a sample image offline, bake examples/piprep.toml into out/"
 	@echo "make test     install/check test tools, then lint and run every test"
-	@echo "make install  cargo install piprep into ~/.cargo/bin"
+	@echo "make install  install piprep, completions and man page under PREFIX (default ~/.local)"
 	@echo "make clean    remove build output, out/ and the sample image"
 
 build:
@@ -64,8 +64,17 @@ unit: tools
 
 test: tools lint unit
 
+PREFIX ?= $(HOME)/.local
+
+# The binary, shell completions and the man page, under $(PREFIX).
 install:
-	$(CARGO) install --locked --path .
+	$(CARGO) install --locked --path . --root $(PREFIX)
+	mkdir -p $(PREFIX)/share/bash-completion/completions $(PREFIX)/share/zsh/site-functions \
+		$(PREFIX)/share/fish/vendor_completions.d $(PREFIX)/share/man/man1
+	$(PREFIX)/bin/piprep completions bash >$(PREFIX)/share/bash-completion/completions/piprep
+	$(PREFIX)/bin/piprep completions zsh >$(PREFIX)/share/zsh/site-functions/_piprep
+	$(PREFIX)/bin/piprep completions fish >$(PREFIX)/share/fish/vendor_completions.d/piprep.fish
+	$(PREFIX)/bin/piprep man >$(PREFIX)/share/man/man1/piprep.1
 
 clean:
 	$(CARGO) clean

@@ -81,6 +81,63 @@ pub enum Command {
     /// Shows every checklist item of the guide with expected and observed
     /// values. Exit status 5 when any item failed, 6 when there is no report yet.
     Report(ReportArgs),
+    /// Write an image to an SD card (or a file), verified by reading it back.
+    ///
+    /// Uses IMAGE.bmap when present so only mapped blocks are written. Refuses a
+    /// device that is mounted, holds the running root, is in use, is not
+    /// removable (unless --allow-non-removable) or is smaller than the image, and
+    /// asks for confirmation unless --yes. With --node, flashes out/NODE.img,
+    /// baking it first when it is missing or stale.
+    Flash(FlashArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to standard output.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct FlashArgs {
+    /// IMAGE DEVICE, or just DEVICE with --node.
+    #[arg(value_name = "IMAGE] [DEVICE", num_args = 1..=2, required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Flash this node's image from --out, baking it if missing or stale.
+    #[arg(long, short = 'n', value_name = "NAME")]
+    pub node: Option<String>,
+    /// Where --node finds and bakes images.
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+    /// Base image for baking with --node; overrides [image] path.
+    #[arg(long, value_name = "PATH")]
+    pub image: Option<PathBuf>,
+    /// Block map to use [default: IMAGE.bmap when it exists].
+    #[arg(long, value_name = "PATH", conflicts_with = "no_bmap")]
+    pub bmap: Option<PathBuf>,
+    /// Ignore any .bmap and write every byte of the image.
+    #[arg(long)]
+    pub no_bmap: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Allow a disk that does not report itself as removable.
+    #[arg(long)]
+    pub allow_non_removable: bool,
+    /// sysfs root to read device properties from (for tests).
+    #[arg(long, hide = true, env = "PIPREP_SYSFS", default_value = "/sys")]
+    pub sysfs: PathBuf,
+    /// mountinfo file to read mounts from (for tests).
+    #[arg(
+        long,
+        hide = true,
+        env = "PIPREP_MOUNTINFO",
+        default_value = "/proc/self/mountinfo"
+    )]
+    pub mountinfo: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate completions for.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::bake;
-use crate::cli::{BakeArgs, InspectArgs, RenderArgs, ReportArgs, ValidateArgs};
+use crate::cli::{
+    BakeArgs, CompletionsArgs, FlashArgs, InspectArgs, RenderArgs, ReportArgs, ValidateArgs,
+};
 use crate::config::{Config, Severity};
 use crate::error::{Error, Kind, Result};
 use crate::image::BaseImage;
@@ -290,4 +292,113 @@ pub fn report(args: &ReportArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The image `flash --node` should write: out/NODE.img, re-baked when missing or
+/// when its stamp does not match the current plan and base.
+fn node_image(ctx: &Ctx, args: &FlashArgs, node: &str) -> Result<PathBuf> {
+    let cfg = Config::load(&ctx.config)?;
+    let (plans, findings) = cfg.plans()?;
+    warn_findings(&findings, ctx.quiet);
+    let plan = cfg.select(&plans, &[node.to_string()], false)?[0];
+    let image = image_path(&cfg, &args.image)?;
+    let mut base = BaseImage::open(&image)?;
+    let base_sha = identity::image_sha256(&image, &base.file, base.len, &ctx.cache_dir, ctx.quiet)?;
+    base.sha256 = Some(base_sha.clone());
+    let out = args.out.join(format!("{node}.img"));
+    let current = out.exists()
+        && crate::inspect::read_stamp(&out).is_some_and(|s| {
+            s["config_hash"].as_str() == Some(plan.config_hash().as_str())
+                && s["base_image"]["sha256"].as_str() == Some(base_sha.as_str())
+        });
+    if current {
+        if !ctx.quiet {
+            eprintln!("{} is up to date", out.display());
+        }
+        return Ok(out);
+    }
+    bake::prepare_out_dir(&args.out)?;
+    let opts = bake::Options {
+        out_dir: args.out.clone(),
+        force: true,
+        quiet: ctx.quiet,
+    };
+    let b = bake::bake_node(&base, plan, &opts).map_err(|e| e.context(format!("node {node}")))?;
+    if !ctx.quiet {
+        eprintln!("baked {} -> {}", b.node, b.path.display());
+    }
+    Ok(b.path)
+}
+
+pub fn flash(ctx: &Ctx, args: &FlashArgs) -> Result<()> {
+    let (image, device) = match (&args.node, args.paths.as_slice()) {
+        (Some(n), [dev]) => (node_image(ctx, args, n)?, dev.clone()),
+        (None, [img, dev]) => (img.clone(), dev.clone()),
+        (Some(_), _) => return Err(Error::config("with --node, give only the DEVICE")),
+        (None, _) => {
+            return Err(Error::config(
+                "give IMAGE and DEVICE, or --node NAME and DEVICE",
+            ));
+        }
+    };
+    let bmap_path = if args.no_bmap {
+        None
+    } else {
+        args.bmap.clone().or_else(|| {
+            let mut p = image.clone().into_os_string();
+            p.push(".bmap");
+            let p = PathBuf::from(p);
+            p.exists().then_some(p)
+        })
+    };
+    let bmap = match &bmap_path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Error::image(format!("cannot read {}: {e}", p.display())))?;
+            Some(
+                crate::bmap::parse(&text)
+                    .map_err(|e| Error::image(format!("{}: {e}", p.display())))?,
+            )
+        }
+        None => None,
+    };
+    let system = crate::flash::device::SystemView {
+        sysfs: args.sysfs.clone(),
+        mountinfo: args.mountinfo.clone(),
+    };
+    let opts = crate::flash::Options {
+        yes: args.yes,
+        allow_non_removable: args.allow_non_removable,
+        quiet: ctx.quiet,
+        bmap,
+        system: &system,
+    };
+    let s = crate::flash::flash(&image, &device, &opts)?;
+    if !ctx.quiet {
+        eprintln!(
+            "flashed {} -> {}: {} MiB in {} ranges{}, read back and verified (sha256) in {:.1} s",
+            image.display(),
+            device.display(),
+            s.written >> 20,
+            s.ranges,
+            if s.used_bmap { " (from the .bmap)" } else { "" },
+            s.seconds
+        );
+    }
+    Ok(())
+}
+
+pub fn completions(args: &CompletionsArgs) -> Result<()> {
+    use clap::CommandFactory;
+    let mut cmd = crate::cli::Cli::command();
+    clap_complete::generate(args.shell, &mut cmd, "piprep", &mut std::io::stdout());
+    Ok(())
+}
+
+pub fn man() -> Result<()> {
+    use clap::CommandFactory;
+    let cmd = crate::cli::Cli::command();
+    clap_mangen::Man::new(cmd)
+        .render(&mut std::io::stdout())
+        .map_err(|e| Error::internal(format!("cannot write the man page: {e}")))
 }

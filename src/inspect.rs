@@ -281,3 +281,12 @@ pub fn render_text(i: &Inspection) -> String {
     }
     s
 }
+
+/// The piprep stamp of an image, if it has one.
+pub fn read_stamp(path: &Path) -> Option<serde_json::Value> {
+    let (file, size) = open_readonly(path).ok()?;
+    let table = table::read(&file, path, size).ok()?;
+    let boot = table.boot(path).ok()?;
+    let (_, mut c) = fat::read(&file, path, boot, &[STAMP_FILE]).ok()?;
+    serde_json::from_slice(&c.remove(0)?).ok()
+}

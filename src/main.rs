@@ -1,10 +1,12 @@
 //! piprep: bake Kubernetes-ready Raspberry Pi OS images per node, without root.
 
 mod bake;
+mod bmap;
 mod cli;
 mod commands;
 mod config;
 mod error;
+mod flash;
 mod image;
 mod inspect;
 mod render;
@@ -28,6 +30,9 @@ fn main() {
         Command::Validate(a) => commands::validate(&ctx, a),
         Command::Inspect(a) => commands::inspect(a),
         Command::Report(a) => commands::report(a),
+        Command::Flash(a) => commands::flash(&ctx, a),
+        Command::Completions(a) => commands::completions(a),
+        Command::Man => commands::man(),
     };
     if let Err(e) = result {
         for line in e.message.lines() {

@@ -297,3 +297,40 @@ fn missing_config_file_says_how_to_fix() {
     );
     let _ = Path::new("");
 }
+
+#[test]
+fn missing_user_section() {
+    let t = GOOD.replace(
+        "[user]\nname = \"k8s\"\nssh_authorized_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKeyForPiprepIntegrationTests000000 test@ci\"]\n",
+        "",
+    );
+    refuse("no-user", &t, &[], 1, &["no [user] section"]);
+    let t = GOOD.replace("ssh-ed25519 AAAAC3", "ssh-ed25519 ???");
+    refuse("bad-key", &t, &[], 9, &["has no base64 key data"]);
+}
+
+#[test]
+fn sysctl_keys_must_look_like_sysctl_keys() {
+    let p = "extends = \"k8s-node\"\n[sysctl]\n\"net ipv4 forward\" = \"1\"\n";
+    let t = GOOD.replace("subnet =", "profile = \"badsys\"\nsubnet =");
+    refuse(
+        "sysctl-key",
+        &t,
+        &[("badsys", p)],
+        3,
+        &["`net ipv4 forward` is not a sysctl key", "badsys.toml:3"],
+    );
+}
+
+#[test]
+fn a_firewall_that_blocks_dns_is_refused() {
+    let p = "[firewall]\nenable = true\ndefault_outgoing = \"deny\"\n[[firewall.rule]]\ndirection = \"in\"\nport = \"22\"\nproto = \"tcp\"\n";
+    let t = GOOD.replace("subnet =", "profile = \"nodns\"\nsubnet =");
+    refuse(
+        "dns-blocked",
+        &t,
+        &[("nodns", p)],
+        3,
+        &["blocks outgoing DNS"],
+    );
+}
