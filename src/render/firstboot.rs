@@ -90,6 +90,7 @@ pub fn setup_unit() -> String {
      Type=oneshot\n\
      ExecStart=/usr/local/lib/piprep/setup.sh\n\
      RemainAfterExit=yes\n\
+     StandardOutput=journal+console\n\
      TimeoutStartSec=30min\n\
      \n\
      [Install]\n\

@@ -1,0 +1,92 @@
+#!/bin/sh
+# Build (or reuse) the arm64 Debian bookworm root filesystems that stand in for
+# Raspberry Pi OS Lite in the end-to-end test, and a local apt repository.
+#
+#   rootfs.sh CACHE_DIR   -> prints the cache key; creates, unless present:
+#     CACHE_DIR/rootfs-offline-KEY.tar  chrony and ufw preinstalled
+#     CACHE_DIR/rootfs-online-KEY.tar   without chrony and ufw (as RPi OS Lite)
+#     CACHE_DIR/repo-KEY/               every .deb fetched, with a Packages index
+#
+# debootstrap --foreign, then the second stage in a chroot under qemu-user
+# (binfmt_misc). initramfs-tools is set to MODULES=list with only the virtio,
+# ext4 and vfat modules, which cuts the second stage from ~27 to ~5 minutes.
+# Needs root, debootstrap, qemu-user-static, apt-utils.
+set -eu
+
+cache=${1:?usage: rootfs.sh CACHE_DIR}
+mirror=${E2E_MIRROR:-http://deb.debian.org/debian}
+# libpam-systemd provides logind, which polkitd (for network-manager) needs;
+# debootstrap does not resolve that virtual dependency itself.
+packages="systemd,systemd-sysv,udev,kmod,dbus,libpam-systemd,network-manager,openssh-server,sudo,iproute2,dphys-swapfile,linux-image-arm64,initramfs-tools,procps,e2fsprogs,dosfstools,python3,chrony,ufw"
+modules="virtio_pci virtio_mmio virtio_blk virtio_net ext4 vfat nls_ascii nls_cp437"
+# Bump when the build steps change in a way that changes the result.
+recipe=1
+key=$(printf '%s\n%s\n%s\n' "$packages" "$modules" "$recipe" | sha256sum | cut -c1-12)
+offline="$cache/rootfs-offline-$key.tar"
+online="$cache/rootfs-online-$key.tar"
+repo="$cache/repo-$key"
+if [ -f "$offline" ] && [ -f "$online" ] && [ -f "$repo/Packages" ]; then
+	echo "$key"
+	exit 0
+fi
+mkdir -p "$cache"
+
+# binfmt_misc for arm64 binaries in the chroot ('F' flag: works inside chroots).
+[ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+	if [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ]; then
+		cat /usr/lib/binfmt.d/qemu-aarch64.conf >/proc/sys/fs/binfmt_misc/register
+	else
+		update-binfmts --enable qemu-aarch64
+	fi
+fi
+
+work=$(mktemp -d "$cache/build.XXXXXX")
+root="$work/root"
+cleanup() {
+	for m in proc sys dev/pts dev; do umount "$root/$m" 2>/dev/null || true; done
+	# Keep debootstrap's log of a failed build where the user can read it.
+	[ ! -f "$root/debootstrap/debootstrap.log" ] || cp "$root/debootstrap/debootstrap.log" "$cache/debootstrap-failed.log"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "rootfs: debootstrap first stage ($mirror)" >&2
+debootstrap --foreign --arch=arm64 --variant=minbase --include="$packages" bookworm "$root" "$mirror" >&2
+
+# Only the modules a virtio VM needs in the initramfs.
+mkdir -p "$root/etc/initramfs-tools/conf.d" "$root/usr/share/initramfs-tools/modules.d"
+echo "MODULES=list" >"$root/etc/initramfs-tools/conf.d/e2e-modules"
+printf '%s\n' $modules >"$root/usr/share/initramfs-tools/modules.d/e2e-virtio"
+
+mkdir -p "$repo.tmp"
+cp "$root"/var/cache/apt/archives/*.deb "$repo.tmp/"
+
+echo "rootfs: second stage under qemu-user (about 5 minutes)" >&2
+mount -t proc proc "$root/proc"
+mount -t sysfs sys "$root/sys"
+mount --bind /dev "$root/dev"
+chroot "$root" /debootstrap/debootstrap --second-stage >&2
+
+# Raspberry Pi OS-like basics.
+echo raspberrypi >"$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n\n127.0.1.1\traspberrypi\n' >"$root/etc/hosts"
+chroot "$root" systemctl enable NetworkManager ssh dphys-swapfile >&2 || true
+rm -f "$root"/var/cache/apt/archives/*.deb
+umount "$root/dev" "$root/sys" "$root/proc"
+
+tar -C "$root" -cf "$offline.tmp" .
+
+echo "rootfs: online variant without chrony and ufw" >&2
+mount -t proc proc "$root/proc"
+mount --bind /dev "$root/dev"
+chroot "$root" dpkg --purge chrony ufw >&2
+umount "$root/dev" "$root/proc"
+tar -C "$root" -cf "$online.tmp" .
+
+(cd "$repo.tmp" && apt-ftparchive packages . >Packages && gzip -kf Packages && apt-ftparchive release . >Release)
+rm -rf "$repo"
+mv "$repo.tmp" "$repo"
+mv "$offline.tmp" "$offline"
+mv "$online.tmp" "$online"
+echo "$key"
