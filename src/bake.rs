@@ -90,7 +90,7 @@ pub fn bake_node(base: &BaseImage, plan: &NodePlan, opts: &Options) -> Result<Ba
     let target = Target {
         boot_mount: base.facts.boot_mount.clone(),
         cmdline: Some(base.cmdline.clone()),
-        base_sha256: base.sha256.clone(),
+        base: Some(base.identity.clone()),
     };
     let rendered = render::render(plan, &target)
         .map_err(|m| Error::image(format!("{}: cmdline.txt: {m}", base.path.display())))?;

@@ -48,6 +48,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR", env = "PIPREP_CACHE")]
     pub cache_dir: Option<PathBuf>,
 
+    /// Never touch the network: use only what the cache holds, and fail fast otherwise.
+    #[arg(long, global = true)]
+    pub offline: bool,
+
     /// No progress bars or informational messages; errors are still printed.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
@@ -89,6 +93,14 @@ pub enum Command {
     /// asks for confirmation unless --yes. With --node, flashes out/NODE.img,
     /// baking it first when it is missing or stale.
     Flash(FlashArgs),
+    /// Download, verify, decompress and cache the base image; print its path.
+    ///
+    /// The source is [image] in the inventory (path, url + sha256 or
+    /// sha256_url, or os_list + name) or --image URL|PATH. Interrupted
+    /// downloads resume; nothing is cached unless its sha256 matches.
+    Fetch(FetchArgs),
+    /// Show or free the image cache.
+    Cache(CacheArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff) to standard output.
@@ -135,6 +147,34 @@ pub struct FlashArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Image URL (verified against URL.sha256) or local .img/.img.xz; overrides [image].
+    #[arg(long, value_name = "URL|PATH")]
+    pub image: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List cached images and partial downloads.
+    List,
+    /// Remove cached images (all, or those whose sha256 starts with a given
+    /// prefix) and partial downloads.
+    Clean {
+        /// sha256 prefixes of images to remove [default: everything].
+        images: Vec<String>,
+        /// Also remove partial downloads (always done when no image is named).
+        #[arg(long)]
+        partial: bool,
+    },
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// Shell to generate completions for.
     pub shell: clap_complete::Shell,
@@ -171,8 +211,9 @@ pub struct BakeArgs {
     /// Bake every node in the inventory.
     #[arg(long, conflicts_with = "nodes")]
     pub all: bool,
-    /// Base image (.img); overrides [image] path in the inventory.
-    #[arg(long, value_name = "PATH")]
+    /// Base image: a local .img/.img.xz, or a URL (verified against URL.sha256);
+    /// overrides [image] in the inventory.
+    #[arg(long, value_name = "PATH|URL")]
     pub image: Option<PathBuf>,
     /// Output directory.
     #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]

@@ -1,23 +1,36 @@
 //! Command handlers: glue between the CLI and the stages.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::bake;
 use crate::cli::{
-    BakeArgs, CompletionsArgs, FlashArgs, InspectArgs, RenderArgs, ReportArgs, ValidateArgs,
+    BakeArgs, CacheArgs, CacheCommand, CompletionsArgs, FetchArgs, FlashArgs, InspectArgs,
+    RenderArgs, ReportArgs, ValidateArgs,
 };
 use crate::config::{Config, Severity};
 use crate::error::{Error, Kind, Result};
 use crate::image::BaseImage;
 use crate::render::{self, Target};
-use crate::source::identity;
+use crate::source::cache::Cache;
+use crate::source::{Fetcher, Identity, Spec, identity};
 
 /// Options every command shares.
 pub struct Ctx {
     pub config: PathBuf,
     pub cache_dir: PathBuf,
     pub quiet: bool,
+    pub offline: bool,
+}
+
+impl Ctx {
+    fn fetcher(&self) -> Fetcher {
+        Fetcher {
+            cache: Cache::new(&self.cache_dir),
+            quiet: self.quiet,
+            offline: self.offline,
+        }
+    }
 }
 
 fn warn_findings(findings: &[crate::config::Finding], quiet: bool) {
@@ -29,13 +42,36 @@ fn warn_findings(findings: &[crate::config::Finding], quiet: bool) {
     }
 }
 
-fn image_path(cfg: &Config, flag: &Option<PathBuf>) -> Result<PathBuf> {
-    flag.clone().or_else(|| cfg.image_path()).ok_or_else(|| {
-        Error::config(format!(
-            "no base image: pass --image PATH or set [image] path in {}",
-            cfg.path.display()
-        ))
-    })
+/// The raw base image for a command: `--image` (URL or path) or `[image]`,
+/// fetched into the cache when needed, opened, and its identity completed.
+fn load_base(ctx: &Ctx, cfg: Option<&Config>, flag: Option<&Path>) -> Result<BaseImage> {
+    let spec = match (flag, cfg) {
+        (Some(p), _) => Spec::from_flag(p),
+        (None, Some(cfg)) => cfg.image_spec()?.ok_or_else(|| {
+            Error::config(format!(
+                "no base image: pass --image PATH|URL or add an [image] section to {}",
+                cfg.path.display()
+            ))
+        })?,
+        (None, None) => return Err(Error::config("no base image: pass --image PATH|URL")),
+    };
+    let fetched = ctx.fetcher().fetch(&spec)?;
+    let mut base = BaseImage::open(&fetched.raw)?;
+    let raw_sha = match &fetched.identity.raw_sha256 {
+        Some(s) => s.clone(),
+        None => identity::image_sha256(
+            &fetched.raw,
+            &base.file,
+            base.len,
+            &ctx.cache_dir,
+            ctx.quiet,
+        )?,
+    };
+    base.identity = Identity {
+        raw_sha256: Some(raw_sha),
+        ..fetched.identity
+    };
+    Ok(base)
 }
 
 pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
@@ -44,15 +80,7 @@ pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
     let (plans, findings) = cfg.plans()?;
     warn_findings(&findings, quiet);
     let chosen = cfg.select(&plans, &args.nodes, args.all)?;
-    let image = image_path(&cfg, &args.image)?;
-    let mut base = BaseImage::open(&image)?;
-    base.sha256 = Some(identity::image_sha256(
-        &image,
-        &base.file,
-        base.len,
-        &ctx.cache_dir,
-        quiet,
-    )?);
+    let base = load_base(ctx, Some(&cfg), args.image.as_deref())?;
     bake::prepare_out_dir(&args.out)?;
     let opts = bake::Options {
         out_dir: args.out.clone(),
@@ -94,24 +122,17 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
     let plan = cfg.select(&plans, std::slice::from_ref(&args.node), false)?[0];
     let target = match &args.image {
         Some(p) => {
-            let mut base = BaseImage::open(p)?;
-            base.sha256 = Some(identity::image_sha256(
-                p,
-                &base.file,
-                base.len,
-                &ctx.cache_dir,
-                quiet,
-            )?);
+            let base = load_base(ctx, Some(&cfg), Some(p))?;
             Target {
                 boot_mount: base.facts.boot_mount.clone(),
                 cmdline: Some(base.cmdline.clone()),
-                base_sha256: base.sha256.clone(),
+                base: Some(base.identity.clone()),
             }
         }
         None => Target {
             boot_mount: "/boot/firmware".into(),
             cmdline: None,
-            base_sha256: None,
+            base: None,
         },
     };
     let r = render::render(plan, &target).map_err(|m| Error::image(format!("cmdline.txt: {m}")))?;
@@ -301,10 +322,8 @@ fn node_image(ctx: &Ctx, args: &FlashArgs, node: &str) -> Result<PathBuf> {
     let (plans, findings) = cfg.plans()?;
     warn_findings(&findings, ctx.quiet);
     let plan = cfg.select(&plans, &[node.to_string()], false)?[0];
-    let image = image_path(&cfg, &args.image)?;
-    let mut base = BaseImage::open(&image)?;
-    let base_sha = identity::image_sha256(&image, &base.file, base.len, &ctx.cache_dir, ctx.quiet)?;
-    base.sha256 = Some(base_sha.clone());
+    let base = load_base(ctx, Some(&cfg), args.image.as_deref())?;
+    let base_sha = base.identity.raw_sha256.clone().unwrap_or_default();
     let out = args.out.join(format!("{node}.img"));
     let current = out.exists()
         && crate::inspect::read_stamp(&out).is_some_and(|s| {
@@ -401,4 +420,55 @@ pub fn man() -> Result<()> {
     clap_mangen::Man::new(cmd)
         .render(&mut std::io::stdout())
         .map_err(|e| Error::internal(format!("cannot write the man page: {e}")))
+}
+
+pub fn fetch(ctx: &Ctx, args: &FetchArgs) -> Result<()> {
+    let spec = match &args.image {
+        Some(p) => Spec::from_flag(p),
+        None => {
+            let cfg = Config::load(&ctx.config)?;
+            cfg.image_spec()?.ok_or_else(|| {
+                Error::config(format!(
+                    "no [image] section in {}; pass --image URL|PATH",
+                    cfg.path.display()
+                ))
+            })?
+        }
+    };
+    let base = ctx.fetcher().fetch(&spec)?;
+    print(&format!("{}\n", base.raw.display()))
+}
+
+pub fn cache(ctx: &Ctx, args: &CacheArgs) -> Result<()> {
+    let cache = Cache::new(&ctx.cache_dir);
+    match &args.command {
+        CacheCommand::List => {
+            let (images, partial) = cache.list();
+            let mut s = format!("cache: {}\n", ctx.cache_dir.display());
+            if images.is_empty() && partial.is_empty() {
+                s += "  (empty)\n";
+            }
+            for (m, len, alloc) in &images {
+                s += &format!(
+                    "  {}  {:>7} MiB on disk ({} MiB raw)  {}  {}\n",
+                    &m.sha256[..16],
+                    alloc >> 20,
+                    len >> 20,
+                    m.release_date.as_deref().unwrap_or("-"),
+                    m.name
+                        .as_deref()
+                        .or(m.url.as_deref())
+                        .unwrap_or("(local file)")
+                );
+            }
+            for (p, len) in &partial {
+                s += &format!("  partial download {} ({} MiB)\n", p.display(), len >> 20);
+            }
+            print(&s)
+        }
+        CacheCommand::Clean { images, partial } => {
+            let freed = cache.clean(images, *partial || images.is_empty(), ctx.quiet)?;
+            print(&format!("freed {} MiB\n", freed >> 20))
+        }
+    }
 }

@@ -23,6 +23,7 @@ fn main() {
         config: cli.config.clone(),
         cache_dir: source::cache_dir(cli.cache_dir.as_deref()),
         quiet: cli.quiet,
+        offline: cli.offline,
     };
     let result = match &cli.command {
         Command::Bake(a) => commands::bake(&ctx, a),
@@ -33,6 +34,8 @@ fn main() {
         Command::Flash(a) => commands::flash(&ctx, a),
         Command::Completions(a) => commands::completions(a),
         Command::Man => commands::man(),
+        Command::Fetch(a) => commands::fetch(&ctx, a),
+        Command::Cache(a) => commands::cache(&ctx, a),
     };
     if let Err(e) = result {
         for line in e.message.lines() {

@@ -35,11 +35,21 @@ fn default_profile() -> Spanned<String> {
     Spanned::new(0..0, "k8s-node".to_string())
 }
 
+/// Where the base image comes from: exactly one of `path`, `url` (with
+/// `sha256` or `sha256_url`), or `os_list` with `name`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageSection {
-    /// Local `.img` (relative to the inventory's directory).
+    /// Local `.img` or `.img.xz` (relative to the inventory's directory).
     pub path: Option<Spanned<String>>,
+    pub url: Option<Spanned<String>>,
+    /// sha256 of the file at `url`.
+    pub sha256: Option<Spanned<String>>,
+    /// A `sha256sum`-format checksum file for `url`.
+    pub sha256_url: Option<Spanned<String>>,
+    /// Raspberry Pi Imager OS list (URL or path), with `name` of the entry.
+    pub os_list: Option<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,10 +11,11 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::source::Spec;
 use inventory::Inventory;
 use plan::NodePlan;
 use profile::ProfileStore;
-use source::SourceFile;
+use source::{Location, SourceFile};
 pub use validate::{Finding, Severity, Validated};
 
 pub struct Config {
@@ -85,9 +86,72 @@ impl Config {
             .collect()
     }
 
-    /// The base image from `[image] path`, relative to the inventory's directory.
-    pub fn image_path(&self) -> Option<PathBuf> {
-        let p = self.inventory.image.as_ref()?.path.as_ref()?;
-        Some(self.dir.join(p.get_ref()))
+    /// The base image source from `[image]`; None when there is no `[image]`.
+    /// An incomplete or ambiguous section is a finding with file:line and a fix.
+    pub fn image_spec_checked(
+        &self,
+    ) -> std::result::Result<Option<Spec>, (Location, String, &'static str)> {
+        let Some(img) = &self.inventory.image else {
+            return Ok(None);
+        };
+        let at = |s: &toml::Spanned<String>| self.source.at(s.span().start);
+        let forms = [img.path.is_some(), img.url.is_some(), img.os_list.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if forms != 1 {
+            let first = img
+                .path
+                .as_ref()
+                .or(img.url.as_ref())
+                .or(img.os_list.as_ref())
+                .or(img.name.as_ref());
+            let loc = first.map(at).unwrap_or_else(|| self.source.find("[image]"));
+            return Err((
+                loc,
+                "[image] needs exactly one source".into(),
+                "use one of `path`, `url` (with `sha256` or `sha256_url`) or `os_list` (with `name`)",
+            ));
+        }
+        if let Some(p) = &img.path {
+            return Ok(Some(Spec::Path(self.dir.join(p.get_ref()))));
+        }
+        if let Some(u) = &img.url {
+            if img.sha256.is_none() && img.sha256_url.is_none() {
+                return Err((
+                    at(u),
+                    "`url` has no checksum, so the download could not be verified".into(),
+                    "add `sha256 = \"…\"` or `sha256_url = \"<url>.sha256\"`",
+                ));
+            }
+            return Ok(Some(Spec::Url {
+                url: u.get_ref().clone(),
+                sha256: img.sha256.as_ref().map(|s| s.get_ref().clone()),
+                sha256_url: img.sha256_url.as_ref().map(|s| s.get_ref().clone()),
+            }));
+        }
+        let list = img.os_list.as_ref().expect("one form is present");
+        let Some(name) = img.name.as_ref() else {
+            return Err((
+                at(list),
+                "`os_list` without `name`".into(),
+                "add `name = \"Raspberry Pi OS Lite (64-bit)\"` (the entry's name in the list)",
+            ));
+        };
+        let l = list.get_ref();
+        let list = if l.starts_with("http://") || l.starts_with("https://") {
+            l.clone()
+        } else {
+            self.dir.join(l).display().to_string()
+        };
+        Ok(Some(Spec::OsList {
+            list,
+            name: name.get_ref().clone(),
+        }))
+    }
+
+    pub fn image_spec(&self) -> Result<Option<Spec>> {
+        self.image_spec_checked()
+            .map_err(|(at, msg, fix)| Error::config(format!("{at}: {msg}; fix: {fix}")))
     }
 }

@@ -191,6 +191,9 @@ pub fn validate(cfg: &Config) -> Validated {
         check_interface(&mut c, i, None);
     }
 
+    if let Err((at, msg, fix)) = cfg.image_spec_checked() {
+        c.error(at, None, msg, fix);
+    }
     let user = check_user(&mut c);
     check_profile_exists(&mut c, &cl.profile, None);
 

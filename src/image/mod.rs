@@ -25,8 +25,8 @@ pub struct BaseImage {
     pub facts: RootFacts,
     pub boot_view: BootView,
     pub cmdline: String,
-    /// Content hash, filled in by callers that need the base's identity.
-    pub sha256: Option<String>,
+    /// Where the image came from and its hashes, filled in by the caller.
+    pub identity: crate::source::Identity,
 }
 
 /// Open an image or block device read-only and return it with its size
@@ -96,7 +96,7 @@ impl BaseImage {
             facts,
             boot_view,
             cmdline,
-            sha256: None,
+            identity: Default::default(),
         })
     }
 }

@@ -26,8 +26,8 @@ pub struct Target {
     pub boot_mount: String,
     /// The image's cmdline.txt, when an image is at hand.
     pub cmdline: Option<String>,
-    /// sha256 of the base image, recorded in the stamp.
-    pub base_sha256: Option<String>,
+    /// The base image's identity, recorded in the stamp.
+    pub base: Option<crate::source::Identity>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +65,13 @@ struct Stamp<'a> {
 
 #[derive(Serialize)]
 struct BaseIdentity<'a> {
+    /// sha256 of the raw .img baked from.
     sha256: Option<&'a str>,
+    /// sha256 of the file as published (the .img.xz), when it was fetched.
+    download_sha256: Option<&'a str>,
+    url: Option<&'a str>,
+    release_date: Option<&'a str>,
+    init_format: Option<&'a str>,
 }
 
 pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
@@ -102,8 +108,15 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
         config_hash: plan.config_hash(),
         cmdline_added: &cmdline_added,
         boot_files: names,
-        base_image: BaseIdentity {
-            sha256: target.base_sha256.as_deref(),
+        base_image: {
+            let b = target.base.as_ref();
+            BaseIdentity {
+                sha256: b.and_then(|b| b.raw_sha256.as_deref()),
+                download_sha256: b.and_then(|b| b.sha256.as_deref()),
+                url: b.and_then(|b| b.url.as_deref()),
+                release_date: b.and_then(|b| b.release_date.as_deref()),
+                init_format: b.and_then(|b| b.init_format.as_deref()),
+            }
         },
     };
     let stamp = serde_json::to_string_pretty(&stamp).expect("stamp serialises") + "\n";

@@ -47,6 +47,35 @@ pub fn sha256(file: &File, len: u64, progress: &mut dyn FnMut(u64)) -> std::io::
     Ok(hex::encode(h.finalize()))
 }
 
+fn memo_path(meta: &std::fs::Metadata, cache: &Path) -> std::path::PathBuf {
+    let key = format!(
+        "{:x}-{:x}-{}-{}.{}",
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    );
+    cache.join("identity").join(key)
+}
+
+/// Record a hash computed elsewhere (while decompressing) so nobody re-reads the file.
+pub fn remember(path: &Path, sha: &str, cache: &Path) {
+    if let Ok(meta) = std::fs::metadata(path) {
+        write_memo(&memo_path(&meta, cache), sha);
+    }
+}
+
+fn write_memo(memo: &Path, sha: &str) {
+    // Remembering is an optimisation: failure to write the memo is not an error.
+    if std::fs::create_dir_all(memo.parent().expect("memo has a parent")).is_ok() {
+        let tmp = memo.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, format!("{sha}\n")).is_ok() {
+            let _ = std::fs::rename(&tmp, memo);
+        }
+    }
+}
+
 /// sha256 of the image at `path`, from the memo in `cache` when the file has not
 /// changed since it was last hashed.
 pub fn image_sha256(
@@ -89,13 +118,7 @@ pub fn image_sha256(
     let sha = sha256(file, len, &mut |n| pb.set_position(n))
         .map_err(|e| Error::image_io(path, "cannot read", &e))?;
     pb.finish_and_clear();
-    // Remembering is an optimisation: failure to write the memo is not an error.
-    if std::fs::create_dir_all(memo.parent().expect("memo has a parent")).is_ok() {
-        let tmp = memo.with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&tmp, format!("{sha}\n")).is_ok() {
-            let _ = std::fs::rename(&tmp, &memo);
-        }
-    }
+    write_memo(&memo, &sha);
     Ok(sha)
 }
 

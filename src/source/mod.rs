@@ -1,12 +1,24 @@
-//! Where base images come from and what identifies them: the cache directory
-//! and the content hash of a base image.
+//! Where base images come from: a local .img or .img.xz, a URL with its
+//! checksum (given or from a sidecar), or an entry of Raspberry Pi Imager's OS
+//! list. Downloads are verified while streaming, decompressed once and cached
+//! by content; bake and fetch share this code.
 
+pub mod cache;
+pub mod decompress;
+pub mod http;
 pub mod identity;
+pub mod oslist;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use cache::{Cache, Meta};
 
 /// `--cache-dir`/`PIPREP_CACHE`, else `$XDG_CACHE_HOME/piprep`, else `~/.cache/piprep`.
-pub fn cache_dir(flag: Option<&std::path::Path>) -> PathBuf {
+pub fn cache_dir(flag: Option<&Path>) -> PathBuf {
     if let Some(p) = flag {
         return p.to_path_buf();
     }
@@ -17,4 +29,339 @@ pub fn cache_dir(flag: Option<&std::path::Path>) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("piprep")
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spec {
+    Path(PathBuf),
+    Url {
+        url: String,
+        sha256: Option<String>,
+        sha256_url: Option<String>,
+    },
+    OsList {
+        list: String,
+        name: String,
+    },
+}
+
+impl Spec {
+    /// `--image` accepts a URL (checked against its `<url>.sha256` sidecar) or a path.
+    pub fn from_flag(s: &Path) -> Spec {
+        let t = s.to_string_lossy();
+        if t.starts_with("http://") || t.starts_with("https://") {
+            Spec::Url {
+                url: t.into_owned(),
+                sha256: None,
+                sha256_url: None,
+            }
+        } else {
+            Spec::Path(s.to_path_buf())
+        }
+    }
+}
+
+/// What identifies a base image, recorded in every node's stamp and manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct Identity {
+    pub url: Option<String>,
+    pub name: Option<String>,
+    /// sha256 of the file as published (the .xz), when it came through the cache.
+    pub sha256: Option<String>,
+    /// sha256 of the raw image piprep bakes from.
+    pub raw_sha256: Option<String>,
+    pub release_date: Option<String>,
+    pub init_format: Option<String>,
+}
+
+pub struct Base {
+    pub raw: PathBuf,
+    pub identity: Identity,
+}
+
+pub struct Fetcher {
+    pub cache: Cache,
+    pub quiet: bool,
+    pub offline: bool,
+}
+
+/// A sidecar in `sha256sum` format: `HASH  NAME`. The name must match the file.
+pub fn parse_sidecar(text: &str, url: &str) -> std::result::Result<String, String> {
+    let want_name = url.rsplit('/').next().unwrap_or(url);
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .ok_or("the checksum file is empty")?;
+    let mut parts = line.split_whitespace();
+    let hash = parts.next().unwrap_or("").to_lowercase();
+    let name = parts
+        .next()
+        .map(|n| n.trim_start_matches('*'))
+        .unwrap_or("");
+    if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("`{line}` is not in sha256sum format"));
+    }
+    if !name.is_empty() && name.rsplit('/').next() != Some(want_name) {
+        return Err(format!(
+            "the checksum file is for `{name}`, not `{want_name}`"
+        ));
+    }
+    Ok(hash)
+}
+
+fn valid_sha(s: &str) -> Option<String> {
+    let s = s.trim().to_lowercase();
+    (s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit())).then_some(s)
+}
+
+/// Removes a temporary file unless disarmed.
+struct Temp(Option<PathBuf>);
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+impl Fetcher {
+    /// Resolve a URL/OS-list spec to the expected sha256 and what is known of it.
+    /// The answer is remembered, so `--offline` can use it later.
+    fn resolve(&self, spec: &Spec) -> Result<Meta> {
+        let key = hex::encode(&Sha256::digest(format!("{spec:?}").as_bytes())[..12]);
+        let memo = self.cache.root.join("resolved").join(format!("{key}.json"));
+        if let Spec::Url {
+            url,
+            sha256: Some(s),
+            ..
+        } = spec
+        {
+            let sha = valid_sha(s).ok_or_else(|| {
+                Error::config(format!("sha256 `{s}` for {url} is not 64 hex digits"))
+            })?;
+            return Ok(Meta {
+                sha256: sha,
+                url: Some(url.clone()),
+                ..Meta::default()
+            });
+        }
+        if self.offline {
+            return std::fs::read_to_string(&memo)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .ok_or_else(|| Error::image(format!("--offline: {} has never been fetched, so its checksum is unknown; run `piprep fetch` while online first", describe(spec))));
+        }
+        let client = http::client()?;
+        let meta = match spec {
+            Spec::Url {
+                url, sha256_url, ..
+            } => {
+                let side = sha256_url
+                    .clone()
+                    .unwrap_or_else(|| format!("{url}.sha256"));
+                let text = http::get_text(&client, &side)?;
+                let sha =
+                    parse_sidecar(&text, url).map_err(|e| Error::image(format!("{side}: {e}")))?;
+                Meta {
+                    sha256: sha,
+                    url: Some(url.clone()),
+                    ..Meta::default()
+                }
+            }
+            Spec::OsList { list, name } => {
+                let text = if list.starts_with("http://") || list.starts_with("https://") {
+                    http::get_text(&client, list)?
+                } else {
+                    std::fs::read_to_string(list)
+                        .map_err(|e| Error::config(format!("cannot read OS list {list}: {e}")))?
+                };
+                let e =
+                    oslist::find(&text, name).map_err(|e| Error::config(format!("{list}: {e}")))?;
+                let url = e
+                    .url
+                    .clone()
+                    .ok_or_else(|| Error::image(format!("{list}: \"{name}\" has no url")))?;
+                let sha = e.image_download_sha256.as_deref().and_then(valid_sha).ok_or_else(|| {
+                    Error::image(format!("{list}: \"{name}\" has no image_download_sha256, so the download could not be verified"))
+                })?;
+                Meta {
+                    sha256: sha,
+                    url: Some(url),
+                    name: Some(e.name.clone()),
+                    release_date: e.release_date.clone(),
+                    init_format: e.init_format.clone(),
+                    extract_sha256: e.extract_sha256.clone().unwrap_or_default(),
+                    extract_size: e.extract_size.unwrap_or(0),
+                }
+            }
+            Spec::Path(_) => unreachable!("paths are not resolved"),
+        };
+        if let Some(dir) = memo.parent()
+            && std::fs::create_dir_all(dir).is_ok()
+        {
+            let _ = std::fs::write(&memo, serde_json::to_string_pretty(&meta).expect("json"));
+        }
+        Ok(meta)
+    }
+
+    /// The raw base image for `spec`, downloading and decompressing only what
+    /// the cache does not already hold.
+    pub fn fetch(&self, spec: &Spec) -> Result<Base> {
+        if let Spec::Path(p) = spec {
+            let xz = decompress::is_xz(p).map_err(|e| Error::image(format!("cannot open image {}: {e}; check [image] path in piprep.toml or pass --image PATH", p.display())))?;
+            if !xz {
+                return Ok(Base {
+                    raw: p.clone(),
+                    identity: Identity::default(),
+                });
+            }
+            let (file, len) = crate::image::open_readonly(p)?;
+            let sha = identity::image_sha256(p, &file, len, &self.cache.root, self.quiet)?;
+            let seed = Meta {
+                sha256: sha,
+                ..Meta::default()
+            };
+            return self.materialise(&seed, p, false);
+        }
+        let seed = self.resolve(spec)?;
+        if let Some(hit) = self.hit(&seed) {
+            return Ok(hit);
+        }
+        if self.offline {
+            return Err(Error::image(format!(
+                "--offline: {} is not in the cache ({}); run `piprep fetch` while online first",
+                describe(spec),
+                self.cache.root.display()
+            )));
+        }
+        self.cache.ensure_dirs()?;
+        let _lock = self.cache.lock(&seed.sha256, self.quiet)?;
+        if let Some(hit) = self.hit(&seed) {
+            return Ok(hit); // another process finished it while we waited
+        }
+        let url = seed.url.clone().expect("resolved specs have a url");
+        let partial = self.cache.partial(&seed.sha256);
+        let client = http::client()?;
+        let got = http::download(&client, &url, &partial, self.quiet)?;
+        if got != seed.sha256 {
+            let _ = std::fs::remove_file(&partial);
+            return Err(Error::image(format!(
+                "checksum mismatch for {url}: expected sha256 {}, downloaded file has {got}; the download was deleted and nothing was cached",
+                seed.sha256
+            )));
+        }
+        let base = self.materialise(&seed, &partial, true);
+        if base.is_err() {
+            // A download that does not decompress is useless to keep.
+            let _ = std::fs::remove_file(&partial);
+        }
+        base
+    }
+
+    fn hit(&self, seed: &Meta) -> Option<Base> {
+        let (raw, meta) = self.cache.lookup(&seed.sha256)?;
+        Some(Base {
+            raw,
+            identity: identity_of(&meta),
+        })
+    }
+
+    /// Decompress (or adopt) a verified file into the cache.
+    fn materialise(&self, seed: &Meta, file: &Path, downloaded: bool) -> Result<Base> {
+        if let Some(hit) = self.hit(seed) {
+            return Ok(hit);
+        }
+        self.cache.ensure_dirs()?;
+        let entry = self.cache.entry(&seed.sha256);
+        std::fs::create_dir_all(&entry)
+            .map_err(|e| Error::output_io(&entry, "cannot create", &e))?;
+        let tmp_path = entry.join(format!("image.img.tmp{}", std::process::id()));
+        let mut tmp = Temp(Some(tmp_path.clone()));
+        let xz = decompress::is_xz(file).map_err(|e| Error::image_io(file, "cannot read", &e))?;
+        let mut meta = seed.clone();
+        if xz {
+            let out = std::fs::File::create(&tmp_path)
+                .map_err(|e| Error::output_io(&tmp_path, "cannot create", &e))?;
+            let raw = decompress::decompress(file, &out, &tmp_path, self.quiet)?;
+            if !meta.extract_sha256.is_empty() && meta.extract_sha256 != raw.sha256 {
+                return Err(Error::image(format!(
+                    "{}: the decompressed image has sha256 {}, but {} was expected; nothing was cached",
+                    file.display(),
+                    raw.sha256,
+                    meta.extract_sha256
+                )));
+            }
+            meta.extract_sha256 = raw.sha256;
+            meta.extract_size = raw.size;
+        } else {
+            let looks_xz = meta.url.as_deref().is_some_and(|u| u.ends_with(".xz"));
+            if looks_xz || !downloaded {
+                return Err(Error::image(format!(
+                    "{}: not an xz file (no xz header)",
+                    meta.url
+                        .as_deref()
+                        .map_or_else(|| file.display().to_string(), str::to_string)
+                )));
+            }
+            // A raw .img download: adopt it as is.
+            std::fs::rename(file, &tmp_path)
+                .map_err(|e| Error::output_io(&tmp_path, "cannot move", &e))?;
+            meta.extract_sha256 = meta.sha256.clone();
+            meta.extract_size = std::fs::metadata(&tmp_path).map(|m| m.len()).unwrap_or(0);
+        }
+        let img = self.cache.commit(&meta, &tmp_path)?;
+        tmp.0 = None;
+        if downloaded {
+            let _ = std::fs::remove_file(file);
+        }
+        identity::remember(&img, &meta.extract_sha256, &self.cache.root);
+        Ok(Base {
+            raw: img,
+            identity: identity_of(&meta),
+        })
+    }
+}
+
+fn identity_of(m: &Meta) -> Identity {
+    Identity {
+        url: m.url.clone(),
+        name: m.name.clone(),
+        sha256: Some(m.sha256.clone()),
+        raw_sha256: Some(m.extract_sha256.clone()).filter(|s| !s.is_empty()),
+        release_date: m.release_date.clone(),
+        init_format: m.init_format.clone(),
+    }
+}
+
+fn describe(spec: &Spec) -> String {
+    match spec {
+        Spec::Path(p) => p.display().to_string(),
+        Spec::Url { url, .. } => url.clone(),
+        Spec::OsList { name, .. } => format!("\"{name}\""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sidecars_must_name_the_file() {
+        let h = "a".repeat(64);
+        let url = "https://d/2025-10-01-raspios-trixie-arm64-lite.img.xz";
+        assert_eq!(
+            parse_sidecar(
+                &format!("{h}  2025-10-01-raspios-trixie-arm64-lite.img.xz\n"),
+                url
+            )
+            .unwrap(),
+            h
+        );
+        assert!(
+            parse_sidecar(&format!("{h}  other.img.xz\n"), url)
+                .unwrap_err()
+                .contains("other.img.xz")
+        );
+        assert!(parse_sidecar("nonsense\n", url).is_err());
+    }
 }

@@ -1,0 +1,118 @@
+//! .xz → raw image, multi-threaded (liblzma, where the file has several blocks),
+//! written sparse: 4 KiB blocks of zeros become holes. The output is hashed on
+//! the way, so the raw image's sha256 is known without another read.
+
+use std::fs::File;
+use std::io::{IsTerminal, Read};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use liblzma::read::XzDecoder;
+use liblzma::stream::MtStreamBuilder;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+const XZ_MAGIC: [u8; 6] = [0xFD, b'7', b'z', b'X', b'Z', 0x00];
+const BLOCK: usize = 4096;
+/// 1 MiB output chunks: big enough for throughput, small enough for RSS.
+const CHUNK: usize = 1 << 20;
+/// Above this, liblzma falls back to fewer threads instead of using more memory.
+const THREAD_MEMLIMIT: u64 = 1 << 30;
+
+pub fn is_xz(path: &Path) -> std::io::Result<bool> {
+    let mut head = [0u8; 6];
+    let f = File::open(path)?;
+    Ok(f.read_exact_at(&mut head, 0).is_ok() && head == XZ_MAGIC)
+}
+
+pub struct Raw {
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Decompress `src` into the (new, empty) file `dst`.
+pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool) -> Result<Raw> {
+    let input = File::open(src).map_err(|e| Error::image_io(src, "cannot open", &e))?;
+    let compressed = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let stream = MtStreamBuilder::new()
+        .threads(threads)
+        .memlimit_threading(THREAD_MEMLIMIT)
+        .memlimit_stop(u64::MAX)
+        .decoder()
+        .map_err(|e| Error::internal(format!("cannot start the xz decoder: {e}")))?;
+    let counting = CountingReader {
+        inner: std::io::BufReader::with_capacity(CHUNK, input),
+        read: 0,
+    };
+    let mut dec = XzDecoder::new_stream(counting, stream);
+    let pb = if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let pb = ProgressBar::new(compressed);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "  unpack [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        pb
+    };
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut off = 0u64;
+    loop {
+        // Fill a whole chunk, so zero detection sees aligned 4 KiB blocks.
+        let mut n = 0;
+        while n < CHUNK {
+            match dec.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) => {
+                    return Err(Error::image(format!(
+                        "{}: corrupt or truncated xz data after {off} output bytes: {e}",
+                        src.display()
+                    )));
+                }
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        for (i, block) in buf[..n].chunks(BLOCK).enumerate() {
+            if block.iter().any(|b| *b != 0) {
+                dst.write_all_at(block, off + (i * BLOCK) as u64)
+                    .map_err(|e| Error::output_io(dst_name, "cannot write", &e))?;
+            }
+        }
+        off += n as u64;
+        pb.set_position(dec.get_ref().read);
+    }
+    pb.finish_and_clear();
+    // Trailing zero blocks were skipped: the length makes them holes.
+    dst.set_len(off)
+        .map_err(|e| Error::output_io(dst_name, "cannot size", &e))?;
+    dst.sync_all()
+        .map_err(|e| Error::output_io(dst_name, "cannot sync", &e))?;
+    Ok(Raw {
+        size: off,
+        sha256: hex::encode(h.finalize()),
+    })
+}
+
+struct CountingReader<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
