@@ -448,7 +448,8 @@ pub fn cache(ctx: &Ctx, args: &CacheArgs) -> Result<()> {
             if images.is_empty() && partial.is_empty() {
                 s += "  (empty)\n";
             }
-            for (m, len, alloc) in &images {
+            for l in &images {
+                let (m, len, alloc) = (&l.meta, l.len, l.allocated);
                 s += &format!(
                     "  {}  {:>7} MiB on disk ({} MiB raw)  {}  {}\n",
                     &m.sha256[..16],

@@ -28,6 +28,13 @@ pub struct Cache {
     pub root: PathBuf,
 }
 
+/// A cached image: its metadata, apparent size and allocated bytes.
+pub struct Listed {
+    pub meta: Meta,
+    pub len: u64,
+    pub allocated: u64,
+}
+
 /// An exclusive lock held while this value lives (flock, released on close).
 pub struct Lock(#[allow(dead_code)] File);
 
@@ -103,22 +110,22 @@ impl Cache {
     }
 
     /// Every complete entry, and partial downloads with their sizes.
-    pub fn list(&self) -> (Vec<(Meta, u64, u64)>, Vec<(PathBuf, u64)>) {
+    pub fn list(&self) -> (Vec<Listed>, Vec<(PathBuf, u64)>) {
         let mut images = Vec::new();
         if let Ok(rd) = std::fs::read_dir(self.root.join("images")) {
             for e in rd.flatten() {
                 let sha = e.file_name().to_string_lossy().into_owned();
                 if let Some((img, meta)) = self.lookup(&sha) {
                     let md = std::fs::metadata(&img).ok();
-                    images.push((
+                    images.push(Listed {
                         meta,
-                        md.as_ref().map_or(0, |m| m.len()),
-                        md.map_or(0, |m| m.blocks() * 512),
-                    ));
+                        len: md.as_ref().map_or(0, |m| m.len()),
+                        allocated: md.map_or(0, |m| m.blocks() * 512),
+                    });
                 }
             }
         }
-        images.sort_by(|a, b| a.0.sha256.cmp(&b.0.sha256));
+        images.sort_by(|a, b| a.meta.sha256.cmp(&b.meta.sha256));
         let mut partial = Vec::new();
         if let Ok(rd) = std::fs::read_dir(self.root.join("downloads")) {
             for e in rd.flatten() {
@@ -134,13 +141,17 @@ impl Cache {
     pub fn clean(&self, prefixes: &[String], partials: bool, quiet: bool) -> Result<u64> {
         let (images, parts) = self.list();
         let mut freed = 0;
-        for (meta, _, alloc) in images {
-            if prefixes.is_empty() || prefixes.iter().any(|p| meta.sha256.starts_with(p.as_str())) {
-                let _lock = self.lock(&meta.sha256, quiet)?;
-                let dir = self.entry(&meta.sha256);
+        for l in images {
+            if prefixes.is_empty()
+                || prefixes
+                    .iter()
+                    .any(|p| l.meta.sha256.starts_with(p.as_str()))
+            {
+                let _lock = self.lock(&l.meta.sha256, quiet)?;
+                let dir = self.entry(&l.meta.sha256);
                 std::fs::remove_dir_all(&dir)
                     .map_err(|e| Error::output_io(&dir, "cannot remove", &e))?;
-                freed += alloc;
+                freed += l.allocated;
             }
         }
         if partials {

@@ -18,6 +18,16 @@ use crate::error::{Error, Result};
 const BUF: usize = 256 * 1024;
 const ATTEMPTS: u32 = 5;
 
+/// First retry delay; doubles each attempt. PIPREP_RETRY_DELAY_MS shortens it
+/// (tests).
+fn retry_delay(attempt: u32) -> Duration {
+    let base = std::env::var("PIPREP_RETRY_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000u64);
+    Duration::from_millis(base << (attempt - 1).min(10))
+}
+
 pub fn client() -> Result<Client> {
     Client::builder()
         .user_agent(concat!("piprep/", env!("CARGO_PKG_VERSION")))
@@ -39,7 +49,7 @@ pub fn get_text(client: &Client, url: &str) -> Result<String> {
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
-            std::thread::sleep(Duration::from_millis(500 << attempt));
+            std::thread::sleep(retry_delay(attempt));
         }
         match client.get(url).send() {
             Ok(r) if r.status().is_success() => {
@@ -105,11 +115,11 @@ pub fn download(client: &Client, url: &str, partial: &Path, quiet: bool) -> Resu
     let mut last_err = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
-            let wait = Duration::from_secs(1 << (attempt - 1));
+            let wait = retry_delay(attempt);
             if !quiet {
                 eprintln!(
-                    "download interrupted ({last_err}); resuming in {} s",
-                    wait.as_secs()
+                    "download interrupted ({last_err}); resuming in {:.1} s",
+                    wait.as_secs_f64()
                 );
             }
             std::thread::sleep(wait);

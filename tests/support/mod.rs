@@ -3,6 +3,8 @@
 //! fsck.fat, mtools, cmp) to check what it wrote.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
