@@ -28,6 +28,40 @@ impl Bmap {
     }
 }
 
+/// bmaptool 2.0 XML for `ranges` (block numbers, each with its sha256), with
+/// BmapFileChecksum filled in as bmaptool computes it.
+pub fn to_xml(image_size: u64, block_size: u64, ranges: &[Range]) -> String {
+    let blocks = image_size.div_ceil(block_size);
+    let mapped: u64 = ranges.iter().map(|r| r.last - r.first + 1).sum();
+    let mut s = String::from("<?xml version=\"1.0\" ?>\n");
+    s += "<!-- Block map written by piprep: the blocks of the image that hold data.\n     Flash with `piprep flash` or `bmaptool copy`. -->\n";
+    s += "<bmap version=\"2.0\">\n";
+    s += &format!("    <ImageSize> {image_size} </ImageSize>\n");
+    s += &format!("    <BlockSize> {block_size} </BlockSize>\n");
+    s += &format!("    <BlocksCount> {blocks} </BlocksCount>\n");
+    s += &format!("    <MappedBlocksCount> {mapped} </MappedBlocksCount>\n");
+    s += "    <ChecksumType> sha256 </ChecksumType>\n";
+    s += &format!(
+        "    <BmapFileChecksum> {} </BmapFileChecksum>\n",
+        "0".repeat(64)
+    );
+    s += "    <BlockMap>\n";
+    for r in ranges {
+        let span = if r.first == r.last {
+            r.first.to_string()
+        } else {
+            format!("{}-{}", r.first, r.last)
+        };
+        s += &format!(
+            "        <Range chksum=\"{}\"> {span} </Range>\n",
+            r.sha256.as_deref().unwrap_or_default()
+        );
+    }
+    s += "    </BlockMap>\n</bmap>\n";
+    let sum = hex::encode(Sha256::digest(s.as_bytes()));
+    s.replacen(&"0".repeat(64), &sum, 1)
+}
+
 fn tag<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     let open = format!("<{name}>");
     let close = format!("</{name}>");
@@ -140,6 +174,27 @@ mod tests {
         let zeroed = body.replace("ZEROS", &"0".repeat(64));
         let sum = hex::encode(Sha256::digest(zeroed.as_bytes()));
         body.replace("ZEROS", &sum)
+    }
+
+    #[test]
+    fn writes_what_it_parses() {
+        let ranges = vec![
+            Range {
+                first: 0,
+                last: 0,
+                sha256: Some("a".repeat(64)),
+            },
+            Range {
+                first: 5,
+                last: 9,
+                sha256: Some("b".repeat(64)),
+            },
+        ];
+        let xml = to_xml(50_000, 4096, &ranges);
+        let b = parse(&xml).unwrap();
+        assert_eq!(b.ranges, ranges);
+        assert_eq!(b.image_size, 50_000);
+        assert!(xml.contains("<MappedBlocksCount> 6 </MappedBlocksCount>"));
     }
 
     #[test]

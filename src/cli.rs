@@ -64,9 +64,12 @@ pub struct Cli {
 pub enum Command {
     /// Write a flashable image per node into --out (default out/).
     ///
-    /// Validates the inventory first. Each output appears atomically: it is
-    /// written to a hidden temporary file in the output directory and renamed
-    /// when complete, so an interrupted bake never leaves a half-written .img.
+    /// Validates the inventory first, then bakes the nodes in parallel from one
+    /// base. Each node gets NODE.img (sparse), NODE.img.bmap and, with
+    /// --compress xz, NODE.img.xz; out/SHA256SUMS and out/manifest.json cover
+    /// them all. Outputs appear atomically (hidden temporary file, then rename),
+    /// so an interrupted bake never leaves a half-written .img. Nodes whose
+    /// configuration and base are unchanged are skipped.
     Bake(BakeArgs),
     /// Print (or write with --out) exactly what bake puts on a node's boot partition.
     ///
@@ -218,9 +221,22 @@ pub struct BakeArgs {
     /// Output directory.
     #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
-    /// Replace existing outputs.
+    /// Rebake even nodes whose output is up to date, and replace outputs piprep
+    /// did not make.
     #[arg(long, short = 'f')]
     pub force: bool,
+    /// Also write NODE.img.xz (multi-threaded).
+    #[arg(long, value_name = "FORMAT", value_parser = ["xz"])]
+    pub compress: Option<String>,
+    /// Nodes baked at once [default: number of cores].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Bake every node twice and fail unless the images are byte-identical.
+    #[arg(long)]
+    pub check_reproducible: bool,
+    /// Write per-node phase timings as JSON (for benchmarks).
+    #[arg(long, hide = true, value_name = "FILE")]
+    pub timings: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

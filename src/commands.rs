@@ -81,34 +81,63 @@ pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
     warn_findings(&findings, quiet);
     let chosen = cfg.select(&plans, &args.nodes, args.all)?;
     let base = load_base(ctx, Some(&cfg), args.image.as_deref())?;
-    bake::prepare_out_dir(&args.out)?;
     let opts = bake::Options {
         out_dir: args.out.clone(),
         force: args.force,
         quiet,
+        compress: args.compress.is_some(),
+        jobs: args.jobs,
+        check_reproducible: args.check_reproducible,
+        cache_dir: ctx.cache_dir.clone(),
     };
-    let results = bake::bake(&base, &chosen, &opts);
+    let (results, saved) = bake::run(&base, &chosen, &opts);
+    if let Some(path) = &args.timings {
+        let t: serde_json::Map<String, serde_json::Value> = results
+            .iter()
+            .filter_map(|(n, r)| match r {
+                Ok(bake::Outcome::Baked(b)) => {
+                    Some((n.clone(), serde_json::to_value(&b.timings).expect("json")))
+                }
+                _ => None,
+            })
+            .collect();
+        std::fs::write(path, serde_json::to_string_pretty(&t).expect("json"))
+            .map_err(|e| Error::output_io(path, "cannot write", &e))?;
+    }
+    report_bake(results, saved, quiet)
+}
+
+/// Print what happened per node; the first error decides the exit code, the
+/// others are printed too.
+fn report_bake(
+    results: Vec<(String, Result<bake::Outcome>)>,
+    saved: Result<()>,
+    quiet: bool,
+) -> Result<()> {
     let mut first_err: Option<Error> = None;
-    for r in results {
+    for (name, r) in results {
         match r {
-            Ok(b) => {
-                if !quiet {
-                    eprintln!(
-                        "baked {} -> {} in {:.2} s ({:?})",
-                        b.node,
-                        b.path.display(),
-                        b.elapsed.as_secs_f64(),
-                        b.method
-                    );
-                }
+            Ok(bake::Outcome::Baked(b)) if !quiet => eprintln!(
+                "baked {name} -> {} in {:.0} ms ({:?}; FAT edit {:.1} ms)",
+                b.path.display(),
+                b.timings.total_ms,
+                b.method,
+                b.timings.fat_edit_ms
+            ),
+            Ok(bake::Outcome::UpToDate(p)) if !quiet => {
+                eprintln!("{name}: {} is up to date (--force rebakes)", p.display())
             }
-            Err(e) => {
-                if first_err.is_some() {
-                    eprintln!("piprep: error: {e}");
-                } else {
-                    first_err = Some(e);
-                }
-            }
+            Ok(_) => {}
+            Err(e) => match &first_err {
+                Some(_) => eprintln!("piprep: error: {e}"),
+                None => first_err = Some(e),
+            },
+        }
+    }
+    if let Err(e) = saved {
+        match &first_err {
+            Some(_) => eprintln!("piprep: error: {e}"),
+            None => first_err = Some(e),
         }
     }
     first_err.map_or(Ok(()), Err)
@@ -323,30 +352,33 @@ fn node_image(ctx: &Ctx, args: &FlashArgs, node: &str) -> Result<PathBuf> {
     warn_findings(&findings, ctx.quiet);
     let plan = cfg.select(&plans, &[node.to_string()], false)?[0];
     let base = load_base(ctx, Some(&cfg), args.image.as_deref())?;
-    let base_sha = base.identity.raw_sha256.clone().unwrap_or_default();
-    let out = args.out.join(format!("{node}.img"));
-    let current = out.exists()
-        && crate::inspect::read_stamp(&out).is_some_and(|s| {
-            s["config_hash"].as_str() == Some(plan.config_hash().as_str())
-                && s["base_image"]["sha256"].as_str() == Some(base_sha.as_str())
-        });
-    if current {
-        if !ctx.quiet {
-            eprintln!("{} is up to date", out.display());
-        }
-        return Ok(out);
-    }
-    bake::prepare_out_dir(&args.out)?;
     let opts = bake::Options {
         out_dir: args.out.clone(),
-        force: true,
+        force: false,
         quiet: ctx.quiet,
+        compress: false,
+        jobs: Some(1),
+        check_reproducible: false,
+        cache_dir: ctx.cache_dir.clone(),
     };
-    let b = bake::bake_node(&base, plan, &opts).map_err(|e| e.context(format!("node {node}")))?;
-    if !ctx.quiet {
-        eprintln!("baked {} -> {}", b.node, b.path.display());
+    let (mut results, saved) = bake::run(&base, &[plan], &opts);
+    saved?;
+    match results.pop().map(|(_, r)| r) {
+        Some(Ok(bake::Outcome::Baked(b))) => {
+            if !ctx.quiet {
+                eprintln!("baked {node} -> {}", b.path.display());
+            }
+            Ok(b.path)
+        }
+        Some(Ok(bake::Outcome::UpToDate(p))) => {
+            if !ctx.quiet {
+                eprintln!("{} is up to date", p.display());
+            }
+            Ok(p)
+        }
+        Some(Err(e)) => Err(e),
+        None => Err(Error::internal("nothing was baked")),
     }
-    Ok(b.path)
 }
 
 pub fn flash(ctx: &Ctx, args: &FlashArgs) -> Result<()> {

@@ -124,11 +124,15 @@ fn bakes_a_bookworm_node_with_only_the_boot_partition_changed() {
     assert_eq!(sha256_file(&base), before, "the input image was modified");
     assert_baked(&base, &dir.join("out/cp-1.img"), "cp-1", "10.1.1.11", &dir);
     // No temporary files left behind.
-    let names: Vec<_> = std::fs::read_dir(dir.join("out"))
+    let mut names: Vec<_> = std::fs::read_dir(dir.join("out"))
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names, ["cp-1.img"]);
+    names.sort();
+    assert_eq!(
+        names,
+        ["SHA256SUMS", "cp-1.img", "cp-1.img.bmap", "manifest.json"]
+    );
 }
 
 #[test]
@@ -204,22 +208,48 @@ fn baking_a_baked_image_adds_nothing_twice() {
 }
 
 #[test]
-fn existing_output_needs_force_and_input_cannot_be_the_output() {
+fn existing_outputs_are_skipped_rebaked_or_refused() {
     let dir = scratch("bake-force");
     let base = fixture("trixie", &[]);
     write_inventory(&dir, &base, "");
     assert!(piprep(&dir, &["bake", "-n", "cp-1", "-q"]).status.success());
+    let img = dir.join("out/cp-1.img");
+    let mtime = std::fs::metadata(&img).unwrap().modified().unwrap();
+    // Nothing changed: nothing is rewritten.
     let o = piprep(&dir, &["bake", "-n", "cp-1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is up to date"), "{}", stderr(&o));
+    assert_eq!(std::fs::metadata(&img).unwrap().modified().unwrap(), mtime);
+    // --force rebakes.
+    let o = piprep(&dir, &["bake", "-n", "cp-1", "--force"]);
+    assert!(stderr(&o).contains("baked cp-1"), "{}", stderr(&o));
+    // A changed node is rebaked without --force (piprep made the old one).
+    let toml = std::fs::read_to_string(dir.join("piprep.toml"))
+        .unwrap()
+        .replace("10.1.1.11", "10.1.1.12");
+    std::fs::write(dir.join("piprep.toml"), toml).unwrap();
+    let o = piprep(&dir, &["bake", "-n", "cp-1"]);
+    assert!(stderr(&o).contains("baked cp-1"), "{}", stderr(&o));
+    let boot = partitions(&img)[0];
+    assert!(
+        mtype(&img, boot, "piprep-run.sh")
+            .unwrap()
+            .contains("address1=10.1.1.12/24")
+    );
+    // A file piprep did not make is refused without --force.
+    std::fs::write(dir.join("out/worker-1.img"), b"precious").unwrap();
+    let o = piprep(&dir, &["bake", "-n", "worker-1"]);
     assert_eq!(o.status.code(), Some(4));
     assert!(
-        stderr(&o).contains("already exists; pass --force"),
+        stderr(&o).contains("not listed in") && stderr(&o).contains("--force"),
         "{}",
         stderr(&o)
     );
-    let o = piprep(&dir, &["bake", "-n", "cp-1", "--force", "-q"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(dir.join("out/worker-1.img")).unwrap(),
+        b"precious"
+    );
     // Baking "in place" over the input is refused even with --force.
-    let out = dir.join("out");
     let o = piprep(
         &dir,
         &[
@@ -228,7 +258,7 @@ fn existing_output_needs_force_and_input_cannot_be_the_output() {
             "cp-1",
             "--force",
             "--image",
-            out.join("cp-1.img").to_str().unwrap(),
+            img.to_str().unwrap(),
         ],
     );
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));

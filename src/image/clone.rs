@@ -20,12 +20,14 @@ pub enum Method {
 /// enough for a responsive progress bar.
 const CHUNK: u64 = 8 * 1024 * 1024;
 
-/// Clone `len` bytes of `src` into the empty file `dst`. `progress` gets the
-/// bytes of data copied so far (holes excluded) and the total data size.
+/// Clone `len` bytes of `src` into the empty file `dst`, except the byte
+/// ranges in `skip` (sorted, disjoint), which the caller writes itself.
+/// `progress` gets the image offset reached.
 pub fn clone(
     src: &File,
     dst: &File,
     len: u64,
+    skip: &[(u64, u64)],
     progress: &mut dyn FnMut(u64),
 ) -> io::Result<Method> {
     if rustix::fs::ioctl_ficlone(dst, src).is_ok() {
@@ -33,7 +35,6 @@ pub fn clone(
         return Ok(Method::Reflink);
     }
     dst.set_len(len)?;
-    let mut copied = 0u64;
     let mut pos = 0u64;
     let mut method = Method::SparseCopy;
     while pos < len {
@@ -54,17 +55,34 @@ pub fn clone(
                 .map_err(io::Error::from)?
                 .min(len)
         };
-        let mut off = data;
-        while off < hole {
-            let want = (hole - off).min(CHUNK) as usize;
-            let n = copy_range(src, dst, off, want)?;
-            off += n as u64;
-            copied += n as u64;
-            progress(copied);
+        for (a, b) in minus(data, hole, skip) {
+            let mut off = a;
+            while off < b {
+                let want = (b - off).min(CHUNK) as usize;
+                let n = copy_range(src, dst, off, want)?;
+                off += n as u64;
+                progress(off);
+            }
         }
         pos = hole;
     }
     Ok(method)
+}
+
+/// [a, b) without the `skip` ranges.
+fn minus(a: u64, b: u64, skip: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut pos = a;
+    for &(s, e) in skip.iter().filter(|(s, e)| *e > a && *s < b) {
+        if s > pos {
+            out.push((pos, s));
+        }
+        pos = pos.max(e);
+    }
+    if pos < b {
+        out.push((pos, b));
+    }
+    out
 }
 
 fn copy_range(src: &File, dst: &File, off: u64, want: usize) -> io::Result<usize> {
@@ -101,6 +119,16 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     #[test]
+    fn subtracts_skipped_ranges() {
+        assert_eq!(
+            minus(0, 100, &[(10, 20), (50, 60)]),
+            [(0, 10), (20, 50), (60, 100)]
+        );
+        assert_eq!(minus(15, 55, &[(10, 20), (50, 60)]), [(20, 50)]);
+        assert_eq!(minus(0, 10, &[(0, 10)]), []);
+    }
+
+    #[test]
     fn keeps_holes_and_bytes() {
         let dir = std::env::temp_dir();
         let a = dir.join(format!("piprep-clone-a-{}", std::process::id()));
@@ -119,7 +147,7 @@ mod tests {
             .open(&b)
             .unwrap();
         let mut last = 0;
-        clone(&src, &dst, 64 << 20, &mut |n| last = n).unwrap();
+        clone(&src, &dst, 64 << 20, &[], &mut |n| last = n).unwrap();
         assert!(last >= (1 << 20) + 4096);
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
         // 64 MiB apparent, about 1 MiB allocated.

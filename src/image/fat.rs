@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use fatfs::{Date, DateTime, FileSystem, FsOptions, Time, TimeProvider};
@@ -146,7 +147,7 @@ pub fn read(
     part: &Partition,
     names: &[&str],
 ) -> Result<(BootView, Vec<Option<Vec<u8>>>)> {
-    let mut w = Window::new(file, part.start, part.size, false);
+    let mut w = Window::new(file, part.start, part.size);
     let fs = mount(&mut w, path, part, None)?;
     let stats = fs
         .stats()
@@ -227,16 +228,18 @@ pub fn check_space(
     Ok(())
 }
 
-/// Write (create or replace) files in the root directory, then unmount and
-/// write the cached pages back.
-pub fn write(
+/// Plan writing (creating or replacing) files in the root directory of the FAT
+/// partition of the read-only `file`: returns the changed pages as (absolute
+/// offset, bytes). The caller writes them into a copy, so an edit never
+/// touches the base and never copies a byte twice.
+pub fn edit_pages(
     file: &File,
     path: &Path,
     part: &Partition,
     files: &[(&str, &[u8])],
     time: DateTime,
-) -> Result<()> {
-    let mut w = Window::new(file, part.start, part.size, true);
+) -> Result<Vec<(u64, Vec<u8>)>> {
+    let mut w = Window::new(file, part.start, part.size);
     {
         let fs = mount(&mut w, path, part, Some(time))?;
         {
@@ -261,8 +264,25 @@ pub fn write(
         fs.unmount()
             .map_err(|e| fat_err(path, part, "cannot unmount", e))?;
     }
-    w.write_back()
-        .map_err(|e| Error::output_io(path, "cannot write", &e))
+    Ok(w.take_dirty())
+}
+
+/// Bytes from the start of a FAT partition to its first data cluster: boot
+/// sector, reserved sectors, both FATs. Zeros here matter (free clusters), so
+/// a block map must include the region even where the image has holes.
+pub fn metadata_len(file: &File, part: &Partition) -> Option<u64> {
+    let mut bs = [0u8; 64];
+    file.read_exact_at(&mut bs, part.start).ok()?;
+    let bytes_per_sector = u16::from_le_bytes([bs[11], bs[12]]) as u64;
+    let reserved = u16::from_le_bytes([bs[14], bs[15]]) as u64;
+    let fats = bs[16] as u64;
+    let root_entries = u16::from_le_bytes([bs[17], bs[18]]) as u64;
+    let fat16 = u16::from_le_bytes([bs[22], bs[23]]) as u64;
+    let fat32 = u32::from_le_bytes([bs[36], bs[37], bs[38], bs[39]]) as u64;
+    let fat_sectors = if fat16 != 0 { fat16 } else { fat32 };
+    let root_dir = (root_entries * 32).div_ceil(bytes_per_sector.max(1));
+    let len = (reserved + fats * fat_sectors + root_dir) * bytes_per_sector;
+    (bytes_per_sector >= 512 && len > 0 && len <= part.size).then_some(len)
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
-//! A byte window onto one partition of an image file, with a write-back page
-//! cache. fatfs issues tiny reads and writes (a FAT entry at a time); through a
-//! raw file that is about a million syscalls per FAT scan, through this cache a
-//! few hundred. Pages are written back in offset order on `flush`.
+//! A byte window onto one partition of an image file, with a page cache that
+//! also holds every write. fatfs issues tiny reads and writes (a FAT entry at a
+//! time); through a raw file that is about a million syscalls per FAT scan,
+//! through this cache a few hundred. Writes never reach the file: the changed
+//! pages are taken out with `take_dirty` and applied elsewhere, so the file the
+//! window reads (the base image) is never modified.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -22,20 +24,16 @@ pub struct Window<'f> {
     start: u64,
     len: u64,
     pos: u64,
-    /// Read-only windows keep writes in memory and never write them back, so a
-    /// library that touches a flag on mount cannot modify an input image.
-    writable: bool,
     pages: HashMap<u64, Page>,
 }
 
 impl<'f> Window<'f> {
-    pub fn new(file: &'f File, start: u64, len: u64, writable: bool) -> Self {
+    pub fn new(file: &'f File, start: u64, len: u64) -> Self {
         Window {
             file,
             start,
             len,
             pos: 0,
-            writable,
             pages: HashMap::new(),
         }
     }
@@ -51,24 +49,17 @@ impl<'f> Window<'f> {
         Ok(self.pages.get_mut(&index).expect("page just inserted"))
     }
 
-    /// Write dirty pages back, in offset order. A read-only window discards them.
-    pub fn write_back(&mut self) -> io::Result<()> {
-        if !self.writable {
-            return Ok(());
-        }
-        let mut dirty: Vec<u64> = self
+    /// The changed pages as (absolute file offset, bytes), in offset order: the
+    /// exact writes an edit needs, for applying them to another file.
+    pub fn take_dirty(&mut self) -> Vec<(u64, Vec<u8>)> {
+        let mut out: Vec<(u64, Vec<u8>)> = self
             .pages
-            .iter()
+            .drain()
             .filter(|(_, p)| p.dirty)
-            .map(|(i, _)| *i)
+            .map(|(i, p)| (self.start + i * PAGE, p.data))
             .collect();
-        dirty.sort_unstable();
-        for i in dirty {
-            let page = self.pages.get_mut(&i).expect("listed page");
-            self.file.write_all_at(&page.data, self.start + i * PAGE)?;
-            page.dirty = false;
-        }
-        Ok(())
+        out.sort_by_key(|(o, _)| *o);
+        out
     }
 }
 
@@ -109,7 +100,7 @@ impl Write for Window<'_> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        // fatfs calls flush often; writing back happens once, at the end.
+        // Nothing to flush: changes stay in the cache until taken out.
         Ok(())
     }
 }
@@ -139,38 +130,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_and_writes_back_only_inside_the_window() {
+    fn captures_writes_without_touching_the_file() {
         let path = std::env::temp_dir().join(format!("piprep-window-{}", std::process::id()));
         std::fs::write(&path, vec![7u8; 300_000]).unwrap();
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        {
-            let mut w = Window::new(&file, 1000, 200_000, true);
-            w.seek(SeekFrom::Start(PAGE - 2)).unwrap();
-            w.write_all(&[1, 2, 3, 4]).unwrap(); // spans two pages
-            let mut b = [0u8; 4];
-            w.seek(SeekFrom::Start(PAGE - 2)).unwrap();
-            w.read_exact(&mut b).unwrap();
-            assert_eq!(b, [1, 2, 3, 4]);
-            w.seek(SeekFrom::End(0)).unwrap();
-            assert!(w.write(&[9]).is_err());
-            w.write_back().unwrap();
-        }
-        let data = std::fs::read(&path).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let file = File::open(&path).unwrap();
+        let mut w = Window::new(&file, 1000, 200_000);
+        w.seek(SeekFrom::Start(PAGE - 2)).unwrap();
+        w.write_all(&[1, 2, 3, 4]).unwrap(); // spans two pages
+        let mut b = [0u8; 4];
+        w.seek(SeekFrom::Start(PAGE - 2)).unwrap();
+        w.read_exact(&mut b).unwrap();
+        assert_eq!(b, [1, 2, 3, 4]);
+        w.seek(SeekFrom::End(0)).unwrap();
+        assert!(w.write(&[9]).is_err());
+        let dirty = w.take_dirty();
         assert_eq!(
-            &data[(1000 + PAGE - 2) as usize..(1000 + PAGE + 2) as usize],
+            dirty.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+            [1000, 1000 + PAGE]
+        );
+        let mut applied = before.clone();
+        for (o, d) in &dirty {
+            applied[*o as usize..*o as usize + d.len()].copy_from_slice(d);
+        }
+        assert_eq!(
+            &applied[(1000 + PAGE - 2) as usize..(1000 + PAGE + 2) as usize],
             &[1, 2, 3, 4]
         );
-        assert_eq!(data.iter().filter(|b| **b != 7).count(), 4);
-        {
-            let mut ro = Window::new(&file, 0, 1000, false);
-            ro.write_all(&[0; 10]).unwrap();
-            ro.write_back().unwrap();
-        }
-        assert_eq!(std::fs::read(&path).unwrap(), data);
+        assert_eq!(
+            applied.iter().zip(&before).filter(|(a, b)| a != b).count(),
+            4
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the file was modified"
+        );
         std::fs::remove_file(&path).unwrap();
     }
 }

@@ -43,8 +43,13 @@ fi
 
 work=$(mktemp -d "$cache/build.XXXXXX")
 root="$work/root"
+unmount_all() {
+	for m in proc sys dev/pts dev; do
+		! mountpoint -q "$root/$m" || umount "$root/$m"
+	done
+}
 cleanup() {
-	for m in proc sys dev/pts dev; do umount "$root/$m" 2>/dev/null || true; done
+	unmount_all 2>/dev/null || true
 	# Keep debootstrap's log of a failed build where the user can read it.
 	[ ! -f "$root/debootstrap/debootstrap.log" ] || cp "$root/debootstrap/debootstrap.log" "$cache/debootstrap-failed.log"
 	rm -rf "$work"
@@ -63,8 +68,7 @@ mkdir -p "$repo.tmp"
 cp "$root"/var/cache/apt/archives/*.deb "$repo.tmp/"
 
 echo "rootfs: second stage under qemu-user (about 5 minutes)" >&2
-mount -t proc proc "$root/proc"
-mount -t sysfs sys "$root/sys"
+# The second stage mounts (and unmounts) /proc and /sys itself.
 mount --bind /dev "$root/dev"
 chroot "$root" /debootstrap/debootstrap --second-stage >&2
 
@@ -73,7 +77,7 @@ echo raspberrypi >"$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n\n127.0.1.1\traspberrypi\n' >"$root/etc/hosts"
 chroot "$root" systemctl enable NetworkManager ssh dphys-swapfile >&2 || true
 rm -f "$root"/var/cache/apt/archives/*.deb
-umount "$root/dev" "$root/sys" "$root/proc"
+unmount_all
 
 tar -C "$root" -cf "$offline.tmp" .
 
@@ -81,7 +85,7 @@ echo "rootfs: online variant without chrony and ufw" >&2
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
 chroot "$root" dpkg --purge chrony ufw >&2
-umount "$root/dev" "$root/proc"
+unmount_all
 tar -C "$root" -cf "$online.tmp" .
 
 (cd "$repo.tmp" && apt-ftparchive packages . >Packages && gzip -kf Packages && apt-ftparchive release . >Release)

@@ -63,6 +63,8 @@ trixie)
 	;;
 esac
 
+# Room for the filler data on top of the base system.
+[ "$fill_mib" -eq 0 ] || [ "$root_mib" -ge $((fill_mib + 48)) ] || root_mib=$((fill_mib + fill_mib / 20 + 48))
 sector=512
 align=$((align_mib * 1024 * 1024 / sector))
 p1_start=$align

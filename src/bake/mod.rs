@@ -1,0 +1,313 @@
+//! Bake: the one place where config, render, source and image meet. Nodes are
+//! baked in parallel (bounded by cores) from one base, each into a hidden
+//! temporary file renamed into place when complete; a failing node leaves the
+//! others' outputs intact. Unchanged nodes are skipped; the manifest and
+//! SHA256SUMS are rewritten at the end.
+
+pub mod compress;
+pub mod digest;
+pub mod node;
+pub mod outputs;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::config::plan::NodePlan;
+use crate::error::{Error, Result};
+use crate::image::{BaseImage, fat};
+use digest::BaseDigest;
+use node::{Baked, Job};
+use outputs::Manifest;
+
+#[derive(Clone)]
+pub struct Options {
+    pub out_dir: PathBuf,
+    pub force: bool,
+    pub quiet: bool,
+    pub compress: bool,
+    pub jobs: Option<usize>,
+    pub check_reproducible: bool,
+    pub cache_dir: PathBuf,
+}
+
+pub enum Outcome {
+    Baked(Box<Baked>),
+    UpToDate(PathBuf),
+}
+
+/// FAT timestamps: SOURCE_DATE_EPOCH, else the base's release date, else the
+/// base's own cmdline.txt time, so the same inputs give the same bytes.
+fn fat_time(base: &BaseImage) -> Result<fatfs::DateTime> {
+    if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
+        let secs: i64 = s.trim().parse().map_err(|_| {
+            Error::config(format!(
+                "SOURCE_DATE_EPOCH=`{s}` is not a number of seconds"
+            ))
+        })?;
+        return Ok(fat::fat_time_from_unix(secs));
+    }
+    if let Some(d) = base.identity.release_date.as_deref().and_then(parse_date) {
+        return Ok(fat::fat_time_from_unix(d));
+    }
+    Ok(base
+        .boot_view
+        .entry("cmdline.txt")
+        .map(|e| e.modified)
+        .unwrap_or_else(|| fat::fat_time_from_unix(1_577_836_800)))
+}
+
+/// `YYYY-MM-DD` → Unix seconds at midnight UTC.
+fn parse_date(s: &str) -> Option<i64> {
+    let mut it = s.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (it.next()??, it.next()??, it.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400)
+}
+
+pub fn prepare_out_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::output_io(dir, "cannot create output directory", &e))
+}
+
+/// Whether `out/NAME.img` already is exactly what this plan and base give.
+fn up_to_date(manifest: &Manifest, plan: &NodePlan, base: &BaseImage, opts: &Options) -> bool {
+    let Some(e) = manifest.nodes.get(&plan.name) else {
+        return false;
+    };
+    let img = opts.out_dir.join(&e.image);
+    e.config_hash == plan.config_hash()
+        && Some(&e.base_sha256) == base.identity.raw_sha256.as_ref()
+        && e.piprep_version == env!("CARGO_PKG_VERSION")
+        && (e.xz.is_some() || !opts.compress)
+        && opts.out_dir.join(&e.bmap).exists()
+        && std::fs::metadata(&img).is_ok_and(|m| m.len() == e.size)
+        && crate::inspect::read_stamp(&img)
+            .is_some_and(|s| s["config_hash"].as_str() == Some(e.config_hash.as_str()))
+}
+
+fn bars(quiet: bool) -> MultiProgress {
+    if quiet || !std::io::stderr().is_terminal() {
+        MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+    } else {
+        MultiProgress::new()
+    }
+}
+
+/// Bake `plans` from `base`. Returns each node's outcome; writing the manifest
+/// and SHA256SUMS failing is reported as an error of its own.
+pub fn run(
+    base: &BaseImage,
+    plans: &[&NodePlan],
+    opts: &Options,
+) -> (Vec<(String, Result<Outcome>)>, Result<()>) {
+    let mut results: Vec<(String, Result<Outcome>)> = Vec::new();
+    if let Err(e) = prepare_out_dir(&opts.out_dir) {
+        return (Vec::new(), Err(e));
+    }
+    let mut manifest = Manifest::load(&opts.out_dir);
+    let mut todo: Vec<&NodePlan> = Vec::new();
+    for p in plans {
+        let img = opts.out_dir.join(format!("{}.img", p.name));
+        if img.exists() && !opts.force {
+            if up_to_date(&manifest, p, base, opts) {
+                results.push((p.name.clone(), Ok(Outcome::UpToDate(img))));
+                continue;
+            }
+            if !manifest.nodes.contains_key(&p.name) {
+                results.push((
+                    p.name.clone(),
+                    Err(Error::output(format!(
+                        "{} already exists and is not listed in {}; pass --force to replace it",
+                        img.display(),
+                        opts.out_dir.join(outputs::MANIFEST).display()
+                    ))
+                    .context(format!("node {}", p.name))),
+                ));
+                continue;
+            }
+        }
+        todo.push(p);
+    }
+    let time = match fat_time(base) {
+        Ok(t) => t,
+        Err(e) => return (results, Err(e)),
+    };
+    let digest = (!todo.is_empty() && BaseDigest::usable((base.boot.start, base.boot.end())))
+        .then(|| {
+            let key = format!(
+                "{}-{}-{}-{}.json",
+                base.identity.raw_sha256.as_deref().unwrap_or("unknown"),
+                base.boot.start,
+                base.boot.end(),
+                base.len
+            );
+            let meta = fat::metadata_len(&base.file, &base.boot).unwrap_or(base.boot.size);
+            BaseDigest::new(
+                &base.file,
+                base.len,
+                (base.boot.start, base.boot.end()),
+                meta,
+                &opts.cache_dir.join("bmap").join(key),
+            )
+        })
+        .transpose();
+    let digest = match digest {
+        Ok(d) => d,
+        Err(e) => return (results, Err(Error::image_io(&base.path, "cannot read", &e))),
+    };
+
+    let baked = bake_parallel(base, &todo, digest.as_ref(), &opts.out_dir, time, opts);
+    for (name, r) in baked {
+        match r {
+            Ok(b) => {
+                manifest.nodes.insert(name.clone(), b.entry.clone());
+                results.push((name, Ok(Outcome::Baked(Box::new(b)))));
+            }
+            Err(e) => results.push((name, Err(e))),
+        }
+    }
+    let any_baked = results
+        .iter()
+        .any(|(_, r)| matches!(r, Ok(Outcome::Baked(_))));
+    if !any_baked {
+        return (results, Ok(()));
+    }
+    manifest.base = base.identity.clone();
+    let mut saved = manifest.save(&opts.out_dir);
+    if saved.is_ok() && opts.check_reproducible {
+        saved = check_reproducible(base, &todo, digest.as_ref(), &results, time, opts);
+    }
+    (results, saved)
+}
+
+fn bake_parallel(
+    base: &BaseImage,
+    todo: &[&NodePlan],
+    digest: Option<&BaseDigest>,
+    out_dir: &Path,
+    time: fatfs::DateTime,
+    opts: &Options,
+) -> Vec<(String, Result<Baked>)> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = opts.jobs.unwrap_or(cores).clamp(1, todo.len().max(1));
+    let mp = bars(opts.quiet);
+    let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {msg}")
+        .expect("valid template")
+        .progress_chars("=> ");
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<(usize, String, Result<Baked>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(plan) = todo.get(i) else { break };
+                    let pb = mp.add(
+                        ProgressBar::new(base.len)
+                            .with_style(style.clone())
+                            .with_prefix(plan.name.clone()),
+                    );
+                    let job = Job {
+                        base,
+                        digest,
+                        plan,
+                        out_dir,
+                        time,
+                        compress: opts.compress,
+                        progress: &pb,
+                    };
+                    let r =
+                        node::bake_node(&job).map_err(|e| e.context(format!("node {}", plan.name)));
+                    pb.finish_and_clear();
+                    done.lock()
+                        .expect("no worker panics")
+                        .push((i, plan.name.clone(), r));
+                }
+            });
+        }
+    });
+    let mut v = done.into_inner().expect("no worker panics");
+    v.sort_by_key(|(i, _, _)| *i);
+    v.into_iter().map(|(_, n, r)| (n, r)).collect()
+}
+
+/// Bake the nodes again into a scratch directory and compare sha256 values.
+fn check_reproducible(
+    base: &BaseImage,
+    todo: &[&NodePlan],
+    digest: Option<&BaseDigest>,
+    results: &[(String, Result<Outcome>)],
+    time: fatfs::DateTime,
+    opts: &Options,
+) -> Result<()> {
+    let scratch = opts
+        .out_dir
+        .join(format!(".reproducibility-check.{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| Error::output_io(&scratch, "cannot create", &e))?;
+    let again = bake_parallel(
+        base,
+        todo,
+        digest,
+        &scratch,
+        time,
+        &Options {
+            compress: false,
+            check_reproducible: false,
+            ..opts.clone()
+        },
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut diffs = Vec::new();
+    for (name, r) in again {
+        let second = r?;
+        let first = results.iter().find_map(|(n, r)| match r {
+            Ok(Outcome::Baked(b)) if *n == name => Some(b.entry.sha256.clone()),
+            _ => None,
+        });
+        if first.as_deref() != Some(second.entry.sha256.as_str()) {
+            diffs.push(format!(
+                "{name}: {} then {}",
+                first.unwrap_or_default(),
+                second.entry.sha256
+            ));
+        }
+    }
+    if diffs.is_empty() {
+        if !opts.quiet {
+            eprintln!(
+                "reproducible: a second bake gave identical images ({} checked)",
+                todo.len()
+            );
+        }
+        Ok(())
+    } else {
+        Err(Error::internal(format!(
+            "not reproducible: {}",
+            diffs.join("; ")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_release_dates() {
+        assert_eq!(super::parse_date("2025-10-01"), Some(1_759_276_800));
+        assert_eq!(super::parse_date("1970-01-01"), Some(0));
+        assert_eq!(super::parse_date("2024-02-29"), Some(1_709_164_800));
+        assert_eq!(super::parse_date("soon"), None);
+    }
+}

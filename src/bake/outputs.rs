@@ -1,0 +1,97 @@
+//! What a bake leaves next to the images: `manifest.json` (what each image is)
+//! and `SHA256SUMS` (in `sha256sum -c` format). Both are rewritten atomically
+//! and deterministically (sorted by node), so reproducible bakes give
+//! identical files.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::source::Identity;
+
+pub const MANIFEST: &str = "manifest.json";
+pub const SUMS: &str = "SHA256SUMS";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Xz {
+    pub file: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeEntry {
+    pub role: String,
+    pub ip: String,
+    pub profile: String,
+    pub config_hash: String,
+    pub piprep_version: String,
+    /// sha256 of the raw base image this node was baked from.
+    pub base_sha256: String,
+    pub image: String,
+    pub size: u64,
+    pub sha256: String,
+    pub bmap: String,
+    pub xz: Option<Xz>,
+    pub boot_files: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: String,
+    pub piprep_version: String,
+    /// The base image of the latest bake.
+    pub base: Identity,
+    pub nodes: BTreeMap<String, NodeEntry>,
+}
+
+impl Manifest {
+    /// The manifest in `dir`, or an empty one (also when unreadable: it is
+    /// rebuilt from what this bake produces).
+    pub fn load(dir: &Path) -> Manifest {
+        std::fs::read_to_string(dir.join(MANIFEST))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_else(|| Manifest {
+                format: "piprep-manifest/1".into(),
+                piprep_version: env!("CARGO_PKG_VERSION").into(),
+                base: Identity::default(),
+                nodes: BTreeMap::new(),
+            })
+    }
+
+    /// Drop entries whose image is gone, then write manifest and SHA256SUMS.
+    pub fn save(&mut self, dir: &Path) -> Result<()> {
+        self.nodes.retain(|_, e| dir.join(&e.image).exists());
+        self.piprep_version = env!("CARGO_PKG_VERSION").into();
+        write_atomic(
+            &dir.join(MANIFEST),
+            &(serde_json::to_string_pretty(self).expect("json") + "\n"),
+        )?;
+        let mut sums = String::new();
+        for e in self.nodes.values() {
+            sums += &format!("{}  {}\n", e.sha256, e.image);
+            if let Some(x) = &e.xz {
+                sums += &format!("{}  {}\n", x.sha256, x.file);
+            }
+        }
+        write_atomic(&dir.join(SUMS), &sums)
+    }
+}
+
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.partial",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::output_io(path, "cannot write", &e)
+        })
+}
