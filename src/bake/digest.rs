@@ -203,7 +203,7 @@ impl BaseDigest {
     /// Whether the FAT partition sits on block boundaries (it does in every
     /// real image); otherwise per-node digests fall back to full hashing.
     pub fn usable(fat: (u64, u64)) -> bool {
-        fat.0 % BLOCK == 0 && fat.1 % BLOCK == 0
+        fat.0.is_multiple_of(BLOCK) && fat.1.is_multiple_of(BLOCK)
     }
 }
 
