@@ -12,7 +12,7 @@ TEST_COMMANDS := sfdisk mkfs.vfat fsck.fat mcopy mtype mdir mdel minfo mkfs.ext4
 # Tools in /usr/sbin are not on every user's PATH.
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build demo test lint unit tools install clean help e2e e2e-deps
+.PHONY: all build demo test lint unit tools install clean help e2e e2e-deps bench
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make demo     build piprep, create a sample image offline, bake examples/piprep.toml into out/"
 	@echo "make test     install/check test tools, then lint and run every test"
 	@echo "make e2e      boot a baked image under QEMU (arm64) in two scenarios; needs root"
+	@echo "make bench    fleet-bake and fetch benchmarks against baselines; results in target/bench/"
 	@echo "make install  install piprep, completions and man page under PREFIX (default ~/.local)"
 	@echo "make clean    remove build output, out/ and the sample image"
 
@@ -107,3 +108,10 @@ e2e-deps:
 
 e2e: build e2e-deps
 	PIPREP=$(CURDIR)/$(PIPREP) tests/e2e/run.sh
+
+# Benchmarks (not timed tests): ratios against baselines measured in the same
+# run, medians of 5 runs, written to target/bench/results.json.
+bench: build tools
+	@command -v /usr/bin/time >/dev/null && command -v curl >/dev/null && command -v xz >/dev/null || \
+		{ if [ "$$(id -u)" = 0 ]; then apt-get install -y -q time curl xz-utils; else echo "run: sudo apt-get install -y time curl xz-utils"; exit 1; fi; }
+	python3 bench/run.py
