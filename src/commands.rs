@@ -8,10 +8,11 @@ use crate::cli::{
     BakeArgs, CacheArgs, CacheCommand, CompletionsArgs, FetchArgs, FlashArgs, InspectArgs,
     RenderArgs, ReportArgs, ValidateArgs,
 };
+use crate::config::inventory::InitMode;
 use crate::config::{Config, Severity};
 use crate::error::{Error, Kind, Result};
 use crate::image::BaseImage;
-use crate::render::{self, Target};
+use crate::render::{self, Backend, Target};
 use crate::source::cache::Cache;
 use crate::source::{Fetcher, Identity, Spec, identity};
 
@@ -89,6 +90,7 @@ pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
         jobs: args.jobs,
         check_reproducible: args.check_reproducible,
         cache_dir: ctx.cache_dir.clone(),
+        init: cfg.init_mode(),
     };
     let (results, saved) = bake::run(&base, &chosen, &opts);
     if let Some(path) = &args.timings {
@@ -152,17 +154,30 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
     let target = match &args.image {
         Some(p) => {
             let base = load_base(ctx, Some(&cfg), Some(p))?;
+            bake::target(&base, cfg.init_mode())
+        }
+        None => {
+            let backend = match cfg.init_mode() {
+                InitMode::CloudInit => (
+                    Backend::CloudInit,
+                    "[image] init = \"cloud-init\"".to_string(),
+                ),
+                InitMode::Firstrun => {
+                    (Backend::Firstrun, "[image] init = \"firstrun\"".to_string())
+                }
+                InitMode::Auto => (
+                    Backend::Firstrun,
+                    "auto, without an image: firstrun (pass --image to decide from the image)"
+                        .to_string(),
+                ),
+            };
             Target {
-                boot_mount: base.facts.boot_mount.clone(),
-                cmdline: Some(base.cmdline.clone()),
-                base: Some(base.identity.clone()),
+                boot_mount: "/boot/firmware".into(),
+                cmdline: None,
+                base: None,
+                backend,
             }
         }
-        None => Target {
-            boot_mount: "/boot/firmware".into(),
-            cmdline: None,
-            base: None,
-        },
     };
     let r = render::render(plan, &target).map_err(|m| Error::image(format!("cmdline.txt: {m}")))?;
     let cmdline_text = match &r.cmdline {
@@ -212,15 +227,17 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
             plan.profile.name,
             target.boot_mount
         )?;
+        writeln!(
+            out,
+            "# first-boot backend: {} ({})",
+            target.backend.0.name(),
+            target.backend.1
+        )?;
         writeln!(out, "==> cmdline.txt <==")?;
         write!(out, "{cmdline_text}")?;
         for f in &r.files {
             writeln!(out, "\n==> {} <==", f.name)?;
-            if f.secret {
-                writeln!(out, "<redacted>")?;
-            } else {
-                out.write_all(&f.content)?;
-            }
+            out.write_all(&f.printable())?;
         }
         Ok(())
     };
@@ -360,6 +377,7 @@ fn node_image(ctx: &Ctx, args: &FlashArgs, node: &str) -> Result<PathBuf> {
         jobs: Some(1),
         check_reproducible: false,
         cache_dir: ctx.cache_dir.clone(),
+        init: cfg.init_mode(),
     };
     let (mut results, saved) = bake::run(&base, &[plan], &opts);
     saved?;

@@ -5,10 +5,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::config::inventory::InitMode;
 use crate::error::Result;
 use crate::image::ext4::{self, OsRelease};
 use crate::image::table::{Partition, Table};
 use crate::image::{fat, open_readonly, table};
+use crate::render::backend::{self, Evidence};
 use crate::render::{REPORT_FILE, SECRETS_FILE, STAMP_FILE, cmdline};
 
 #[derive(Debug, Serialize)]
@@ -170,10 +172,33 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         .iter()
         .all(|n| view.entry(n).is_some());
     let has_ci = ins.installed.iter().any(|p| p == "cloud-init");
-    ins.init = Some(match (has_ci, seeded) {
-        (true, true) => Init { mechanism: "cloud-init", reason: "cloud-init is installed and the boot partition holds a NoCloud seed (user-data, meta-data)".into() },
-        (true, false) => Init { mechanism: "firstrun", reason: "cloud-init is installed but there is no NoCloud seed on the boot partition".into() },
-        (false, _) => Init { mechanism: "firstrun", reason: "no cloud-init in the root filesystem: a systemd.run= first-boot hook".into() },
+    ins.init = Some(match stamp.as_ref().and_then(|s| s["backend"].as_str()) {
+        Some(b) => Init {
+            mechanism: if b == "cloud-init" {
+                "cloud-init"
+            } else {
+                "firstrun"
+            },
+            reason: format!(
+                "baked by piprep for {b}: {}",
+                stamp
+                    .as_ref()
+                    .and_then(|s| s["backend_reason"].as_str())
+                    .unwrap_or("")
+            ),
+        },
+        None => {
+            let evidence = Evidence {
+                installed: has_ci,
+                seeded,
+                init_format: None,
+            };
+            let (b, reason) = backend::choose(InitMode::Auto, &evidence);
+            Init {
+                mechanism: b.name(),
+                reason,
+            }
+        }
     });
     ins.piprep_files = placed_files(stamp.as_ref(), &view);
     ins.report_present = view.entry(REPORT_FILE).is_some();

@@ -16,9 +16,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::config::inventory::InitMode;
 use crate::config::plan::NodePlan;
 use crate::error::{Error, Result};
 use crate::image::{BaseImage, fat};
+use crate::render::Target;
+use crate::render::backend::{self, Evidence};
 use digest::BaseDigest;
 use node::{Baked, Job};
 use outputs::Manifest;
@@ -32,6 +35,7 @@ pub struct Options {
     pub jobs: Option<usize>,
     pub check_reproducible: bool,
     pub cache_dir: PathBuf,
+    pub init: InitMode,
 }
 
 pub enum Outcome {
@@ -74,6 +78,24 @@ fn parse_date(s: &str) -> Option<i64> {
     let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     Some((era * 146_097 + doe - 719_468) * 86_400)
+}
+
+/// What a node image built from `base` is rendered for, including which
+/// first-boot backend it uses and why.
+pub fn target(base: &BaseImage, mode: InitMode) -> Target {
+    let evidence = Evidence {
+        installed: base.facts.installed.contains("cloud-init"),
+        seeded: ["user-data", "meta-data"]
+            .iter()
+            .all(|n| base.boot_view.entry(n).is_some()),
+        init_format: base.identity.init_format.clone(),
+    };
+    Target {
+        boot_mount: base.facts.boot_mount.clone(),
+        cmdline: Some(base.cmdline.clone()),
+        base: Some(base.identity.clone()),
+        backend: backend::choose(mode, &evidence),
+    }
 }
 
 pub fn prepare_out_dir(dir: &Path) -> Result<()> {
@@ -203,6 +225,7 @@ fn bake_parallel(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = opts.jobs.unwrap_or(cores).clamp(1, todo.len().max(1));
     let mp = bars(opts.quiet);
+    let target = target(base, opts.init);
     let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {msg}")
         .expect("valid template")
         .progress_chars("=> ");
@@ -221,6 +244,7 @@ fn bake_parallel(
                     );
                     let job = Job {
                         base,
+                        target: &target,
                         digest,
                         plan,
                         out_dir,

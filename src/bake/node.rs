@@ -61,6 +61,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 pub struct Job<'a> {
     pub base: &'a BaseImage,
+    pub target: &'a Target,
     pub digest: Option<&'a BaseDigest>,
     pub plan: &'a NodePlan,
     pub out_dir: &'a Path,
@@ -78,12 +79,7 @@ pub fn bake_node(job: &Job) -> Result<Baked> {
     let started = Instant::now();
     let (base, plan) = (job.base, job.plan);
     let mut t = Timings::default();
-    let target = Target {
-        boot_mount: base.facts.boot_mount.clone(),
-        cmdline: Some(base.cmdline.clone()),
-        base: Some(base.identity.clone()),
-    };
-    let rendered = render::render(plan, &target)
+    let rendered = render::render(plan, job.target)
         .map_err(|m| Error::image(format!("{}: cmdline.txt: {m}", base.path.display())))?;
     let cmdline = rendered
         .cmdline

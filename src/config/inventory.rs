@@ -50,6 +50,19 @@ pub struct ImageSection {
     /// Raspberry Pi Imager OS list (URL or path), with `name` of the entry.
     pub os_list: Option<Spanned<String>>,
     pub name: Option<Spanned<String>>,
+    /// First-boot mechanism: auto (default), firstrun or cloud-init.
+    pub init: Option<Spanned<InitMode>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum InitMode {
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "firstrun")]
+    Firstrun,
+    #[serde(rename = "cloud-init")]
+    CloudInit,
 }
 
 #[derive(Debug, Deserialize)]

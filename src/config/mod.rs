@@ -99,6 +99,9 @@ impl Config {
             .iter()
             .filter(|b| **b)
             .count();
+        if forms == 0 && img.sha256.is_none() && img.sha256_url.is_none() && img.name.is_none() {
+            return Ok(None); // only `init` is set
+        }
         if forms != 1 {
             let first = img
                 .path
@@ -148,6 +151,16 @@ impl Config {
             list,
             name: name.get_ref().clone(),
         }))
+    }
+
+    /// `[image] init`, default auto.
+    pub fn init_mode(&self) -> inventory::InitMode {
+        self.inventory
+            .image
+            .as_ref()
+            .and_then(|i| i.init.as_ref())
+            .map(|i| *i.get_ref())
+            .unwrap_or_default()
     }
 
     pub fn image_spec(&self) -> Result<Option<Spec>> {

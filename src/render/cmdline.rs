@@ -15,17 +15,24 @@ pub fn hook_tokens(boot_mount: &str) -> Vec<String> {
     ]
 }
 
-/// Apply the edit. Idempotent: editing an already edited line gives it back.
-/// Fails if another tool's `systemd.run=` hook is present, because two hooks
-/// would both run and the second would find its script already deleted.
-pub fn edit(original: &str, permanent: &[String], hook: &[String]) -> Result<String, String> {
+/// Apply the edit: drop `stale` tokens (piprep's own hook from an earlier
+/// bake), add the `permanent` ones once, then the `hook`. Idempotent: editing
+/// an already edited line gives it back. Fails if another tool's
+/// `systemd.run=` hook is present, because two hooks would both run and the
+/// second would find its script already deleted.
+pub fn edit(
+    original: &str,
+    permanent: &[String],
+    hook: &[String],
+    stale: &[String],
+) -> Result<String, String> {
     let line = original
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("");
     let mut tokens: Vec<&str> = line
         .split_whitespace()
-        .filter(|t| !hook.iter().any(|h| h == t))
+        .filter(|t| !hook.iter().chain(stale).any(|h| h == t))
         .collect();
     if let Some(other) = tokens.iter().find(|t| t.starts_with("systemd.run")) {
         return Err(format!(
@@ -53,7 +60,7 @@ mod tests {
 
     #[test]
     fn appends_cgroup_then_hook_keeping_original_order() {
-        let out = edit(BOOKWORM, &cg(), &hook_tokens("/boot/firmware")).unwrap();
+        let out = edit(BOOKWORM, &cg(), &hook_tokens("/boot/firmware"), &[]).unwrap();
         assert_eq!(
             out,
             "console=serial0,115200 console=tty1 root=PARTUUID=8acef004-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot cgroup_memory=1 cgroup_enable=memory systemd.run=/boot/firmware/piprep-run.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target\n"
@@ -63,8 +70,8 @@ mod tests {
     #[test]
     fn is_idempotent_and_one_line() {
         let hook = hook_tokens("/boot/firmware");
-        let once = edit(BOOKWORM, &cg(), &hook).unwrap();
-        let twice = edit(&once, &cg(), &hook).unwrap();
+        let once = edit(BOOKWORM, &cg(), &hook, &[]).unwrap();
+        let twice = edit(&once, &cg(), &hook, &[]).unwrap();
         assert_eq!(once, twice);
         assert_eq!(twice.lines().count(), 1);
         assert_eq!(twice.matches("systemd.run=").count(), 1);
@@ -75,7 +82,7 @@ mod tests {
     fn missing_permanent_arg_goes_before_the_hook() {
         let hook = hook_tokens("/boot");
         let partial = "root=PARTUUID=1-02 cgroup_enable=memory systemd.run=/boot/piprep-run.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target";
-        let out = edit(partial, &cg(), &hook).unwrap();
+        let out = edit(partial, &cg(), &hook, &[]).unwrap();
         assert_eq!(
             out,
             "root=PARTUUID=1-02 cgroup_enable=memory cgroup_memory=1 systemd.run=/boot/piprep-run.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target\n"
@@ -83,10 +90,22 @@ mod tests {
     }
 
     #[test]
+    fn cloud_init_images_get_only_the_permanent_args() {
+        let hook = hook_tokens("/boot/firmware");
+        let firstrun = edit(BOOKWORM, &cg(), &hook, &[]).unwrap();
+        let ci = edit(&firstrun, &cg(), &[], &hook).unwrap();
+        assert!(
+            !ci.contains("systemd.") && ci.contains("cgroup_enable=memory"),
+            "{ci}"
+        );
+        assert_eq!(edit(&ci, &cg(), &[], &hook).unwrap(), ci);
+    }
+
+    #[test]
     fn refuses_a_foreign_hook() {
         let line =
             "root=PARTUUID=1-02 systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot";
-        let err = edit(line, &cg(), &hook_tokens("/boot/firmware")).unwrap_err();
+        let err = edit(line, &cg(), &hook_tokens("/boot/firmware"), &[]).unwrap_err();
         assert!(err.contains("/boot/firstrun.sh"), "{err}");
     }
 

@@ -30,27 +30,37 @@ fn proto(p: Proto) -> &'static str {
     }
 }
 
-/// `ufw allow in proto tcp from 10.1.1.0/24 to any port 6443 comment '…'`
-pub fn command(r: &RuleSpec) -> String {
-    let mut c = format!(
-        "ufw {} {}",
-        action(r.action),
+/// The `ufw` argument words for a rule:
+/// `ufw allow in proto tcp from 10.1.1.0/24 to any port 6443 comment …`.
+pub fn words(r: &RuleSpec) -> Vec<String> {
+    let mut w = vec!["ufw".to_string(), action(r.action).into()];
+    w.push(
         match r.direction {
             Direction::In => "in",
             Direction::Out => "out",
         }
+        .into(),
     );
     if let Some(p) = r.proto {
-        c += &format!(" proto {}", proto(p));
+        w.extend(["proto".into(), proto(p).into()]);
     }
-    c += &format!(" from {} to {}", quote(&r.from), quote(&r.to));
+    w.extend(["from".into(), r.from.clone(), "to".into(), r.to.clone()]);
     if let Some(port) = &r.port {
-        c += &format!(" port {}", quote(port));
+        w.extend(["port".into(), port.clone()]);
     }
     if let Some(cm) = &r.comment {
-        c += &format!(" comment {}", quote(cm));
+        w.extend(["comment".into(), cm.clone()]);
     }
-    c
+    w
+}
+
+/// The same rule as one shell command line.
+pub fn command(r: &RuleSpec) -> String {
+    words(r)
+        .iter()
+        .map(|w| quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The IPv4 line of `ufw status verbose` for this rule, spaces collapsed.
@@ -93,6 +103,15 @@ pub fn defaults_line(fw: &FirewallPlan) -> String {
         policy(fw.default_outgoing),
         policy(fw.default_routed)
     )
+}
+
+/// `ufw default POLICY DIRECTION` arguments, in the order the rules apply them.
+pub fn defaults_words(fw: &FirewallPlan) -> [(&'static str, &'static str); 3] {
+    [
+        (policy(fw.default_incoming), "incoming"),
+        (policy(fw.default_outgoing), "outgoing"),
+        (policy(fw.default_routed), "routed"),
+    ]
 }
 
 /// `Logging: on (low)` without the prefix.

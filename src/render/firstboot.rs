@@ -67,7 +67,7 @@ fn sysctl_lines(plan: &NodePlan) -> String {
     lines.join("\n")
 }
 
-fn chrony_sources(plan: &NodePlan) -> String {
+pub fn chrony_sources(plan: &NodePlan) -> String {
     let mut s = String::from("# Time sources from piprep.toml [cluster] ntp\n");
     for server in &plan.ntp {
         let kind = if server.contains("pool") {

@@ -2,6 +2,8 @@
 //! partition. Pure: no I/O, so `piprep render` and golden tests see precisely
 //! what an image would get.
 
+pub mod backend;
+pub mod cloudinit;
 pub mod cmdline;
 pub mod firewall;
 pub mod firstboot;
@@ -11,6 +13,7 @@ pub mod shell;
 use serde::Serialize;
 
 use crate::config::plan::NodePlan;
+pub use backend::Backend;
 
 /// Written by the first boot: the checklist report.
 pub const REPORT_FILE: &str = "piprep-report.txt";
@@ -28,6 +31,8 @@ pub struct Target {
     pub cmdline: Option<String>,
     /// The base image's identity, recorded in the stamp.
     pub base: Option<crate::source::Identity>,
+    /// The first-boot mechanism, with the reason it was chosen.
+    pub backend: (Backend, String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +41,24 @@ pub struct BootFile {
     pub content: Vec<u8>,
     /// Never printed or logged; removed from the FAT partition by the first boot.
     pub secret: bool,
+    /// A secret inside an otherwise printable file (a password hash in
+    /// user-data): shown as <redacted>.
+    pub redact: Option<String>,
+}
+
+impl BootFile {
+    /// The content as it may be shown to a person.
+    pub fn printable(&self) -> Vec<u8> {
+        if self.secret {
+            return b"<redacted>\n".to_vec();
+        }
+        match &self.redact {
+            Some(s) => String::from_utf8_lossy(&self.content)
+                .replace(s.as_str(), "<redacted>")
+                .into_bytes(),
+            None => self.content.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +80,8 @@ struct Stamp<'a> {
     role: &'a str,
     ip: String,
     profile: &'a str,
+    backend: &'static str,
+    backend_reason: &'a str,
     config_hash: String,
     cmdline_added: &'a [String],
     boot_files: Vec<&'a str>,
@@ -75,25 +100,57 @@ struct BaseIdentity<'a> {
 }
 
 pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
-    let hook = cmdline::hook_tokens(&target.boot_mount);
+    let own_hook = cmdline::hook_tokens(&target.boot_mount);
+    let (backend, reason) = (target.backend.0, target.backend.1.as_str());
+    let (hook, stale) = match backend {
+        Backend::Firstrun => (own_hook, Vec::new()),
+        Backend::CloudInit => (Vec::new(), own_hook),
+    };
     let cmdline = match &target.cmdline {
-        Some(orig) => Some(cmdline::edit(orig, &plan.profile.cmdline, &hook)?),
+        Some(orig) => Some(cmdline::edit(orig, &plan.profile.cmdline, &hook, &stale)?),
         None => None,
     };
-    let mut files = vec![BootFile {
-        name: cmdline::HOOK_SCRIPT.to_string(),
-        content: firstboot::hook_script(plan, &target.boot_mount).into_bytes(),
-        secret: false,
-    }];
-    if let Some(hash) = &plan.user.password_hash {
-        files.push(BootFile {
-            name: SECRETS_FILE.to_string(),
-            content: format!("{}:{hash}\n", plan.user.name).into_bytes(),
-            secret: true,
-        });
+    let mut files = Vec::new();
+    match backend {
+        Backend::Firstrun => {
+            files.push(BootFile {
+                name: cmdline::HOOK_SCRIPT.to_string(),
+                content: firstboot::hook_script(plan, &target.boot_mount).into_bytes(),
+                secret: false,
+                redact: None,
+            });
+            if let Some(hash) = &plan.user.password_hash {
+                files.push(BootFile {
+                    name: SECRETS_FILE.to_string(),
+                    content: format!("{}:{hash}\n", plan.user.name).into_bytes(),
+                    secret: true,
+                    redact: None,
+                });
+            }
+        }
+        Backend::CloudInit => {
+            // These replace the image's template seed files, not append to them.
+            files.push(BootFile {
+                name: "user-data".into(),
+                content: cloudinit::user_data(plan, &target.boot_mount).into_bytes(),
+                secret: false,
+                redact: plan.user.password_hash.clone(),
+            });
+            for (name, content) in [
+                ("meta-data", cloudinit::meta_data(plan)),
+                ("network-config", cloudinit::network_config(plan)),
+            ] {
+                files.push(BootFile {
+                    name: name.into(),
+                    content: content.into_bytes(),
+                    secret: false,
+                    redact: None,
+                });
+            }
+        }
     }
     let mut cmdline_added = plan.profile.cmdline.clone();
-    cmdline_added.extend(hook);
+    cmdline_added.extend(hook.iter().cloned());
     let mut names: Vec<&str> = vec!["cmdline.txt"];
     names.extend(files.iter().map(|f| f.name.as_str()));
     names.push(STAMP_FILE);
@@ -105,6 +162,8 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
         role: plan.role.as_str(),
         ip: format!("{}/{}", plan.address, plan.prefix),
         profile: &plan.profile.name,
+        backend: backend.name(),
+        backend_reason: reason,
         config_hash: plan.config_hash(),
         cmdline_added: &cmdline_added,
         boot_files: names,
@@ -124,6 +183,7 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
         name: STAMP_FILE.to_string(),
         content: stamp.into_bytes(),
         secret: false,
+        redact: None,
     });
     Ok(Rendered {
         cmdline,

@@ -6,7 +6,10 @@
 # traces of the release. No mounts, loop devices or root needed.
 #
 # Usage: mkimage.sh [--align-mib N] [--fat-mib N] [--cluster-sectors N]
-#                   [--root-mib N] [--disk-id HEX] [--fill-mib N] VARIANT OUT.img
+#                   [--root-mib N] [--disk-id HEX] [--fill-mib N] [--cloud-init]
+#                   VARIANT OUT.img
+#   --cloud-init: cloud-init installed, seeded (NoCloud) from the boot partition
+#                 with pi-gen's template user-data, meta-data and network-config
 #   VARIANT: bookworm | trixie
 # Needs: sfdisk (fdisk), mkfs.vfat (dosfstools), mcopy (mtools), mkfs.ext4 (e2fsprogs).
 set -eu
@@ -17,6 +20,7 @@ spc=""
 root_mib=48
 disk_id=""
 fill_mib=0
+cloud_init=no
 while [ $# -gt 2 ]; do
 	case "$1" in
 	--align-mib) align_mib=$2; shift 2 ;;
@@ -25,10 +29,11 @@ while [ $# -gt 2 ]; do
 	--root-mib) root_mib=$2; shift 2 ;;
 	--disk-id) disk_id=$2; shift 2 ;;
 	--fill-mib) fill_mib=$2; shift 2 ;;
+	--cloud-init) cloud_init=yes; shift ;;
 	*) echo "mkimage.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
-[ $# -eq 2 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
 variant=$1
 out=$2
 
@@ -145,6 +150,13 @@ printf 'Raspberry Pi reference %s\nGenerated using pi-gen, https://github.com/RP
 printf 'kernel placeholder for tests\n' >"$boot/kernel8.img"
 printf 'dtb placeholder\n' >"$boot/bcm2712-rpi-5-b.dtb"
 printf 'overlays placeholder\n' >"$boot/overlays/README"
+if [ "$cloud_init" = yes ]; then
+	# pi-gen's stage2/04-cloud-init templates (abridged).
+	printf 'instance-id: rpi-image\n' >"$boot/meta-data"
+	printf '#cloud-config\n# template\nssh_pwauth: false\n' >"$boot/user-data"
+	printf 'network:\n  version: 2\n  ethernets:\n    eth0:\n      dhcp4: true\n      optional: true\n' >"$boot/network-config"
+	packages="$packages cloud-init rpi-cloud-init-mods"
+fi
 find "$boot" -exec touch -d "$stamp" {} +
 mcopy -s -m -o -i "$img@@$((p1_start * sector))" "$boot"/* ::/
 
@@ -196,6 +208,10 @@ trixie)
 	printf '[zram0]\nzram-size = ram / 2\n' >"$root/usr/lib/systemd/zram-generator.conf.d/20-rpi-swap.conf"
 	;;
 esac
+if [ "$cloud_init" = yes ]; then
+	mkdir -p "$root/etc/cloud/cloud.cfg.d"
+	printf 'datasource_list: [ NoCloud, None ]\ndatasource:\n  NoCloud:\n    seedfrom: file:///boot/firmware\n' >"$root/etc/cloud/cloud.cfg.d/99_raspberry-pi.cfg"
+fi
 if [ "$fill_mib" -gt 0 ]; then
 	# Incompressible data, for benchmarks.
 	head -c $((fill_mib * 1024 * 1024)) /dev/urandom >"$root/var/filler"

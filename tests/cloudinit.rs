@@ -1,0 +1,321 @@
+//! The cloud-init backend: golden user-data, meta-data and network-config,
+//! a round trip through an independent YAML parser (PyYAML), cloud-init's own
+//! schema check when installed, and backend selection on fixture images.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::*;
+
+fn render_to(node: &str) -> PathBuf {
+    let out = scratch(&format!("ci-render-{node}"));
+    let data = root().join("tests/data");
+    let o = piprep(
+        &data,
+        &[
+            "--config",
+            "cloud-init.toml",
+            "render",
+            "--node",
+            node,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = root().join("tests/golden/cloud-init").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden {name}; run with UPDATE_GOLDEN=1"));
+    assert!(
+        want == actual,
+        "{name} differs from tests/golden/cloud-init/{name} (UPDATE_GOLDEN=1 to accept)"
+    );
+}
+
+#[test]
+fn seed_files_match_golden() {
+    for node in ["cp-1", "worker-1"] {
+        let d = render_to(node);
+        let mut names: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "cmdline.txt.append",
+                "meta-data",
+                "network-config",
+                "piprep-stamp.json",
+                "user-data"
+            ]
+        );
+        for f in ["user-data", "meta-data", "network-config"] {
+            golden(
+                &format!("{node}.{f}"),
+                &std::fs::read_to_string(d.join(f)).unwrap(),
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(d.join("cmdline.txt.append")).unwrap(),
+            "cgroup_memory=1 cgroup_enable=memory\n"
+        );
+    }
+}
+
+/// Parse YAML with PyYAML and print it back as JSON.
+fn yaml_to_json(path: &Path) -> serde_json::Value {
+    let o = Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "PyYAML could not parse {}: {}",
+        path.display(),
+        stderr(&o)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn yaml_round_trips_through_an_independent_parser() {
+    let d = render_to("cp-1");
+    let ud_text = std::fs::read_to_string(d.join("user-data")).unwrap();
+    assert!(ud_text.starts_with("#cloud-config\n"));
+    let ud = yaml_to_json(&d.join("user-data"));
+    assert_eq!(ud["hostname"], "cp-1");
+    assert_eq!(ud["manage_etc_hosts"], true);
+    let user = &ud["users"][0];
+    assert_eq!(user["name"], "k8s");
+    assert_eq!(user["lock_passwd"], false);
+    assert!(
+        user["passwd"]
+            .as_str()
+            .unwrap()
+            .starts_with("$6$AbCdEfGhIjKlMnOp$")
+    );
+    assert_eq!(
+        user["ssh_authorized_keys"][0]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .next(),
+        Some("ssh-ed25519")
+    );
+    assert_eq!(ud["packages"], serde_json::json!(["chrony", "ufw"]));
+    let paths: Vec<&str> = ud["write_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    for p in [
+        "/etc/modules-load.d/k8s.conf",
+        "/etc/sysctl.d/k8s.conf",
+        "/etc/chrony/sources.d/piprep.sources",
+        "/etc/rpi/swap.conf.d/90-piprep-disable-swap.conf",
+        "/usr/local/lib/piprep/check.sh",
+    ] {
+        assert!(paths.contains(&p), "write_files lacks {p}");
+    }
+    let files = ud["write_files"].as_array().unwrap();
+    let content = |p: &str| {
+        files.iter().find(|f| f["path"] == p).unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        content("/etc/modules-load.d/k8s.conf"),
+        "overlay\nbr_netfilter\n"
+    );
+    assert!(content("/etc/rpi/swap.conf.d/90-piprep-disable-swap.conf").contains("Mechanism=none"));
+    let runcmd: Vec<String> = ud["runcmd"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c.as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    for want in [
+        "swapoff -a",
+        "modprobe overlay",
+        "modprobe br_netfilter",
+        "sysctl --system",
+        "ufw default deny outgoing",
+        "ufw allow in proto tcp from any to any port 22 comment Allow SSH access",
+        "ufw --force enable",
+        "systemctl enable --now chrony",
+        "/usr/local/lib/piprep/check.sh cloud-init",
+    ] {
+        assert!(
+            runcmd.iter().any(|c| c == want),
+            "runcmd lacks `{want}`: {runcmd:?}"
+        );
+    }
+    let md = yaml_to_json(&d.join("meta-data"));
+    let id = md["instance-id"].as_str().unwrap();
+    assert!(id.starts_with("piprep-cp-1-"), "{id}");
+    let nc = yaml_to_json(&d.join("network-config"));
+    let eth = &nc["network"]["ethernets"]["eth0"];
+    assert_eq!(nc["network"]["version"], 2);
+    assert_eq!(eth["addresses"], serde_json::json!(["10.1.1.11/24"]));
+    assert_eq!(eth["routes"][0]["via"], "10.1.1.1");
+    assert_eq!(
+        eth["nameservers"]["addresses"],
+        serde_json::json!(["10.1.1.1"])
+    );
+    assert_eq!(eth["dhcp4"], false);
+}
+
+#[test]
+fn instance_id_follows_the_config() {
+    let a = std::fs::read_to_string(render_to("cp-1").join("meta-data")).unwrap();
+    let b = std::fs::read_to_string(render_to("cp-1").join("meta-data")).unwrap();
+    assert_eq!(a, b, "an unchanged config must keep its instance-id");
+    let w = std::fs::read_to_string(render_to("worker-1").join("meta-data")).unwrap();
+    assert_ne!(a, w);
+    // A changed node gets a new instance-id.
+    let dir = scratch("ci-changed");
+    let t = std::fs::read_to_string(root().join("tests/data/cloud-init.toml"))
+        .unwrap()
+        .replace("10.1.1.11", "10.1.1.12");
+    std::fs::write(dir.join("piprep.toml"), t).unwrap();
+    let o = piprep(&dir, &["render", "--node", "cp-1", "--out", "r"]);
+    assert!(o.status.success());
+    assert_ne!(std::fs::read_to_string(dir.join("r/meta-data")).unwrap(), a);
+}
+
+#[test]
+fn render_redacts_the_password_hash() {
+    let o = piprep(
+        &root().join("tests/data"),
+        &["--config", "cloud-init.toml", "render", "--node", "cp-1"],
+    );
+    let out = stdout(&o);
+    assert!(out.contains("passwd: <redacted>"), "{out}");
+    assert!(!out.contains("$6$AbCd"));
+    assert!(out.contains("# first-boot backend: cloud-init"));
+}
+
+#[test]
+fn cloud_init_schema_accepts_user_data() {
+    let has = Command::new("sh")
+        .args(["-c", "command -v cloud-init"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has && std::env::var_os("PIPREP_REQUIRE_CLOUD_INIT").is_none() {
+        eprintln!(
+            "cloud-init not installed: schema check skipped (.ci/run installs it and sets PIPREP_REQUIRE_CLOUD_INIT)"
+        );
+        return;
+    }
+    for node in ["cp-1", "worker-1"] {
+        let d = render_to(node);
+        let o = Command::new("cloud-init")
+            .args(["schema", "--config-file"])
+            .arg(d.join("user-data"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{node}: {}{}", stdout(&o), stderr(&o));
+    }
+}
+
+#[test]
+fn backend_is_chosen_from_the_image() {
+    let dir = scratch("ci-backend");
+    for (name, variant, args, init, want) in [
+        ("bookworm", "bookworm", vec![], "", "firstrun"),
+        ("trixie", "trixie", vec![], "", "firstrun"),
+        (
+            "trixie-ci",
+            "trixie",
+            vec!["--cloud-init"],
+            "",
+            "cloud-init",
+        ),
+        (
+            "trixie-ci-forced",
+            "trixie",
+            vec!["--cloud-init"],
+            "init = \"firstrun\"\n",
+            "firstrun",
+        ),
+        (
+            "bookworm-forced",
+            "bookworm",
+            vec![],
+            "init = \"cloud-init\"\n",
+            "cloud-init",
+        ),
+    ] {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        let base = fixture(variant, &args);
+        let inv = write_inventory(&d, &base, "");
+        let t = std::fs::read_to_string(&inv)
+            .unwrap()
+            .replace("[image]\n", &format!("[image]\n{init}"));
+        std::fs::write(&inv, t).unwrap();
+        let o = piprep(&d, &["bake", "-n", "cp-1", "-q"]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let img = d.join("out/cp-1.img");
+        let ins: serde_json::Value = serde_json::from_slice(
+            &piprep(&d, &["inspect", "--json", img.to_str().unwrap()]).stdout,
+        )
+        .unwrap();
+        assert_eq!(ins["init"]["mechanism"], want, "{name}: {}", ins["init"]);
+        assert_eq!(ins["stamp"]["backend"], want);
+        let boot = partitions(&img)[0];
+        fsck_fat(&img, boot, &d);
+        let cmdline = mtype(&img, boot, "cmdline.txt").unwrap();
+        assert!(cmdline.contains("cgroup_memory=1 cgroup_enable=memory"));
+        if want == "cloud-init" {
+            assert!(!cmdline.contains("systemd.run"), "{name}: {cmdline}");
+            assert!(mtype(&img, boot, "piprep-run.sh").is_none());
+            // The templates are replaced, not appended to.
+            let ud = mtype(&img, boot, "user-data").unwrap();
+            assert!(ud.starts_with("#cloud-config\n# piprep"), "{name}: {ud}");
+            assert!(!ud.contains("# template"));
+            assert!(
+                mtype(&img, boot, "network-config")
+                    .unwrap()
+                    .contains("10.1.1.11/24")
+            );
+            assert!(
+                mtype(&img, boot, "meta-data")
+                    .unwrap()
+                    .starts_with("instance-id: piprep-cp-1-")
+            );
+        } else {
+            assert!(
+                cmdline.contains("systemd.run=/boot/firmware/piprep-run.sh"),
+                "{name}: {cmdline}"
+            );
+        }
+    }
+    let _ = Path::new("");
+}
