@@ -5,9 +5,11 @@
 #
 #   mkdisk.sh ROOTFS.tar OUT.img [REPO_URL]
 #
-# The rootfs gets a stand-in for raspberrypi-sys-mods' firstboot (new disk id in
-# the MBR, fstab and cmdline.txt, its own init= removed, reboot) and a test
-# harness unit that powers the VM off once piprep-setup.service has finished.
+# A Bookworm-style rootfs gets a stand-in for raspberrypi-sys-mods' firstboot
+# (new disk id in the MBR, fstab and cmdline.txt, its own init= removed,
+# reboot). A rootfs with cloud-init is set up as Trixie images are: NoCloud
+# seeded from /boot/firmware, with pi-gen's template seed files. Both get a test
+# harness unit that powers the VM off once the first-boot work has finished.
 set -eu
 tar=$1
 out=$2
@@ -31,7 +33,26 @@ kernel=$(ls "$root"/boot/vmlinuz-* | sort | tail -n 1)
 initrd=$(ls "$root"/boot/initrd.img-* | sort | tail -n 1)
 cp "$kernel" "$boot/kernel8.img"
 cp "$initrd" "$boot/initramfs8"
-printf 'console=serial0,115200 console=tty1 root=PARTUUID=%s-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot\n' "$disk_id" >"$boot/cmdline.txt"
+cloud_init=no
+[ ! -x "$root/usr/bin/cloud-init" ] || cloud_init=yes
+if [ "$cloud_init" = yes ]; then
+	# Trixie's cmdline without ` resize` (nothing here would remove it).
+	printf 'console=serial0,115200 console=tty1 root=PARTUUID=%s-02 rootfstype=ext4 fsck.repair=yes rootwait\n' "$disk_id" >"$boot/cmdline.txt"
+	# As pi-gen's stage2/04-cloud-init: templates on the boot partition and
+	# NoCloud seeded from it.
+	printf 'instance-id: rpi-image\n' >"$boot/meta-data"
+	printf '#cloud-config\n# template from the image\nssh_pwauth: false\n' >"$boot/user-data"
+	printf 'network:\n  version: 2\n  ethernets:\n    eth0:\n      dhcp4: true\n      optional: true\n' >"$boot/network-config"
+	mkdir -p "$root/etc/cloud/cloud.cfg.d"
+	printf 'datasource_list: [ NoCloud, None ]\ndatasource:\n  NoCloud:\n    seedfrom: file:///boot/firmware\n' >"$root/etc/cloud/cloud.cfg.d/99_raspberry-pi.cfg"
+	# The seed lives on the boot partition: mount it before cloud-init looks.
+	for unit in cloud-init-local.service cloud-init-main.service; do
+		mkdir -p "$root/etc/systemd/system/$unit.d"
+		printf '[Unit]\nRequiresMountsFor=/boot/firmware\n' >"$root/etc/systemd/system/$unit.d/e2e-bootfs.conf"
+	done
+else
+	printf 'console=serial0,115200 console=tty1 root=PARTUUID=%s-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot\n' "$disk_id" >"$boot/cmdline.txt"
+fi
 printf '[all]\narm_64bit=1\nauto_initramfs=1\n' >"$boot/config.txt"
 printf 'Raspberry Pi reference (piprep e2e stand-in)\nGenerated using pi-gen\n' >"$boot/issue.txt"
 
@@ -82,8 +103,8 @@ chmod 755 "$root/usr/lib/raspberrypi-sys-mods/firstboot"
 # Harness: power off once piprep-setup has run, so the test can read the disk.
 cat >"$root/etc/systemd/system/e2e-settle.service" <<'UNIT'
 [Unit]
-Description=e2e harness: power off after piprep-setup.service
-After=piprep-setup.service network-online.target
+Description=e2e harness: power off after the first-boot work
+After=piprep-setup.service network-online.target cloud-final.service
 
 [Service]
 Type=oneshot
@@ -96,6 +117,7 @@ UNIT
 ln -sf /etc/systemd/system/e2e-settle.service "$root/etc/systemd/system/multi-user.target.wants/e2e-settle.service"
 
 if [ -n "$repo_url" ]; then
+	rm -f "$root"/etc/apt/sources.list.d/*.sources
 	printf 'deb [trusted=yes] %s ./\n' "$repo_url" >"$root/etc/apt/sources.list"
 fi
 

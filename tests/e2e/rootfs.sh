@@ -1,8 +1,9 @@
 #!/bin/sh
-# Build (or reuse) the arm64 Debian bookworm root filesystems that stand in for
+# Build (or reuse) the arm64 Debian root filesystems that stand in for
 # Raspberry Pi OS Lite in the end-to-end test, and a local apt repository.
 #
-#   rootfs.sh CACHE_DIR   -> prints the cache key; creates, unless present:
+#   rootfs.sh CACHE_DIR [bookworm|trixie]   -> prints the cache key; creates,
+#   unless present:
 #     CACHE_DIR/rootfs-offline-KEY.tar  chrony and ufw preinstalled
 #     CACHE_DIR/rootfs-online-KEY.tar   without chrony and ufw (as RPi OS Lite)
 #     CACHE_DIR/repo-KEY/               every .deb fetched, with a Packages index
@@ -13,15 +14,31 @@
 # Needs root, debootstrap, qemu-user-static, apt-utils.
 set -eu
 
-cache=${1:?usage: rootfs.sh CACHE_DIR}
+cache=${1:?usage: rootfs.sh CACHE_DIR [bookworm|trixie]}
+suite=${2:-bookworm}
 mirror=${E2E_MIRROR:-http://deb.debian.org/debian}
 # libpam-systemd provides logind, which polkitd (for network-manager) needs;
 # debootstrap does not resolve that virtual dependency itself.
-packages="systemd,systemd-sysv,udev,kmod,dbus,libpam-systemd,network-manager,openssh-server,sudo,iproute2,dphys-swapfile,linux-image-arm64,initramfs-tools,procps,e2fsprogs,dosfstools,python3,chrony,ufw"
+common="systemd,systemd-sysv,udev,kmod,dbus,libpam-systemd,network-manager,openssh-server,sudo,iproute2,linux-image-arm64,initramfs-tools,procps,e2fsprogs,dosfstools,python3,chrony,ufw"
 modules="virtio_pci virtio_mmio virtio_blk virtio_net ext4 vfat nls_ascii nls_cp437"
 # Bump when the build steps change in a way that changes the result.
 recipe=1
-key=$(printf '%s\n%s\n%s\n' "$packages" "$modules" "$recipe" | sha256sum | cut -c1-12)
+case "$suite" in
+bookworm)
+	# As Raspberry Pi OS Bookworm: dphys-swapfile, firstrun-style customisation.
+	packages=$(echo "$common" | sed 's/,iproute2,/,iproute2,dphys-swapfile,/')
+	key=$(printf '%s\n%s\n%s\n' "$packages" "$modules" "$recipe" | sha256sum | cut -c1-12)
+	;;
+trixie)
+	# As current Raspberry Pi OS Trixie: configured by cloud-init (NoCloud).
+	packages="$common,cloud-init"
+	key=$(printf 'trixie\n%s\n%s\n%s\n' "$packages" "$modules" "$recipe" | sha256sum | cut -c1-12)
+	;;
+*)
+	echo "rootfs.sh: unknown suite $suite" >&2
+	exit 2
+	;;
+esac
 offline="$cache/rootfs-offline-$key.tar"
 online="$cache/rootfs-online-$key.tar"
 repo="$cache/repo-$key"
@@ -57,7 +74,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "rootfs: debootstrap first stage ($mirror)" >&2
-debootstrap --foreign --arch=arm64 --variant=minbase --include="$packages" bookworm "$root" "$mirror" >&2
+debootstrap --foreign --arch=arm64 --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >&2
 
 # Only the modules a virtio VM needs in the initramfs.
 mkdir -p "$root/etc/initramfs-tools/conf.d" "$root/usr/share/initramfs-tools/modules.d"
@@ -75,7 +92,8 @@ chroot "$root" /debootstrap/debootstrap --second-stage >&2
 # Raspberry Pi OS-like basics.
 echo raspberrypi >"$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n\n127.0.1.1\traspberrypi\n' >"$root/etc/hosts"
-chroot "$root" systemctl enable NetworkManager ssh dphys-swapfile >&2 || true
+chroot "$root" systemctl enable NetworkManager ssh >&2 || true
+[ "$suite" != bookworm ] || chroot "$root" systemctl enable dphys-swapfile >&2 || true
 rm -f "$root"/var/cache/apt/archives/*.deb
 unmount_all
 
