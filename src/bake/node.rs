@@ -64,8 +64,9 @@ pub struct Job<'a> {
     pub target: &'a Target,
     pub digest: Option<&'a BaseDigest>,
     pub plan: &'a NodePlan,
-    pub out_dir: &'a Path,
     /// Where the files go (the out dir, or a scratch dir for reproducibility checks).
+    pub out_dir: &'a Path,
+    /// Timestamp for every FAT entry written.
     pub time: fatfs::DateTime,
     pub compress: bool,
     pub progress: &'a ProgressBar,
