@@ -31,7 +31,9 @@ bookworm)
 	;;
 trixie)
 	# As current Raspberry Pi OS Trixie: configured by cloud-init (NoCloud).
-	packages="$common,cloud-init"
+	# python3-cffi-backend provides the python3-cffi-backend-api-* virtual
+	# packages python3-cryptography needs (cloud-init -> oauthlib).
+	packages="$common,cloud-init,python3-cffi-backend"
 	key=$(printf 'trixie\n%s\n%s\n%s\n' "$packages" "$modules" "$recipe" | sha256sum | cut -c1-12)
 	;;
 *)
