@@ -96,6 +96,35 @@ pub fn hash_span(
     Ok(())
 }
 
+/// Feed [from, to) of `base` with `pages` applied to `h`.
+fn hash_overlay(
+    base: &File,
+    pages: &[(u64, Vec<u8>)],
+    from: u64,
+    to: u64,
+    h: &mut Sha256,
+    buf: &mut [u8],
+) -> std::io::Result<()> {
+    let mut pos = from;
+    for (off, data) in pages {
+        let (ps, pe) = (*off, *off + data.len() as u64);
+        if pe <= pos || ps >= to {
+            continue;
+        }
+        if ps > pos {
+            hash_span(base, pos, ps, h, buf)?;
+            pos = ps;
+        }
+        let end = pe.min(to);
+        h.update(&data[(pos - ps) as usize..(end - ps) as usize]);
+        pos = end;
+    }
+    if pos < to {
+        hash_span(base, pos, to, h, buf)?;
+    }
+    Ok(())
+}
+
 /// Block-map ranges (with sha256) for byte extents of `file`, clipped to `len`.
 pub fn ranges(file: &File, extents: &[(u64, u64)], len: u64) -> std::io::Result<Vec<Range>> {
     let mut buf = vec![0u8; BUF];
@@ -184,18 +213,39 @@ impl BaseDigest {
         })
     }
 
-    /// The whole-image sha256 and the block map of a node image `out` made
-    /// from `base`: only the FAT partition is read from `out`.
-    pub fn node(&self, base: &File, out: &File) -> std::io::Result<(String, Vec<Range>)> {
+    /// The whole-image sha256 and the block map of the node image that is the
+    /// base with `pages` (absolute offset, bytes; sorted; inside the FAT
+    /// partition) applied. Needs no output file, so it runs while the clone is
+    /// still being written.
+    pub fn node(
+        &self,
+        base: &File,
+        pages: &[(u64, Vec<u8>)],
+    ) -> std::io::Result<(String, Vec<Range>)> {
         let (fs, fe) = self.fat;
         let mut buf = vec![0u8; BUF];
         let mut h = self.prefix.clone();
-        hash_span(out, fs, fe, &mut h, &mut buf)?;
+        hash_overlay(base, pages, fs, fe, &mut h, &mut buf)?;
         hash_span(base, fe, self.len, &mut h, &mut buf)?;
-        let mut fat_ext = data_extents(out, fs, fe);
+        let mut fat_ext = data_extents(base, fs, fe);
+        fat_ext.extend(pages.iter().map(|(o, d)| {
+            (
+                o / BLOCK * BLOCK,
+                (o + d.len() as u64).div_ceil(BLOCK) * BLOCK,
+            )
+        }));
         fat_ext.push((fs, (fs + self.fat_meta).div_ceil(BLOCK) * BLOCK));
         let mut all = self.outside.clone();
-        all.extend(ranges(out, &merge(fat_ext), self.len)?);
+        for (a, b) in merge(fat_ext) {
+            let end = b.min(self.len);
+            let mut rh = Sha256::new();
+            hash_overlay(base, pages, a, end, &mut rh, &mut buf)?;
+            all.push(Range {
+                first: a / BLOCK,
+                last: (end - 1) / BLOCK,
+                sha256: Some(hex::encode(rh.finalize())),
+            });
+        }
         all.sort_by_key(|r| r.first);
         Ok((hex::encode(h.finalize()), all))
     }
@@ -231,10 +281,18 @@ mod tests {
         b.write_all_at(&[1; 512], 0).unwrap();
         b.write_all_at(&[2; 9000], 40 * BLOCK).unwrap();
         b.write_all_at(&[3; 100], len - 100).unwrap();
+        b.write_all_at(&[4; 700], 20 * BLOCK).unwrap(); // data inside the "FAT"
+        // The edit: one page in a hole of the FAT region, one over its data.
+        let pages = vec![
+            (17 * BLOCK, vec![9u8; 5000]),
+            (20 * BLOCK + 100, vec![8u8; 50]),
+        ];
         std::fs::copy(&bp, &op).unwrap();
         let o = std::fs::OpenOptions::new().write(true).open(&op).unwrap();
-        o.write_all_at(&[9; 5000], 16 * BLOCK + 7).unwrap(); // inside the "FAT"
-        let (b, o) = (File::open(&bp).unwrap(), File::open(&op).unwrap());
+        for (off, d) in &pages {
+            o.write_all_at(d, *off).unwrap();
+        }
+        let b = File::open(&bp).unwrap();
         let d = BaseDigest::new(
             &b,
             len,
@@ -243,15 +301,13 @@ mod tests {
             &dir.join("memo.json"),
         )
         .unwrap();
-        let (sha, map) = d.node(&b, &o).unwrap();
-        assert_eq!(
-            sha,
-            hex::encode(Sha256::digest(std::fs::read(&op).unwrap()))
-        );
-        let (sha2, _) = full(&o, len).unwrap();
-        assert_eq!(sha, sha2);
-        // Every range's checksum matches the output's bytes.
+        let (sha, map) = d.node(&b, &pages).unwrap();
         let data = std::fs::read(&op).unwrap();
+        assert_eq!(sha, hex::encode(Sha256::digest(&data)));
+        let (sha2, _) = full(&File::open(&op).unwrap(), len).unwrap();
+        assert_eq!(sha, sha2);
+        // Every range's checksum matches the output's bytes, and every
+        // non-zero byte of the output is mapped.
         for r in &map {
             let a = (r.first * BLOCK) as usize;
             let e = (((r.last + 1) * BLOCK).min(len)) as usize;
@@ -259,6 +315,15 @@ mod tests {
                 r.sha256.as_deref().unwrap(),
                 hex::encode(Sha256::digest(&data[a..e]))
             );
+        }
+        for (i, byte) in data.iter().enumerate() {
+            if *byte != 0 {
+                let blk = i as u64 / BLOCK;
+                assert!(
+                    map.iter().any(|r| (r.first..=r.last).contains(&blk)),
+                    "byte {i} unmapped"
+                );
+            }
         }
         assert!(map.iter().any(|r| r.first == 16), "FAT metadata is mapped");
         // The memo is used the second time.
@@ -270,7 +335,7 @@ mod tests {
             &dir.join("memo.json"),
         )
         .unwrap();
-        assert_eq!(d2.node(&b, &o).unwrap().1, map);
+        assert_eq!(d2.node(&b, &pages).unwrap().1, map);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -119,34 +119,59 @@ pub fn bake_node(job: &Job) -> Result<Baked> {
         .mode(0o644)
         .open(&tmp)
         .map_err(|e| Error::output_io(&tmp, "cannot create", &e))?;
-    let t0 = Instant::now();
     let skip: Vec<(u64, u64)> = pages
         .iter()
         .map(|(o, d)| (*o, *o + d.len() as u64))
         .collect();
     job.progress.set_length(base.len);
-    let method = clone::clone(&base.file, &dst, base.len, &skip, &mut |n| {
-        job.progress.set_position(n)
-    })
-    .map_err(|e| Error::output_io(&tmp, "cannot copy the base image into", &e))?;
-    for (off, data) in &pages {
-        dst.write_all_at(data, *off)
-            .map_err(|e| Error::output_io(&tmp, "cannot write", &e))?;
-    }
-    t.clone_ms = ms(t0);
+    // The digest needs only the base and the edit, so it is computed (CPU)
+    // while the clone is written (mostly I/O).
+    let (copied, digested) = std::thread::scope(|s| {
+        let digest = s.spawn(|| {
+            let t0 = Instant::now();
+            let r = match job.digest {
+                Some(d) => d.node(&base.file, &pages),
+                None => Ok((String::new(), Vec::new())),
+            };
+            (r, ms(t0))
+        });
+        let t0 = Instant::now();
+        let copied = clone::clone(&base.file, &dst, base.len, &skip, &mut |n| {
+            job.progress.set_position(n)
+        })
+        .map_err(|e| Error::output_io(&tmp, "cannot copy the base image into", &e))
+        .and_then(|method| {
+            for (off, data) in &pages {
+                dst.write_all_at(data, *off)
+                    .map_err(|e| Error::output_io(&tmp, "cannot write", &e))?;
+            }
+            Ok(method)
+        });
+        (
+            copied.map(|m| (m, ms(t0))),
+            digest.join().expect("the digest thread does not panic"),
+        )
+    });
+    let (method, clone_ms) = copied?;
+    t.clone_ms = clone_ms;
+    let ((sha, ranges), digest_ms) = match (digested, job.digest) {
+        ((Ok(r), ms), Some(_)) => (r, ms),
+        ((Err(e), _), _) => return Err(Error::image_io(&base.path, "cannot read", &e)),
+        // Partitions off block boundaries: digest the finished image itself.
+        (_, None) => {
+            let t0 = Instant::now();
+            let r = digest::full(&dst, base.len)
+                .map_err(|e| Error::output_io(&tmp, "cannot read back", &e))?;
+            (r, ms(t0))
+        }
+    };
+    t.digest_ms = digest_ms;
 
-    let t0 = Instant::now();
-    let (sha, ranges) = match job.digest {
-        Some(d) => d.node(&base.file, &dst),
-        None => digest::full(&dst, base.len),
-    }
-    .map_err(|e| Error::output_io(&tmp, "cannot read back", &e))?;
     let bmap_name = format!("{name}.bmap");
     let bmap_tmp = tmp_name(job.out_dir, &bmap_name);
     temps.0.push(bmap_tmp.clone());
     std::fs::write(&bmap_tmp, bmap::to_xml(base.len, digest::BLOCK, &ranges))
         .map_err(|e| Error::output_io(&bmap_tmp, "cannot write", &e))?;
-    t.digest_ms = ms(t0);
 
     let mut xz = None;
     if job.compress {
