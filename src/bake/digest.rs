@@ -213,20 +213,19 @@ impl BaseDigest {
         })
     }
 
-    /// The whole-image sha256 and the block map of the node image that is the
-    /// base with `pages` (absolute offset, bytes; sorted; inside the FAT
-    /// partition) applied. Needs no output file, so it runs while the clone is
-    /// still being written.
+    /// For the node image that is the base with `pages` (absolute offset,
+    /// bytes; sorted; inside the FAT partition) applied: the sha256 state after
+    /// its FAT partition, and its complete block map. The caller hashes the
+    /// rest (identical to the base) with a [`Suffix`], while copying it.
     pub fn node(
         &self,
         base: &File,
         pages: &[(u64, Vec<u8>)],
-    ) -> std::io::Result<(String, Vec<Range>)> {
+    ) -> std::io::Result<(Suffix, Vec<Range>)> {
         let (fs, fe) = self.fat;
         let mut buf = vec![0u8; BUF];
         let mut h = self.prefix.clone();
         hash_overlay(base, pages, fs, fe, &mut h, &mut buf)?;
-        hash_span(base, fe, self.len, &mut h, &mut buf)?;
         let mut fat_ext = data_extents(base, fs, fe);
         fat_ext.extend(pages.iter().map(|(o, d)| {
             (
@@ -247,13 +246,60 @@ impl BaseDigest {
             });
         }
         all.sort_by_key(|r| r.first);
-        Ok((hex::encode(h.finalize()), all))
+        Ok((
+            Suffix {
+                h,
+                pos: fe,
+                len: self.len,
+            },
+            all,
+        ))
     }
 
     /// Whether the FAT partition sits on block boundaries (it does in every
     /// real image); otherwise per-node digests fall back to full hashing.
     pub fn usable(fat: (u64, u64)) -> bool {
         fat.0.is_multiple_of(BLOCK) && fat.1.is_multiple_of(BLOCK)
+    }
+}
+
+/// The whole-image hash from the end of the FAT partition on: fed the copied
+/// data in offset order, with the holes in between hashed as zeros.
+pub struct Suffix {
+    h: Sha256,
+    pos: u64,
+    len: u64,
+}
+
+impl Suffix {
+    fn zeros(&mut self, to: u64) {
+        let zeros = [0u8; 64 * 1024];
+        while self.pos < to {
+            let n = (to - self.pos).min(zeros.len() as u64) as usize;
+            self.h.update(&zeros[..n]);
+            self.pos += n as u64;
+        }
+    }
+
+    /// Bytes copied at `off`; earlier parts of the image are ignored.
+    pub fn feed(&mut self, off: u64, data: &[u8]) {
+        let end = off + data.len() as u64;
+        if end <= self.pos {
+            return;
+        }
+        self.zeros(off);
+        let skip = (self.pos - off.min(self.pos)) as usize;
+        self.h.update(&data[skip..]);
+        self.pos = end;
+    }
+
+    /// Hash what was not fed from `file` (after a reflink, nothing was).
+    pub fn finish(mut self, file: &File) -> std::io::Result<String> {
+        if self.pos < self.len {
+            let mut buf = vec![0u8; BUF];
+            hash_span(file, self.pos, self.len, &mut self.h, &mut buf)?;
+        }
+        Ok(hex::encode(self.h.finalize()))
     }
 }
 
@@ -301,7 +347,15 @@ mod tests {
             &dir.join("memo.json"),
         )
         .unwrap();
-        let (sha, map) = d.node(&b, &pages).unwrap();
+        let (suffix, map) = d.node(&b, &pages).unwrap();
+        // As bake does: feed what is copied (here: the data after the FAT).
+        let mut suffix = suffix;
+        for (a, e) in data_extents(&b, 32 * BLOCK, len) {
+            let mut chunk = vec![0u8; (e.min(len) - a) as usize];
+            b.read_exact_at(&mut chunk, a).unwrap();
+            suffix.feed(a, &chunk);
+        }
+        let sha = suffix.finish(&b).unwrap();
         let data = std::fs::read(&op).unwrap();
         assert_eq!(sha, hex::encode(Sha256::digest(&data)));
         let (sha2, _) = full(&File::open(&op).unwrap(), len).unwrap();

@@ -124,47 +124,58 @@ pub fn bake_node(job: &Job) -> Result<Baked> {
         .map(|(o, d)| (*o, *o + d.len() as u64))
         .collect();
     job.progress.set_length(base.len);
-    // The digest needs only the base and the edit, so it is computed (CPU)
-    // while the clone is written (mostly I/O).
-    let (copied, digested) = std::thread::scope(|s| {
-        let digest = s.spawn(|| {
-            let t0 = Instant::now();
-            let r = match job.digest {
-                Some(d) => d.node(&base.file, &pages),
-                None => Ok((String::new(), Vec::new())),
-            };
-            (r, ms(t0))
-        });
-        let t0 = Instant::now();
-        let copied = clone::clone(&base.file, &dst, base.len, &skip, &mut |n| {
-            job.progress.set_position(n)
-        })
-        .map_err(|e| Error::output_io(&tmp, "cannot copy the base image into", &e))
-        .and_then(|method| {
-            for (off, data) in &pages {
-                dst.write_all_at(data, *off)
-                    .map_err(|e| Error::output_io(&tmp, "cannot write", &e))?;
-            }
-            Ok(method)
-        });
-        (
-            copied.map(|m| (m, ms(t0))),
-            digest.join().expect("the digest thread does not panic"),
-        )
-    });
-    let (method, clone_ms) = copied?;
-    t.clone_ms = clone_ms;
-    let ((sha, ranges), digest_ms) = match (digested, job.digest) {
-        ((Ok(r), ms), Some(_)) => (r, ms),
-        ((Err(e), _), _) => return Err(Error::image_io(&base.path, "cannot read", &e)),
-        // Partitions off block boundaries: digest the finished image itself.
-        (_, None) => {
-            let t0 = Instant::now();
-            let r = digest::full(&dst, base.len)
-                .map_err(|e| Error::output_io(&tmp, "cannot read back", &e))?;
-            (r, ms(t0))
+    // The FAT partition's part of the digest needs only the base and the
+    // edit; the rest is hashed as it is copied, so every byte is read once.
+    let t0 = Instant::now();
+    let prepared = match job.digest {
+        Some(d) => Some(
+            d.node(&base.file, &pages)
+                .map_err(|e| Error::image_io(&base.path, "cannot read", &e))?,
+        ),
+        None => None,
+    };
+    let mut digest_ms = ms(t0);
+    let t0 = Instant::now();
+    let (mut suffix, ranges) = match prepared {
+        Some((s, r)) => (Some(s), r),
+        None => (None, Vec::new()),
+    };
+    let mut feed = |off: u64, data: &[u8]| {
+        if let Some(s) = suffix.as_mut() {
+            s.feed(off, data);
         }
     };
+    let tap: Option<clone::Tap> = if job.digest.is_some() {
+        Some(&mut feed)
+    } else {
+        None
+    };
+    let method = clone::clone(
+        &base.file,
+        &dst,
+        base.len,
+        &skip,
+        &mut |n| job.progress.set_position(n),
+        tap,
+    )
+    .map_err(|e| Error::output_io(&tmp, "cannot copy the base image into", &e))?;
+    for (off, data) in &pages {
+        dst.write_all_at(data, *off)
+            .map_err(|e| Error::output_io(&tmp, "cannot write", &e))?;
+    }
+    t.clone_ms = ms(t0);
+    let t0 = Instant::now();
+    let (sha, ranges) = match suffix {
+        Some(s) => (
+            s.finish(&base.file)
+                .map_err(|e| Error::image_io(&base.path, "cannot read", &e))?,
+            ranges,
+        ),
+        // Partitions off block boundaries: digest the finished image itself.
+        None => digest::full(&dst, base.len)
+            .map_err(|e| Error::output_io(&tmp, "cannot read back", &e))?,
+    };
+    digest_ms += ms(t0);
     t.digest_ms = digest_ms;
 
     let bmap_name = format!("{name}.bmap");
