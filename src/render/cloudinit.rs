@@ -229,8 +229,10 @@ pub fn network_config(plan: &NodePlan) -> String {
             dhcp4: false,
             dhcp6: false,
             addresses: vec![format!("{}/{}", plan.address, plan.prefix)],
+            // `0.0.0.0/0`, not `default`: cloud-init's own v2 parser (used when
+            // it renders for NetworkManager without netplan) rejects `default`.
             routes: vec![Route {
-                to: "default",
+                to: "0.0.0.0/0",
                 via: plan.gateway.to_string(),
             }],
             nameservers: Nameservers {

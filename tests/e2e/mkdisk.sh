@@ -110,11 +110,13 @@ After=piprep-setup.service network-online.target cloud-final.service
 Type=oneshot
 ExecStart=/bin/sh -c 'echo "e2e-settle: powering off"; systemctl --no-block poweroff'
 StandardOutput=journal+console
-
-[Install]
-WantedBy=multi-user.target
 UNIT
-ln -sf /etc/systemd/system/e2e-settle.service "$root/etc/systemd/system/multi-user.target.wants/e2e-settle.service"
+# cloud-final runs after multi-user.target, so with cloud-init the harness hangs
+# off cloud-final (ordering it after multi-user would be a cycle).
+wants=multi-user.target.wants
+[ "$cloud_init" = no ] || wants=cloud-final.service.wants
+mkdir -p "$root/etc/systemd/system/$wants"
+ln -sf /etc/systemd/system/e2e-settle.service "$root/etc/systemd/system/$wants/e2e-settle.service"
 
 if [ -n "$repo_url" ]; then
 	rm -f "$root"/etc/apt/sources.list.d/*.sources
