@@ -176,7 +176,14 @@ TOML
 	printf 'overlay\nbr_netfilter\n' | cmp - "$work/rootfs-modules.conf" || die "$name: /etc/modules-load.d/k8s.conf differs"
 	first=$(mtype -i "$disk@@$fat" ::piprep-report.txt | sed -n 's/^# boot-id: //p')
 
-	# A further boot still passes, with a refreshed report.
+	# A further boot still passes, with a refreshed report (the online scenario
+	# skips it: same mechanism as offline, and it keeps CI under 30 minutes).
+	if [ "$name" = online ]; then
+		[ -z "$server" ] || kill -- "-$server" 2>/dev/null || true
+		server=""
+		log "$name: PASS in $(($(date +%s) - t0)) s"
+		return 0
+	fi
 	next=$((last + 1))
 	boot "$disk" "$work/serial-$next.log" 600 "$nic" || { show_failure "$work"; die "$name: boot $next timed out"; }
 	"$piprep" report "$disk" >"$work/report-$next.txt" 2>&1 || { cat "$work/report-$next.txt" >&2; show_failure "$work"; die "$name: report failed on a further boot"; }
