@@ -29,11 +29,14 @@ pub fn is_xz(path: &Path) -> std::io::Result<bool> {
 
 pub struct Raw {
     pub size: u64,
-    pub sha256: String,
+    /// sha256 of the raw image, when asked for.
+    pub sha256: Option<String>,
 }
 
-/// Decompress `src` into the (new, empty) file `dst`.
-pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool) -> Result<Raw> {
+/// Decompress `src` into the (new, empty) file `dst`; with `hash`, also
+/// compute the raw image's sha256 on the way (to check it against a
+/// published one; otherwise the first bake hashes it, once).
+pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool, hash: bool) -> Result<Raw> {
     let input = File::open(src).map_err(|e| Error::image_io(src, "cannot open", &e))?;
     let compressed = input.metadata().map(|m| m.len()).unwrap_or(0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
@@ -61,37 +64,69 @@ pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool) -> Resul
         );
         pb
     };
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut off = 0u64;
-    loop {
-        // Fill a whole chunk, so zero detection sees aligned 4 KiB blocks.
-        let mut n = 0;
-        while n < CHUNK {
-            match dec.read(&mut buf[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) => {
-                    return Err(Error::image(format!(
-                        "{}: corrupt or truncated xz data after {off} output bytes: {e}",
-                        src.display()
-                    )));
+    // Decoding runs here (and in liblzma's threads); hashing, zero detection
+    // and writing run in a second thread, so the two overlap.
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>, usize)>(4);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    for _ in 0..6 {
+        let _ = empty_tx.send(vec![0u8; CHUNK]);
+    }
+    let writer = std::thread::scope(|s| {
+        let w = s.spawn(move || -> std::io::Result<Option<String>> {
+            let mut h = hash.then(Sha256::new);
+            for (off, buf, n) in full_rx {
+                if let Some(h) = h.as_mut() {
+                    h.update(&buf[..n]);
+                }
+                for (i, block) in buf[..n].chunks(BLOCK).enumerate() {
+                    if block.iter().any(|b| *b != 0) {
+                        dst.write_all_at(block, off + (i * BLOCK) as u64)?;
+                    }
+                }
+                let _ = empty_tx.send(buf);
+            }
+            Ok(h.map(|h| hex::encode(h.finalize())))
+        });
+        let mut off = 0u64;
+        let decoded: Result<u64> = loop {
+            let Ok(mut buf) = empty_rx.recv() else {
+                break Ok(off);
+            };
+            // Fill a whole chunk, so zero detection sees aligned 4 KiB blocks.
+            let mut n = 0;
+            let mut failed = None;
+            while n < CHUNK {
+                match dec.read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
                 }
             }
-        }
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        for (i, block) in buf[..n].chunks(BLOCK).enumerate() {
-            if block.iter().any(|b| *b != 0) {
-                dst.write_all_at(block, off + (i * BLOCK) as u64)
-                    .map_err(|e| Error::output_io(dst_name, "cannot write", &e))?;
+            if let Some(e) = failed {
+                break Err(Error::image(format!(
+                    "{}: corrupt or truncated xz data after {off} output bytes: {e}",
+                    src.display()
+                )));
             }
-        }
-        off += n as u64;
-        pb.set_position(dec.get_ref().read);
-    }
+            if n == 0 {
+                break Ok(off);
+            }
+            if full_tx.send((off, buf, n)).is_err() {
+                break Ok(off); // the writer stopped: its error is reported below
+            }
+            off += n as u64;
+            pb.set_position(dec.get_ref().read);
+        };
+        drop(full_tx);
+        let written = w.join().expect("the writer thread does not panic");
+        (decoded, written)
+    });
+    let (decoded, written) = writer;
+    let sha = written.map_err(|e| Error::output_io(dst_name, "cannot write", &e))?;
+    let off = decoded?;
     pb.finish_and_clear();
     // Trailing zero blocks were skipped: the length makes them holes.
     dst.set_len(off)
@@ -100,7 +135,7 @@ pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool) -> Resul
         .map_err(|e| Error::output_io(dst_name, "cannot sync", &e))?;
     Ok(Raw {
         size: off,
-        sha256: hex::encode(h.finalize()),
+        sha256: sha,
     })
 }
 

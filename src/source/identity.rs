@@ -59,6 +59,13 @@ fn memo_path(meta: &std::fs::Metadata, cache: &Path) -> std::path::PathBuf {
     cache.join("identity").join(key)
 }
 
+/// The remembered sha256 of `file`, if it has not changed since.
+pub fn memoized(file: &File, cache: &Path) -> Option<String> {
+    let meta = file.metadata().ok()?;
+    let s = std::fs::read_to_string(memo_path(&meta, cache)).ok()?;
+    (s.trim().len() == 64).then(|| s.trim().to_string())
+}
+
 /// Record a hash computed elsewhere (while decompressing) so nobody re-reads the file.
 pub fn remember(path: &Path, sha: &str, cache: &Path) {
     if let Ok(meta) = std::fs::metadata(path) {
@@ -88,19 +95,9 @@ pub fn image_sha256(
     let meta = file
         .metadata()
         .map_err(|e| Error::image_io(path, "cannot stat", &e))?;
-    let key = format!(
-        "{:x}-{:x}-{}-{}.{}",
-        meta.dev(),
-        meta.ino(),
-        len,
-        meta.mtime(),
-        meta.mtime_nsec()
-    );
-    let memo = cache.join("identity").join(key);
-    if let Ok(s) = std::fs::read_to_string(&memo)
-        && s.trim().len() == 64
-    {
-        return Ok(s.trim().to_string());
+    let memo = memo_path(&meta, cache);
+    if let Some(sha) = memoized(file, cache) {
+        return Ok(sha);
     }
     let pb = if quiet || !std::io::stderr().is_terminal() || len < (256 << 20) {
         ProgressBar::hidden()

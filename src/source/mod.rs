@@ -216,12 +216,14 @@ impl Fetcher {
                 });
             }
             let (file, len) = crate::image::open_readonly(p)?;
-            let sha = identity::image_sha256(p, &file, len, &self.cache.root, self.quiet)?;
-            let seed = Meta {
-                sha256: sha,
-                ..Meta::default()
-            };
-            return self.materialise(&seed, p, false);
+            if let Some(sha) = identity::memoized(&file, &self.cache.root) {
+                let seed = Meta {
+                    sha256: sha,
+                    ..Meta::default()
+                };
+                return self.materialise(&seed, p, false);
+            }
+            return self.first_use(p, &file, len);
         }
         let seed = self.resolve(spec)?;
         if let Some(hit) = self.hit(&seed) {
@@ -258,6 +260,44 @@ impl Fetcher {
         base
     }
 
+    /// A local .xz seen for the first time: hash it (the cache key) while
+    /// decompressing it, instead of reading it twice in a row.
+    fn first_use(&self, p: &Path, file: &std::fs::File, len: u64) -> Result<Base> {
+        self.cache.ensure_dirs()?;
+        let tmp_path = self
+            .cache
+            .root
+            .join("images")
+            .join(format!(".incoming-{}.img", std::process::id()));
+        let mut tmp = Temp(Some(tmp_path.clone()));
+        let out = std::fs::File::create(&tmp_path)
+            .map_err(|e| Error::output_io(&tmp_path, "cannot create", &e))?;
+        let (sha, raw) = std::thread::scope(|s| {
+            let h = s.spawn(|| identity::image_sha256(p, file, len, &self.cache.root, true));
+            let raw = decompress::decompress(p, &out, &tmp_path, self.quiet, false);
+            (h.join().expect("the hashing thread does not panic"), raw)
+        });
+        let (sha, raw) = (sha?, raw?);
+        let seed = Meta {
+            sha256: sha,
+            ..Meta::default()
+        };
+        let _lock = self.cache.lock(&seed.sha256, self.quiet)?;
+        if let Some(hit) = self.hit(&seed) {
+            return Ok(hit); // another process cached it meanwhile
+        }
+        let meta = Meta {
+            extract_size: raw.size,
+            ..seed
+        };
+        let img = self.cache.commit(&meta, &tmp_path)?;
+        tmp.0 = None;
+        Ok(Base {
+            raw: img,
+            identity: identity_of(&meta),
+        })
+    }
+
     fn hit(&self, seed: &Meta) -> Option<Base> {
         let (raw, meta) = self.cache.lookup(&seed.sha256)?;
         Some(Base {
@@ -282,16 +322,17 @@ impl Fetcher {
         if xz {
             let out = std::fs::File::create(&tmp_path)
                 .map_err(|e| Error::output_io(&tmp_path, "cannot create", &e))?;
-            let raw = decompress::decompress(file, &out, &tmp_path, self.quiet)?;
-            if !meta.extract_sha256.is_empty() && meta.extract_sha256 != raw.sha256 {
+            let verify = !meta.extract_sha256.is_empty();
+            let raw = decompress::decompress(file, &out, &tmp_path, self.quiet, verify)?;
+            let got = raw.sha256.unwrap_or_default();
+            if verify && meta.extract_sha256 != got {
                 return Err(Error::image(format!(
-                    "{}: the decompressed image has sha256 {}, but {} was expected; nothing was cached",
+                    "{}: the decompressed image has sha256 {got}, but {} was expected; nothing was cached",
                     file.display(),
-                    raw.sha256,
                     meta.extract_sha256
                 )));
             }
-            meta.extract_sha256 = raw.sha256;
+            meta.extract_sha256 = got;
             meta.extract_size = raw.size;
         } else {
             let looks_xz = meta.url.as_deref().is_some_and(|u| u.ends_with(".xz"));
@@ -314,7 +355,9 @@ impl Fetcher {
         if downloaded {
             let _ = std::fs::remove_file(file);
         }
-        identity::remember(&img, &meta.extract_sha256, &self.cache.root);
+        if !meta.extract_sha256.is_empty() {
+            identity::remember(&img, &meta.extract_sha256, &self.cache.root);
+        }
         Ok(Base {
             raw: img,
             identity: identity_of(&meta),
