@@ -228,7 +228,7 @@ pub struct BakeArgs {
     /// Also write NODE.img.xz (multi-threaded).
     #[arg(long, value_name = "FORMAT", value_parser = ["xz"])]
     pub compress: Option<String>,
-    /// Nodes baked at once [default: number of cores].
+    /// Nodes baked at once [default: twice the number of cores].
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
     /// Bake every node twice and fail unless the images are byte-identical.

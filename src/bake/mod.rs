@@ -223,7 +223,8 @@ fn bake_parallel(
     opts: &Options,
 ) -> Vec<(String, Result<Baked>)> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = opts.jobs.unwrap_or(cores).clamp(1, todo.len().max(1));
+    // Twice the cores: one node hashes while another waits for its writes.
+    let workers = opts.jobs.unwrap_or(2 * cores).clamp(1, todo.len().max(1));
     let mp = bars(opts.quiet);
     let target = target(base, opts.init);
     let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {msg}")
