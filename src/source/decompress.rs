@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 
 const XZ_MAGIC: [u8; 6] = [0xFD, b'7', b'z', b'X', b'Z', 0x00];
 const BLOCK: usize = 4096;
+static ZEROS: [u8; BLOCK] = [0; BLOCK];
 /// 1 MiB output chunks: big enough for throughput, small enough for RSS.
 const CHUNK: usize = 1 << 20;
 /// Above this, liblzma falls back to fewer threads instead of using more memory.
@@ -79,7 +80,8 @@ pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool, hash: bo
                     h.update(&buf[..n]);
                 }
                 for (i, block) in buf[..n].chunks(BLOCK).enumerate() {
-                    if block.iter().any(|b| *b != 0) {
+                    // A slice compare is a vectorised memcmp; a byte loop is not.
+                    if block != &ZEROS[..block.len()] {
                         dst.write_all_at(block, off + (i * BLOCK) as u64)?;
                     }
                 }
