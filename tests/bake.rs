@@ -475,3 +475,27 @@ fn a_failed_write_leaves_no_output() {
     let left: Vec<_> = std::fs::read_dir(dir.join("out")).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn bakes_gpt_images() {
+    let dir = scratch("bake-gpt");
+    let base = fixture("trixie", &["--gpt"]);
+    write_inventory(&dir, &base, "");
+    let o = piprep(&dir, &["bake", "-n", "cp-1", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_baked(&base, &dir.join("out/cp-1.img"), "cp-1", "10.1.1.11", &dir);
+    let v: serde_json::Value = serde_json::from_slice(
+        &piprep(
+            &dir,
+            &[
+                "inspect",
+                "--json",
+                dir.join("out/cp-1.img").to_str().unwrap(),
+            ],
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(v["table"]["scheme"], "gpt");
+    assert_eq!(v["table"]["partitions"][0]["content"], "fat");
+}

@@ -8,6 +8,7 @@
 # Usage: mkimage.sh [--align-mib N] [--fat-mib N] [--cluster-sectors N]
 #                   [--root-mib N] [--disk-id HEX] [--fill-mib N] [--cloud-init]
 #                   VARIANT OUT.img
+#   --gpt: a GPT partition table (protective MBR) instead of MBR
 #   --cloud-init: cloud-init installed, seeded (NoCloud) from the boot partition
 #                 with pi-gen's template user-data, meta-data and network-config
 #   VARIANT: bookworm | trixie
@@ -21,6 +22,7 @@ root_mib=48
 disk_id=""
 fill_mib=0
 cloud_init=no
+label=dos
 while [ $# -gt 2 ]; do
 	case "$1" in
 	--align-mib) align_mib=$2; shift 2 ;;
@@ -30,10 +32,11 @@ while [ $# -gt 2 ]; do
 	--disk-id) disk_id=$2; shift 2 ;;
 	--fill-mib) fill_mib=$2; shift 2 ;;
 	--cloud-init) cloud_init=yes; shift ;;
+	--gpt) label=gpt; shift ;;
 	*) echo "mkimage.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
-[ $# -eq 2 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
 variant=$1
 out=$2
 
@@ -85,7 +88,20 @@ stamp="${date}T00:00:00Z"
 epoch=$(date -u -d "$stamp" +%s)
 
 truncate -s "$total" "$img"
-sfdisk --quiet --no-reread --no-tell-kernel "$img" <<SFDISK
+if [ "$label" = gpt ]; then
+	# Room for the backup GPT at the end.
+	total=$((total + 1024 * 1024))
+	truncate -s "$total" "$img"
+	sfdisk --quiet --no-reread --no-tell-kernel "$img" <<SFDISK
+label: gpt
+label-id: ${disk_id}-0000-4000-8000-000000000000
+unit: sectors
+
+start=$p1_start, size=$p1_size, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name=bootfs
+start=$p2_start, size=$p2_size, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=rootfs
+SFDISK
+else
+	sfdisk --quiet --no-reread --no-tell-kernel "$img" <<SFDISK
 label: dos
 label-id: 0x$disk_id
 unit: sectors
@@ -93,6 +109,7 @@ unit: sectors
 start=$p1_start, size=$p1_size, type=c
 start=$p2_start, size=$p2_size, type=83
 SFDISK
+fi
 
 # Boot partition, like pi-gen's `mkdosfs -n bootfs -F 32 -s N`.
 mkfs.vfat -F 32 -n bootfs -s "$spc" -i "$disk_id" --offset="$p1_start" "$img" $((p1_size / 2)) >/dev/null 2>&1
