@@ -357,6 +357,19 @@ fn bad_images_are_refused_cleanly() {
         "truncated",
     );
 
+    // Partition 2 moved to start inside partition 1: overlapping entries.
+    let mut overlap = bytes.clone();
+    let p1 = partitions(&base)[0];
+    let inside = ((p1.start / 512) as u32 + 8).to_le_bytes();
+    overlap[446 + 16 + 8..446 + 16 + 12].copy_from_slice(&inside);
+    std::fs::write(dir.join("overlap.img"), &overlap).unwrap();
+    assert_refused(
+        &dir,
+        &["bake", "-n", "cp-1", "--image", "overlap.img"],
+        3,
+        "overlap",
+    );
+
     // The FAT boot sector wiped: no FAT partition remains.
     let mut nofat = bytes.clone();
     let boot = partitions(&base)[0];
