@@ -206,23 +206,13 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
     Ok(ins)
 }
 
-fn human(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 pub fn render_text(i: &Inspection) -> String {
-    let mut s = format!("image: {} ({}, {} bytes)\n", i.image, human(i.size), i.size);
+    let mut s = format!(
+        "image: {} ({}, {} bytes)\n",
+        i.image,
+        crate::image::human_size(i.size),
+        i.size
+    );
     s += &format!(
         "partition table: {}, disk id {}\n",
         i.table.scheme.name(),
@@ -234,7 +224,7 @@ pub fn render_text(i: &Inspection) -> String {
             "  {:<2} {:<13} {:<13} {:<5} {:<8} {}\n",
             p.number,
             p.start,
-            format!("{} ", human(p.size)),
+            format!("{} ", crate::image::human_size(p.size)),
             p.type_id,
             p.content.name(),
             p.label.as_deref().unwrap_or("-")

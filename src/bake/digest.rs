@@ -389,7 +389,22 @@ mod tests {
             &dir.join("memo.json"),
         )
         .unwrap();
-        assert_eq!(d2.node(&b, &pages).unwrap().1, map);
+        let (unfed, map2) = d2.node(&b, &pages).unwrap();
+        assert_eq!(map2, map);
+        // Nothing fed (a reflink copies no bytes): finish hashes the rest itself.
+        assert_eq!(unfed.finish(&b).unwrap(), sha);
+        // The memo is what the second digest read: a doctored memo shows up.
+        let memo = std::fs::read_to_string(dir.join("memo.json")).unwrap();
+        std::fs::write(dir.join("memo.json"), memo.replacen(",\"", ",\"f", 1)).unwrap();
+        let d3 = BaseDigest::new(
+            &b,
+            len,
+            (16 * BLOCK, 32 * BLOCK),
+            512,
+            &dir.join("memo.json"),
+        )
+        .unwrap();
+        assert_ne!(d3.node(&b, &pages).unwrap().1, map);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -51,14 +51,6 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
-    }
-}
-
 pub struct Job<'a> {
     pub base: &'a BaseImage,
     pub target: &'a Target,
@@ -98,7 +90,7 @@ pub fn bake_node(job: &Job) -> Result<Baked> {
 
     let name = format!("{}.img", plan.name);
     let out = job.out_dir.join(&name);
-    if same_file(&out, &base.path) {
+    if crate::image::same_file(&out, &base.path) {
         return Err(Error::output(format!(
             "{} is the input image; choose another --out directory (piprep never modifies its input)",
             out.display()

@@ -92,17 +92,13 @@ fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
     pb
 }
 
-fn human(n: u64) -> String {
-    format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64)
-}
-
 fn confirm(device: &Path, disk: &device::Disk, yes: bool) -> Result<()> {
     let parts: Vec<&str> = disk.partitions.iter().map(|(n, _)| n.as_str()).collect();
     eprintln!(
         "target {}: {}, {}, {}; partitions: {}",
         device.display(),
         disk.model,
-        human(disk.size),
+        crate::image::human_size(disk.size),
         if disk.removable {
             "removable"
         } else {
@@ -164,14 +160,7 @@ pub struct Summary {
 pub fn flash(image: &Path, device: &Path, opts: &Options) -> Result<Summary> {
     let started = Instant::now();
     let (src, len) = crate::image::open_readonly(image)?;
-    let same = std::fs::metadata(device)
-        .ok()
-        .zip(src.metadata().ok())
-        .is_some_and(|(a, b)| {
-            use std::os::unix::fs::MetadataExt;
-            a.dev() == b.dev() && a.ino() == b.ino()
-        });
-    if same {
+    if crate::image::same_file(device, image) {
         return Err(Error::new(
             Kind::Output,
             format!("{} is the image itself", device.display()),
