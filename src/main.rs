@@ -9,6 +9,7 @@ mod error;
 mod flash;
 mod image;
 mod inspect;
+mod multihash;
 mod render;
 mod report;
 mod source;

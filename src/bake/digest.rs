@@ -4,8 +4,9 @@
 //! base is digested once: the sha256 state after the bytes before the FAT
 //! partition, and the block map (with per-range sha256) of everything outside
 //! it, remembered in the cache by the base's hash. Per node, only the FAT
-//! partition is mapped and hashed anew; the whole-image sha256 continues from
-//! the saved state through the node's FAT partition and the base's suffix.
+//! partition is mapped anew. The whole-image sha256 values of a group of nodes
+//! continue from the saved state in one read of the base, the nodes' edits
+//! swapped in where they apply (see `multihash`).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -15,10 +16,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::bmap::Range;
+use crate::multihash::{self, State};
 
 pub const BLOCK: u64 = 4096;
 /// 1 MiB reads: streaming speed without a large footprint per worker.
 const BUF: usize = 1 << 20;
+/// Nodes whose sha256 one pass over the base computes: the SHA-NI interleave
+/// width (see `multihash`).
+pub const GROUP: usize = 4;
 
 /// Data extents of `file` within [from, to), widened to whole blocks.
 pub fn data_extents(file: &File, from: u64, to: u64) -> Vec<(u64, u64)> {
@@ -156,7 +161,9 @@ pub struct BaseDigest {
     pub fat: (u64, u64),
     /// Bytes at the start of the FAT partition that are always mapped.
     pub fat_meta: u64,
-    prefix: Sha256,
+    /// sha256 state after the bytes before the FAT partition (whole blocks,
+    /// as the partition starts on a block boundary).
+    prefix: State,
     outside: Vec<Range>,
 }
 
@@ -170,8 +177,14 @@ impl BaseDigest {
         memo: &Path,
     ) -> std::io::Result<Self> {
         let mut buf = vec![0u8; BUF];
-        let mut prefix = Sha256::new();
-        hash_span(base, 0, fat.0, &mut prefix, &mut buf)?;
+        let mut prefix = multihash::IV;
+        let mut pos = 0;
+        while pos < fat.0 {
+            let chunk = &mut buf[..(fat.0 - pos).min(BUF as u64) as usize];
+            read_sparse(base, pos, chunk)?;
+            multihash::compress_shared(std::slice::from_mut(&mut prefix), chunk);
+            pos += chunk.len() as u64;
+        }
         let outside = match std::fs::read_to_string(memo)
             .ok()
             .and_then(|t| serde_json::from_str::<Memo>(&t).ok())
@@ -213,19 +226,11 @@ impl BaseDigest {
         })
     }
 
-    /// For the node image that is the base with `pages` (absolute offset,
-    /// bytes; sorted; inside the FAT partition) applied: the sha256 state after
-    /// its FAT partition, and its complete block map. The caller hashes the
-    /// rest (identical to the base) with a [`Suffix`], while copying it.
-    pub fn node(
-        &self,
-        base: &File,
-        pages: &[(u64, Vec<u8>)],
-    ) -> std::io::Result<(Suffix, Vec<Range>)> {
+    /// The complete block map of the node image that is the base with
+    /// `pages` (absolute offset, bytes; sorted; inside the FAT partition).
+    pub fn node_map(&self, base: &File, pages: &[(u64, Vec<u8>)]) -> std::io::Result<Vec<Range>> {
         let (fs, fe) = self.fat;
         let mut buf = vec![0u8; BUF];
-        let mut h = self.prefix.clone();
-        hash_overlay(base, pages, fs, fe, &mut h, &mut buf)?;
         let mut fat_ext = data_extents(base, fs, fe);
         fat_ext.extend(pages.iter().map(|(o, d)| {
             (
@@ -246,14 +251,61 @@ impl BaseDigest {
             });
         }
         all.sort_by_key(|r| r.first);
-        Ok((
-            Suffix {
-                h,
-                pos: fe,
-                len: self.len,
-            },
-            all,
-        ))
+        Ok(all)
+    }
+
+    /// Whole-image sha256 of each node image (the base with that node's
+    /// `pages` applied), from one read of the base: chunks no node edits are
+    /// hashed for all nodes at once, an edited chunk for its node alone.
+    /// `progress` gets the image offset reached.
+    pub fn images_sha256(
+        &self,
+        base: &File,
+        nodes: &[&[(u64, Vec<u8>)]],
+        progress: &mut dyn FnMut(u64),
+    ) -> std::io::Result<Vec<String>> {
+        let mut states = vec![self.prefix; nodes.len()];
+        let mut tails: Vec<Vec<u8>> = vec![Vec::new(); nodes.len()];
+        let (mut buf, mut own) = (vec![0u8; BUF], vec![0u8; BUF]);
+        let mut shared: Vec<(usize, State)> = Vec::with_capacity(nodes.len());
+        let mut group: Vec<State> = Vec::with_capacity(nodes.len());
+        let mut pos = self.fat.0;
+        while pos < self.len {
+            let end = (pos + BUF as u64).min(self.len);
+            let chunk = &mut buf[..(end - pos) as usize];
+            read_sparse(base, pos, chunk)?;
+            // Only the image's last chunk can end inside a block.
+            let whole = chunk.len() / 64 * 64;
+            shared.clear();
+            for (i, pages) in nodes.iter().enumerate() {
+                if !pages
+                    .iter()
+                    .any(|(o, d)| *o < end && o + d.len() as u64 > pos)
+                {
+                    shared.push((i, states[i]));
+                    continue;
+                }
+                let mine = &mut own[..chunk.len()];
+                mine.copy_from_slice(chunk);
+                overlay(pages, pos, mine);
+                multihash::compress_shared(std::slice::from_mut(&mut states[i]), &mine[..whole]);
+                tails[i] = mine[whole..].to_vec();
+            }
+            group.clear();
+            group.extend(shared.iter().map(|(_, s)| *s));
+            multihash::compress_shared(&mut group, &chunk[..whole]);
+            for (&(i, _), s) in shared.iter().zip(&group) {
+                states[i] = *s;
+                tails[i] = chunk[whole..].to_vec();
+            }
+            pos = end;
+            progress(pos);
+        }
+        Ok(states
+            .iter()
+            .zip(&tails)
+            .map(|(s, t)| hex::encode(multihash::finish(*s, self.len - t.len() as u64, t)))
+            .collect())
     }
 
     /// Whether the FAT partition sits on block boundaries (it does in every
@@ -263,43 +315,26 @@ impl BaseDigest {
     }
 }
 
-/// The whole-image hash from the end of the FAT partition on: fed the copied
-/// data in offset order, with the holes in between hashed as zeros.
-pub struct Suffix {
-    h: Sha256,
-    pos: u64,
-    len: u64,
+/// Fill `buf` with the bytes of `file` at `off`, holes as zeros (not read).
+fn read_sparse(file: &File, off: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    let end = off + buf.len() as u64;
+    buf.fill(0);
+    for (a, b) in data_extents(file, off, end) {
+        let (a, b) = (a.max(off), b.min(end));
+        file.read_exact_at(&mut buf[(a - off) as usize..(b - off) as usize], a)?;
+    }
+    Ok(())
 }
 
-impl Suffix {
-    fn zeros(&mut self, to: u64) {
-        let zeros = [0u8; 64 * 1024];
-        while self.pos < to {
-            let n = (to - self.pos).min(zeros.len() as u64) as usize;
-            self.h.update(&zeros[..n]);
-            self.pos += n as u64;
+/// Apply the parts of `pages` that fall in `buf` (which holds bytes at `off`).
+fn overlay(pages: &[(u64, Vec<u8>)], off: u64, buf: &mut [u8]) {
+    let end = off + buf.len() as u64;
+    for (o, d) in pages {
+        let (a, b) = ((*o).max(off), (o + d.len() as u64).min(end));
+        if a < b {
+            buf[(a - off) as usize..(b - off) as usize]
+                .copy_from_slice(&d[(a - o) as usize..(b - o) as usize]);
         }
-    }
-
-    /// Bytes copied at `off`; earlier parts of the image are ignored.
-    pub fn feed(&mut self, off: u64, data: &[u8]) {
-        let end = off + data.len() as u64;
-        if end <= self.pos {
-            return;
-        }
-        self.zeros(off);
-        let skip = (self.pos - off.min(self.pos)) as usize;
-        self.h.update(&data[skip..]);
-        self.pos = end;
-    }
-
-    /// Hash what was not fed from `file` (after a reflink, nothing was).
-    pub fn finish(mut self, file: &File) -> std::io::Result<String> {
-        if self.pos < self.len {
-            let mut buf = vec![0u8; BUF];
-            hash_span(file, self.pos, self.len, &mut self.h, &mut buf)?;
-        }
-        Ok(hex::encode(self.h.finalize()))
     }
 }
 
@@ -316,95 +351,95 @@ pub fn full(out: &File, len: u64) -> std::io::Result<(String, Vec<Range>)> {
 mod tests {
     use super::*;
 
+    fn write_copy(base: &Path, out: &Path, pages: &[(u64, Vec<u8>)]) -> Vec<u8> {
+        std::fs::copy(base, out).unwrap();
+        let o = std::fs::OpenOptions::new().write(true).open(out).unwrap();
+        for (off, d) in pages {
+            o.write_all_at(d, *off).unwrap();
+        }
+        std::fs::read(out).unwrap()
+    }
+
     #[test]
-    fn node_digest_equals_a_plain_hash() {
+    fn node_digests_equal_plain_hashes() {
         let dir = std::env::temp_dir().join(format!("piprep-digest-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let (bp, op) = (dir.join("base"), dir.join("out"));
-        let len = 64 * BLOCK * 16;
+        let bp = dir.join("base");
+        // Not a whole number of SHA-256 blocks, so the last chunk has a tail.
+        let len = 4 * BUF as u64 + 37;
+        let fat = (16 * BLOCK, 16 * BLOCK + 2 * BUF as u64);
         let b = File::create(&bp).unwrap();
         b.set_len(len).unwrap();
         b.write_all_at(&[1; 512], 0).unwrap();
-        b.write_all_at(&[2; 9000], 40 * BLOCK).unwrap();
+        b.write_all_at(&[2; 9000], fat.1 + 40 * BLOCK).unwrap();
         b.write_all_at(&[3; 100], len - 100).unwrap();
         b.write_all_at(&[4; 700], 20 * BLOCK).unwrap(); // data inside the "FAT"
-        // The edit: one page in a hole of the FAT region, one over its data.
-        let pages = vec![
-            (17 * BLOCK, vec![9u8; 5000]),
-            (20 * BLOCK + 100, vec![8u8; 50]),
+        // Six nodes (a group wider than the SHA-NI interleave): one page in a
+        // hole, one over data, one across a chunk boundary, none at all.
+        let boundary = fat.0 + BUF as u64;
+        let nodes: Vec<Vec<(u64, Vec<u8>)>> = vec![
+            vec![
+                (17 * BLOCK, vec![9u8; 5000]),
+                (20 * BLOCK + 100, vec![8u8; 50]),
+            ],
+            vec![],
+            vec![(boundary - 3000, vec![7u8; 6000])],
+            vec![(fat.0, vec![6u8; 512])],
+            vec![
+                (17 * BLOCK, vec![5u8; 5000]),
+                (boundary + 64, vec![5u8; 64]),
+            ],
+            vec![(fat.1 - 10, vec![4u8; 10])],
         ];
-        std::fs::copy(&bp, &op).unwrap();
-        let o = std::fs::OpenOptions::new().write(true).open(&op).unwrap();
-        for (off, d) in &pages {
-            o.write_all_at(d, *off).unwrap();
-        }
         let b = File::open(&bp).unwrap();
-        let d = BaseDigest::new(
-            &b,
-            len,
-            (16 * BLOCK, 32 * BLOCK),
-            512,
-            &dir.join("memo.json"),
-        )
-        .unwrap();
-        let (suffix, map) = d.node(&b, &pages).unwrap();
-        // As bake does: feed what is copied (here: the data after the FAT).
-        let mut suffix = suffix;
-        for (a, e) in data_extents(&b, 32 * BLOCK, len) {
-            let mut chunk = vec![0u8; (e.min(len) - a) as usize];
-            b.read_exact_at(&mut chunk, a).unwrap();
-            suffix.feed(a, &chunk);
-        }
-        let sha = suffix.finish(&b).unwrap();
-        let data = std::fs::read(&op).unwrap();
-        assert_eq!(sha, hex::encode(Sha256::digest(&data)));
-        let (sha2, _) = full(&File::open(&op).unwrap(), len).unwrap();
-        assert_eq!(sha, sha2);
-        // Every range's checksum matches the output's bytes, and every
-        // non-zero byte of the output is mapped.
-        for r in &map {
-            let a = (r.first * BLOCK) as usize;
-            let e = (((r.last + 1) * BLOCK).min(len)) as usize;
-            assert_eq!(
-                r.sha256.as_deref().unwrap(),
-                hex::encode(Sha256::digest(&data[a..e]))
-            );
-        }
-        for (i, byte) in data.iter().enumerate() {
-            if *byte != 0 {
-                let blk = i as u64 / BLOCK;
-                assert!(
-                    map.iter().any(|r| (r.first..=r.last).contains(&blk)),
-                    "byte {i} unmapped"
+        let memo = dir.join("memo.json");
+        let d = BaseDigest::new(&b, len, fat, 512, &memo).unwrap();
+        let refs: Vec<&[(u64, Vec<u8>)]> = nodes.iter().map(|n| n.as_slice()).collect();
+        let mut reached = 0;
+        let shas = d.images_sha256(&b, &refs, &mut |p| reached = p).unwrap();
+        assert_eq!(reached, len);
+        let mut maps = Vec::new();
+        for (i, pages) in nodes.iter().enumerate() {
+            let op = dir.join(format!("out{i}"));
+            let data = write_copy(&bp, &op, pages);
+            assert_eq!(shas[i], hex::encode(Sha256::digest(&data)), "node {i}");
+            assert_eq!(shas[i], full(&File::open(&op).unwrap(), len).unwrap().0);
+            // Every range's checksum matches the output's bytes, and every
+            // non-zero byte of the output is mapped.
+            let map = d.node_map(&b, pages).unwrap();
+            for r in &map {
+                let a = (r.first * BLOCK) as usize;
+                let e = (((r.last + 1) * BLOCK).min(len)) as usize;
+                assert_eq!(
+                    r.sha256.as_deref().unwrap(),
+                    hex::encode(Sha256::digest(&data[a..e]))
                 );
             }
+            for (i, byte) in data.iter().enumerate() {
+                if *byte != 0 {
+                    let blk = i as u64 / BLOCK;
+                    assert!(
+                        map.iter().any(|r| (r.first..=r.last).contains(&blk)),
+                        "byte {i} unmapped"
+                    );
+                }
+            }
+            assert!(map.iter().any(|r| r.first == 16), "FAT metadata is mapped");
+            maps.push(map);
         }
-        assert!(map.iter().any(|r| r.first == 16), "FAT metadata is mapped");
+        // One node alone gives the same as in a group.
+        assert_eq!(
+            d.images_sha256(&b, &refs[2..3], &mut |_| ()).unwrap(),
+            [shas[2].clone()]
+        );
         // The memo is used the second time.
-        let d2 = BaseDigest::new(
-            &b,
-            len,
-            (16 * BLOCK, 32 * BLOCK),
-            512,
-            &dir.join("memo.json"),
-        )
-        .unwrap();
-        let (unfed, map2) = d2.node(&b, &pages).unwrap();
-        assert_eq!(map2, map);
-        // Nothing fed (a reflink copies no bytes): finish hashes the rest itself.
-        assert_eq!(unfed.finish(&b).unwrap(), sha);
+        let d2 = BaseDigest::new(&b, len, fat, 512, &memo).unwrap();
+        assert_eq!(d2.node_map(&b, &nodes[0]).unwrap(), maps[0]);
         // The memo is what the second digest read: a doctored memo shows up.
-        let memo = std::fs::read_to_string(dir.join("memo.json")).unwrap();
-        std::fs::write(dir.join("memo.json"), memo.replacen(",\"", ",\"f", 1)).unwrap();
-        let d3 = BaseDigest::new(
-            &b,
-            len,
-            (16 * BLOCK, 32 * BLOCK),
-            512,
-            &dir.join("memo.json"),
-        )
-        .unwrap();
-        assert_ne!(d3.node(&b, &pages).unwrap().1, map);
+        let text = std::fs::read_to_string(&memo).unwrap();
+        std::fs::write(&memo, text.replacen(",\"", ",\"f", 1)).unwrap();
+        let d3 = BaseDigest::new(&b, len, fat, 512, &memo).unwrap();
+        assert_ne!(d3.node_map(&b, &nodes[0]).unwrap(), maps[0]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

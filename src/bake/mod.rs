@@ -214,6 +214,61 @@ pub fn run(
     (results, saved)
 }
 
+/// Run `f` on every item with up to `workers` threads; results in item order.
+fn pool<T: Sync, R: Send>(workers: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers.clamp(1, items.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    *slots[i].lock().expect("no worker panics") = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .expect("no worker panics")
+                .expect("every item ran")
+        })
+        .collect()
+}
+
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().expect("no worker panics").take()
+}
+
+/// Split `nodes` into as few groups of at most `width` as possible, of
+/// near-equal size (8 → 4+4, 5 → 3+2).
+fn groups(nodes: &[usize], width: usize) -> Vec<Vec<usize>> {
+    let n = nodes.len().div_ceil(width).max(1);
+    let (size, extra) = (nodes.len() / n, nodes.len() % n);
+    let mut out = Vec::new();
+    let mut rest = nodes;
+    for g in 0..n {
+        let (a, b) = rest.split_at(size + usize::from(g < extra));
+        if !a.is_empty() {
+            out.push(a.to_vec());
+        }
+        rest = b;
+    }
+    out
+}
+
+/// Work that runs on the shared workers once every node is prepared.
+enum Task {
+    /// Clone a node's image and apply its edit.
+    Copy(usize),
+    /// Compute the sha256 of several nodes' images in one read of the base.
+    Hash(Vec<usize>),
+}
+
 fn bake_parallel(
     base: &BaseImage,
     todo: &[&NodePlan],
@@ -223,49 +278,90 @@ fn bake_parallel(
     opts: &Options,
 ) -> Vec<(String, Result<Baked>)> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // Twice the cores: one node hashes while another waits for its writes.
-    let workers = opts.jobs.unwrap_or(2 * cores).clamp(1, todo.len().max(1));
+    // Twice the cores: some tasks wait for writeback while others compute.
+    let workers = opts.jobs.unwrap_or(2 * cores).max(1);
     let mp = bars(opts.quiet);
     let target = target(base, opts.init);
     let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {msg}")
         .expect("valid template")
         .progress_chars("=> ");
-    let next = AtomicUsize::new(0);
-    let done: Mutex<Vec<(usize, String, Result<Baked>)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(plan) = todo.get(i) else { break };
-                    let pb = mp.add(
-                        ProgressBar::new(base.len)
-                            .with_style(style.clone())
-                            .with_prefix(plan.name.clone()),
-                    );
-                    let job = Job {
-                        base,
-                        target: &target,
-                        digest,
-                        plan,
-                        out_dir,
-                        time,
-                        compress: opts.compress,
-                        progress: &pb,
-                    };
-                    let r =
-                        node::bake_node(&job).map_err(|e| e.context(format!("node {}", plan.name)));
-                    pb.finish_and_clear();
-                    done.lock()
-                        .expect("no worker panics")
-                        .push((i, plan.name.clone(), r));
-                }
-            });
+    let bar = |prefix: String| {
+        mp.add(
+            ProgressBar::new(base.len)
+                .with_style(style.clone())
+                .with_prefix(prefix),
+        )
+    };
+    let job = |i: usize| Job {
+        base,
+        target: &target,
+        digest,
+        plan: todo[i],
+        out_dir,
+        time,
+        compress: opts.compress,
+    };
+    let named = |i: usize, e: Error| e.context(format!("node {}", todo[i].name));
+    let index: Vec<usize> = (0..todo.len()).collect();
+
+    let prepared = pool(workers, &index, |&i| node::prepare(&job(i)));
+    let ready: Vec<usize> = index
+        .iter()
+        .copied()
+        .filter(|&i| prepared[i].is_ok())
+        .collect();
+    let mut tasks: Vec<Task> = Vec::new();
+    if digest.is_some() && !ready.is_empty() {
+        tasks.extend(groups(&ready, digest::GROUP).into_iter().map(Task::Hash));
+    }
+    tasks.extend(ready.iter().map(|&i| Task::Copy(i)));
+    let written: Vec<Mutex<Option<Result<node::Written>>>> =
+        index.iter().map(|_| Mutex::new(None)).collect();
+    // Per node: its image's sha256 and how long its group took.
+    type Hashed = Mutex<Option<Result<(String, f64)>>>;
+    let hashed: Vec<Hashed> = index.iter().map(|_| Mutex::new(None)).collect();
+    let prep = |i: usize| {
+        prepared[i]
+            .as_ref()
+            .expect("only prepared nodes have tasks")
+    };
+    pool(workers, &tasks, |task| match task {
+        Task::Copy(i) => {
+            let pb = bar(todo[*i].name.clone());
+            let r = node::write(&job(*i), prep(*i), &pb);
+            pb.finish_and_clear();
+            *written[*i].lock().expect("no worker panics") = Some(r);
+        }
+        Task::Hash(g) => {
+            let d = digest.expect("hash tasks only with a base digest");
+            let pb = bar(format!("sha256 ×{}", g.len()));
+            let pages: Vec<&[(u64, Vec<u8>)]> =
+                g.iter().map(|&i| prep(i).pages.as_slice()).collect();
+            let t0 = std::time::Instant::now();
+            let r = d.images_sha256(&base.file, &pages, &mut |n| pb.set_position(n));
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            pb.finish_and_clear();
+            for (k, &i) in g.iter().enumerate() {
+                *hashed[i].lock().expect("no worker panics") = Some(match &r {
+                    Ok(v) => Ok((v[k].clone(), ms)),
+                    Err(e) => Err(Error::image_io(&base.path, "cannot read", e)),
+                });
+            }
         }
     });
-    let mut v = done.into_inner().expect("no worker panics");
-    v.sort_by_key(|(i, _, _)| *i);
-    v.into_iter().map(|(_, n, r)| (n, r)).collect()
+
+    let parts: Vec<Mutex<Option<Result<node::Prepared>>>> =
+        prepared.into_iter().map(|p| Mutex::new(Some(p))).collect();
+    let done = pool(workers, &index, |&i| {
+        let p = take(&parts[i]).expect("each node finishes once")?;
+        let w = take(&written[i]).expect("every prepared node was written")?;
+        let sha = take(&hashed[i]).transpose()?;
+        node::finish(&job(i), p, w, sha)
+    });
+    done.into_iter()
+        .enumerate()
+        .map(|(i, r)| (todo[i].name.clone(), r.map_err(|e| named(i, e))))
+        .collect()
 }
 
 /// Bake the nodes again into a scratch directory and compare sha256 values.
@@ -328,6 +424,23 @@ fn check_reproducible(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn groups_are_balanced_and_narrow() {
+        let n = |k: usize| (0..k).collect::<Vec<_>>();
+        let sizes = |k| {
+            super::groups(&n(k), 4)
+                .iter()
+                .map(Vec::len)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(4), [4]);
+        assert_eq!(sizes(5), [3, 2]);
+        assert_eq!(sizes(8), [4, 4]);
+        assert_eq!(sizes(30), [4, 4, 4, 4, 4, 4, 3, 3]);
+        assert_eq!(super::groups(&n(6), 4).concat(), n(6));
+    }
+
     #[test]
     fn parses_release_dates() {
         assert_eq!(super::parse_date("2025-10-01"), Some(1_759_276_800));

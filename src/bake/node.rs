@@ -1,7 +1,9 @@
-//! Baking one node: render its boot files, compute the FAT edit against the
-//! read-only base, clone the base into a hidden temporary file beside the
-//! output (skipping the pages the edit replaces, so no byte is written twice),
-//! write the edit, digest, and rename the image, its .bmap and .xz into place.
+//! Baking one node, in three steps that `bake` schedules: `prepare` renders its
+//! boot files and computes the FAT edit and block map against the read-only
+//! base; `write` clones the base into a hidden temporary file beside the output
+//! and applies the edit; `finish` writes the .bmap (and .xz) and renames
+//! everything into place. The image's sha256 is computed from the base and the
+//! edit, for a group of nodes at once (`digest::BaseDigest::images_sha256`).
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -61,14 +63,29 @@ pub struct Job<'a> {
     /// Timestamp for every FAT entry written.
     pub time: fatfs::DateTime,
     pub compress: bool,
-    pub progress: &'a ProgressBar,
 }
 
 fn tmp_name(dir: &Path, file: &str) -> PathBuf {
     dir.join(format!(".{file}.{}.partial", std::process::id()))
 }
 
-pub fn bake_node(job: &Job) -> Result<Baked> {
+/// A node rendered and its FAT edit computed; nothing written yet but the
+/// empty temporary image (removed on drop unless renamed into place).
+pub struct Prepared {
+    name: String,
+    out: PathBuf,
+    tmp: PathBuf,
+    temps: Temps,
+    pub pages: Vec<(u64, Vec<u8>)>,
+    /// The block map, when the base digest gives it without reading the image.
+    ranges: Option<Vec<bmap::Range>>,
+    boot_files: Vec<String>,
+    started: Instant,
+    pub timings: Timings,
+}
+
+/// Render the node and compute its FAT edit and block map against the base.
+pub fn prepare(job: &Job) -> Result<Prepared> {
     let started = Instant::now();
     let (base, plan) = (job.base, job.plan);
     let mut t = Timings::default();
@@ -100,79 +117,102 @@ pub fn bake_node(job: &Job) -> Result<Baked> {
     let t0 = Instant::now();
     let pages = fat::edit_pages(&base.file, &base.path, &base.boot, &files, job.time)?;
     t.fat_edit_ms = ms(t0);
-
-    let mut temps = Temps(Vec::new());
+    let t0 = Instant::now();
+    let ranges = match job.digest {
+        Some(d) => Some(
+            d.node_map(&base.file, &pages)
+                .map_err(|e| Error::image_io(&base.path, "cannot read", &e))?,
+        ),
+        None => None,
+    };
+    t.digest_ms = ms(t0);
     let tmp = tmp_name(job.out_dir, &name);
-    temps.0.push(tmp.clone());
+    let mut boot_files: Vec<String> = vec!["cmdline.txt".into()];
+    boot_files.extend(rendered.files.iter().map(|f| f.name.clone()));
+    Ok(Prepared {
+        name,
+        out,
+        temps: Temps(vec![tmp.clone()]),
+        tmp,
+        pages,
+        ranges,
+        boot_files,
+        started,
+        timings: t,
+    })
+}
+
+/// A node's temporary image, complete and synced.
+pub struct Written {
+    file: File,
+    method: clone::Method,
+    ms: f64,
+}
+
+/// Clone the base into the temporary image (skipping the pages the edit
+/// replaces, so no byte is written twice), write the edit, and sync.
+pub fn write(job: &Job, p: &Prepared, progress: &ProgressBar) -> Result<Written> {
+    let base = job.base;
+    let t0 = Instant::now();
     let dst = OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
         .mode(0o644)
-        .open(&tmp)
-        .map_err(|e| Error::output_io(&tmp, "cannot create", &e))?;
-    let skip: Vec<(u64, u64)> = pages
+        .open(&p.tmp)
+        .map_err(|e| Error::output_io(&p.tmp, "cannot create", &e))?;
+    let skip: Vec<(u64, u64)> = p
+        .pages
         .iter()
         .map(|(o, d)| (*o, *o + d.len() as u64))
         .collect();
-    job.progress.set_length(base.len);
-    // The FAT partition's part of the digest needs only the base and the
-    // edit; the rest is hashed as it is copied, so every byte is read once.
-    let t0 = Instant::now();
-    let prepared = match job.digest {
-        Some(d) => Some(
-            d.node(&base.file, &pages)
-                .map_err(|e| Error::image_io(&base.path, "cannot read", &e))?,
-        ),
-        None => None,
-    };
-    let mut digest_ms = ms(t0);
-    let t0 = Instant::now();
-    let (mut suffix, ranges) = match prepared {
-        Some((s, r)) => (Some(s), r),
-        None => (None, Vec::new()),
-    };
-    let mut feed = |off: u64, data: &[u8]| {
-        if let Some(s) = suffix.as_mut() {
-            s.feed(off, data);
+    progress.set_length(base.len);
+    let method = clone::clone(&base.file, &dst, base.len, &skip, &mut |n| {
+        progress.set_position(n)
+    })
+    .map_err(|e| Error::output_io(&p.tmp, "cannot copy the base image into", &e))?;
+    for (off, data) in &p.pages {
+        dst.write_all_at(data, *off)
+            .map_err(|e| Error::output_io(&p.tmp, "cannot write", &e))?;
+    }
+    dst.sync_all()
+        .map_err(|e| Error::output_io(&p.tmp, "cannot sync", &e))?;
+    Ok(Written {
+        file: dst,
+        method,
+        ms: ms(t0),
+    })
+}
+
+/// Write the .bmap (and .xz), then rename everything into place. `sha` is
+/// the image's sha256 when computed from the base (and how long that took);
+/// otherwise the image is read back.
+pub fn finish(job: &Job, mut p: Prepared, w: Written, sha: Option<(String, f64)>) -> Result<Baked> {
+    let (base, plan) = (job.base, job.plan);
+    let Written {
+        file: dst,
+        method,
+        ms: clone_ms,
+    } = w;
+    p.timings.clone_ms = clone_ms;
+    let (sha, ranges) = match (sha, p.ranges.take()) {
+        (Some((s, hash_ms)), Some(r)) => {
+            p.timings.digest_ms += hash_ms;
+            (s, r)
+        }
+        // Partitions off block boundaries: digest the finished image itself.
+        _ => {
+            let t0 = Instant::now();
+            let r = digest::full(&dst, base.len)
+                .map_err(|e| Error::output_io(&p.tmp, "cannot read back", &e))?;
+            p.timings.digest_ms += ms(t0);
+            r
         }
     };
-    let tap: Option<clone::Tap> = if job.digest.is_some() {
-        Some(&mut feed)
-    } else {
-        None
-    };
-    let method = clone::clone(
-        &base.file,
-        &dst,
-        base.len,
-        &skip,
-        &mut |n| job.progress.set_position(n),
-        tap,
-    )
-    .map_err(|e| Error::output_io(&tmp, "cannot copy the base image into", &e))?;
-    for (off, data) in &pages {
-        dst.write_all_at(data, *off)
-            .map_err(|e| Error::output_io(&tmp, "cannot write", &e))?;
-    }
-    t.clone_ms = ms(t0);
-    let t0 = Instant::now();
-    let (sha, ranges) = match suffix {
-        Some(s) => (
-            s.finish(&base.file)
-                .map_err(|e| Error::image_io(&base.path, "cannot read", &e))?,
-            ranges,
-        ),
-        // Partitions off block boundaries: digest the finished image itself.
-        None => digest::full(&dst, base.len)
-            .map_err(|e| Error::output_io(&tmp, "cannot read back", &e))?,
-    };
-    digest_ms += ms(t0);
-    t.digest_ms = digest_ms;
-
+    let name = &p.name;
     let bmap_name = format!("{name}.bmap");
     let bmap_tmp = tmp_name(job.out_dir, &bmap_name);
-    temps.0.push(bmap_tmp.clone());
+    p.temps.0.push(bmap_tmp.clone());
     std::fs::write(&bmap_tmp, bmap::to_xml(base.len, digest::BLOCK, &ranges))
         .map_err(|e| Error::output_io(&bmap_tmp, "cannot write", &e))?;
 
@@ -181,14 +221,11 @@ pub fn bake_node(job: &Job) -> Result<Baked> {
         let t0 = Instant::now();
         let xz_name = format!("{name}.xz");
         let xz_tmp = tmp_name(job.out_dir, &xz_name);
-        temps.0.push(xz_tmp.clone());
+        p.temps.0.push(xz_tmp.clone());
         let sha = super::compress::xz(&dst, base.len, &xz_tmp)?;
         xz = Some((xz_name, xz_tmp, sha));
-        t.compress_ms = ms(t0);
+        p.timings.compress_ms = ms(t0);
     }
-
-    dst.sync_all()
-        .map_err(|e| Error::output_io(&tmp, "cannot sync", &e))?;
     drop(dst);
     // The .bmap and .xz first, the image last: an image never sits beside a
     // stale map.
@@ -199,14 +236,12 @@ pub fn bake_node(job: &Job) -> Result<Baked> {
     if let Some((xz_name, xz_tmp, _)) = &xz {
         rename(xz_tmp, &job.out_dir.join(xz_name))?;
     }
-    rename(&tmp, &out)?;
-    temps.0.clear();
+    rename(&p.tmp, &p.out)?;
+    p.temps.0.clear();
     if let Ok(d) = File::open(job.out_dir) {
         let _ = d.sync_all();
     }
-    t.total_ms = ms(started);
-    let mut boot_files: Vec<String> = vec!["cmdline.txt".into()];
-    boot_files.extend(rendered.files.iter().map(|f| f.name.clone()));
+    p.timings.total_ms = ms(p.started);
     let entry = NodeEntry {
         role: plan.role.as_str().into(),
         ip: format!("{}/{}", plan.address, plan.prefix),
@@ -214,17 +249,17 @@ pub fn bake_node(job: &Job) -> Result<Baked> {
         config_hash: plan.config_hash(),
         piprep_version: env!("CARGO_PKG_VERSION").into(),
         base_sha256: base.identity.raw_sha256.clone().unwrap_or_default(),
-        image: name,
+        image: name.clone(),
         size: base.len,
         sha256: sha,
         bmap: bmap_name,
         xz: xz.map(|(file, _, sha256)| Xz { file, sha256 }),
-        boot_files,
+        boot_files: p.boot_files,
     };
     Ok(Baked {
-        path: out,
+        path: p.out,
         method,
         entry,
-        timings: t,
+        timings: p.timings,
     })
 }

@@ -22,24 +22,16 @@ const CHUNK: u64 = 8 * 1024 * 1024;
 
 static ZEROS: [u8; 4096] = [0; 4096];
 
-/// 1 MiB buffers when the bytes pass through user space: as fast as cp here.
-const BUF: usize = 1 << 20;
-
-/// Sees every byte range copied through user space, in offset order.
-pub type Tap<'a> = &'a mut dyn FnMut(u64, &[u8]);
-
 /// Clone `len` bytes of `src` into the empty file `dst`, except the byte
 /// ranges in `skip` (sorted, disjoint), which the caller writes itself.
-/// `progress` gets the image offset reached. With a `tap`, data is copied
-/// through user space and shown to it (to hash while copying); a reflink
-/// copies nothing, so the tap then sees nothing.
+/// `progress` gets the image offset reached. The bytes never pass through
+/// user space.
 pub fn clone(
     src: &File,
     dst: &File,
     len: u64,
     skip: &[(u64, u64)],
     progress: &mut dyn FnMut(u64),
-    mut tap: Option<Tap>,
 ) -> io::Result<Method> {
     if rustix::fs::ioctl_ficlone(dst, src).is_ok() {
         progress(len);
@@ -48,7 +40,6 @@ pub fn clone(
     dst.set_len(len)?;
     let mut pos = 0u64;
     let mut method = Method::SparseCopy;
-    let mut buf = Vec::new();
     while pos < len {
         let data = match rustix::fs::seek(src, SeekFrom::Data(pos)) {
             Ok(d) => d,
@@ -70,17 +61,7 @@ pub fn clone(
         for (a, b) in minus(data, hole, skip) {
             let mut off = a;
             while off < b {
-                let n = match tap.as_mut() {
-                    Some(t) => {
-                        let n = (b - off).min(BUF as u64) as usize;
-                        buf.resize(BUF, 0);
-                        src.read_exact_at(&mut buf[..n], off)?;
-                        dst.write_all_at(&buf[..n], off)?;
-                        t(off, &buf[..n]);
-                        n
-                    }
-                    None => copy_range(src, dst, off, (b - off).min(CHUNK) as usize)?,
-                };
+                let n = copy_range(src, dst, off, (b - off).min(CHUNK) as usize)?;
                 off += n as u64;
                 progress(off);
             }
@@ -168,7 +149,7 @@ mod tests {
             .open(&b)
             .unwrap();
         let mut last = 0;
-        clone(&src, &dst, 64 << 20, &[], &mut |n| last = n, None).unwrap();
+        clone(&src, &dst, 64 << 20, &[], &mut |n| last = n).unwrap();
         assert!(last >= (1 << 20) + 4096);
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
         // 64 MiB apparent, about 1 MiB allocated.
