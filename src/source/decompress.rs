@@ -1,6 +1,7 @@
-//! .xz → raw image, multi-threaded (liblzma, where the file has several blocks),
-//! written sparse: 4 KiB blocks of zeros become holes. The output is hashed on
-//! the way, so the raw image's sha256 is known without another read.
+//! .xz → raw image, written sparse: 4 KiB blocks of zeros become holes. A
+//! multi-block file is decoded block by block on every core (`xz_blocks`);
+//! anything else by liblzma's stream decoder. When the raw image's sha256 is
+//! wanted, it is computed on the way.
 
 use std::fs::File;
 use std::io::{IsTerminal, Read};
@@ -12,6 +13,9 @@ use liblzma::read::XzDecoder;
 use liblzma::stream::MtStreamBuilder;
 use sha2::{Digest, Sha256};
 
+use std::sync::{Condvar, Mutex};
+
+use super::xz_blocks;
 use crate::error::{Error, Result};
 
 const XZ_MAGIC: [u8; 6] = [0xFD, b'7', b'z', b'X', b'Z', 0x00];
@@ -41,6 +45,19 @@ pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool, hash: bo
     let input = File::open(src).map_err(|e| Error::image_io(src, "cannot open", &e))?;
     let compressed = input.metadata().map(|m| m.len()).unwrap_or(0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let pb = bar(compressed, quiet);
+    if let Some(layout) = xz_blocks::layout(&input, compressed).filter(|l| l.blocks.len() > 1) {
+        return by_blocks(
+            src,
+            &input,
+            &layout,
+            dst,
+            dst_name,
+            &pb,
+            hash,
+            threads as usize,
+        );
+    }
     let stream = MtStreamBuilder::new()
         .threads(threads)
         .memlimit_threading(THREAD_MEMLIMIT)
@@ -52,19 +69,6 @@ pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool, hash: bo
         read: 0,
     };
     let mut dec = XzDecoder::new_stream(counting, stream);
-    let pb = if quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        let pb = ProgressBar::new(compressed);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "  unpack [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        pb
-    };
     // Decoding runs here (and in liblzma's threads); hashing, zero detection
     // and writing run in a second thread, so the two overlap.
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>, usize)>(4);
@@ -79,12 +83,7 @@ pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool, hash: bo
                 if let Some(h) = h.as_mut() {
                     h.update(&buf[..n]);
                 }
-                for (i, block) in buf[..n].chunks(BLOCK).enumerate() {
-                    // A slice compare is a vectorised memcmp; a byte loop is not.
-                    if block != &ZEROS[..block.len()] {
-                        dst.write_all_at(block, off + (i * BLOCK) as u64)?;
-                    }
-                }
+                write_sparse(dst, off, &buf[..n])?;
                 let _ = empty_tx.send(buf);
             }
             Ok(h.map(|h| hex::encode(h.finalize())))
@@ -130,15 +129,135 @@ pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool, hash: bo
     let sha = written.map_err(|e| Error::output_io(dst_name, "cannot write", &e))?;
     let off = decoded?;
     pb.finish_and_clear();
+    finish(dst, dst_name, off, sha)
+}
+
+fn finish(dst: &File, dst_name: &Path, size: u64, sha256: Option<String>) -> Result<Raw> {
     // Trailing zero blocks were skipped: the length makes them holes.
-    dst.set_len(off)
+    dst.set_len(size)
         .map_err(|e| Error::output_io(dst_name, "cannot size", &e))?;
     dst.sync_all()
         .map_err(|e| Error::output_io(dst_name, "cannot sync", &e))?;
-    Ok(Raw {
-        size: off,
-        sha256: sha,
-    })
+    Ok(Raw { size, sha256 })
+}
+
+fn bar(compressed: u64, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(compressed);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "  unpack [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    pb
+}
+
+/// Write `data` at `off`, leaving 4 KiB blocks of zeros as holes.
+fn write_sparse(dst: &File, off: u64, data: &[u8]) -> std::io::Result<()> {
+    for (i, block) in data.chunks(BLOCK).enumerate() {
+        // A slice compare is a vectorised memcmp; a byte loop is not.
+        if block != &ZEROS[..block.len()] {
+            dst.write_all_at(block, off + (i * BLOCK) as u64)?;
+        }
+    }
+    Ok(())
+}
+
+/// Decode the blocks in parallel, each written at its offset. With `hash`,
+/// a further thread hashes the output in order, reading back each block (from
+/// the page cache) once it and all before it are written.
+#[allow(clippy::too_many_arguments)]
+fn by_blocks(
+    src: &Path,
+    input: &File,
+    layout: &xz_blocks::Layout,
+    dst: &File,
+    dst_name: &Path,
+    pb: &ProgressBar,
+    hash: bool,
+    threads: usize,
+) -> Result<Raw> {
+    let reader = if hash {
+        Some(File::open(dst_name).map_err(|e| Error::output_io(dst_name, "cannot read back", &e))?)
+    } else {
+        None
+    };
+    // Sized first, so zeros not written read back as zeros.
+    dst.set_len(layout.size)
+        .map_err(|e| Error::output_io(dst_name, "cannot size", &e))?;
+    let done = (Mutex::new(vec![false; layout.blocks.len()]), Condvar::new());
+    let write_error = Mutex::new(None);
+    let (decoded, sha) = std::thread::scope(|s| {
+        let hasher = reader.map(|r| {
+            let done = &done;
+            s.spawn(move || -> std::io::Result<Option<String>> {
+                let mut h = Sha256::new();
+                let mut buf = vec![0u8; CHUNK];
+                for (i, b) in layout.blocks.iter().enumerate() {
+                    let mut d = done.0.lock().expect("no panics");
+                    while !d[i] {
+                        d = done.1.wait(d).expect("no panics");
+                    }
+                    drop(d);
+                    let mut pos = b.out;
+                    while pos < b.out + b.size {
+                        let n = (b.out + b.size - pos).min(CHUNK as u64) as usize;
+                        r.read_exact_at(&mut buf[..n], pos)?;
+                        h.update(&buf[..n]);
+                        pos += n as u64;
+                    }
+                }
+                Ok(Some(hex::encode(h.finalize())))
+            })
+        });
+        let decoded = xz_blocks::decode_all(
+            input,
+            layout,
+            threads,
+            &|off, data| {
+                write_sparse(dst, off, data).inspect_err(|e| {
+                    write_error
+                        .lock()
+                        .expect("no panics")
+                        .get_or_insert_with(|| e.to_string());
+                })
+            },
+            &|n| pb.inc(n),
+            &|i| {
+                done.0.lock().expect("no panics")[i] = true;
+                done.1.notify_all();
+            },
+        );
+        if decoded.is_err() {
+            // Release the hasher: it reads what exists and its result is dropped.
+            done.0.lock().expect("no panics").fill(true);
+            done.1.notify_all();
+        }
+        let sha = hasher.map(|h| h.join().expect("the hashing thread does not panic"));
+        (decoded, sha)
+    });
+    pb.finish_and_clear();
+    if let Some(e) = write_error.into_inner().expect("no panics") {
+        return Err(Error::output(format!(
+            "{}: cannot write: {e}",
+            dst_name.display()
+        )));
+    }
+    decoded.map_err(|e| {
+        Error::image(format!(
+            "{}: corrupt or truncated xz data: {e}",
+            src.display()
+        ))
+    })?;
+    let sha = match sha {
+        Some(r) => r.map_err(|e| Error::output_io(dst_name, "cannot read back", &e))?,
+        None => None,
+    };
+    finish(dst, dst_name, layout.size, sha)
 }
 
 struct CountingReader<R> {

@@ -8,6 +8,7 @@ pub mod decompress;
 pub mod http;
 pub mod identity;
 pub mod oslist;
+pub mod xz_blocks;
 
 use std::path::{Path, PathBuf};
 
