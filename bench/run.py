@@ -13,7 +13,8 @@ Fleet bake (issue 6), on a 2 GiB image holding ~1.2 GiB of incompressible data:
   * peak RSS of `bake --all` (/usr/bin/time -v). Target <= 64 MiB.
 Fetch (issue 5):
   * decompression of a multi-block .img.xz into an image file on disk:
-    `piprep fetch` (sparse output, sha256 of the result, fsync) vs
+    `piprep fetch` of a local .xz on first use (sparse output, the .xz hashed
+    for its cache key, fsync) vs
     `xz -dc -T0 > file; sync`. Target: piprep >= 1.3x faster. (`xz -dc -T0 >
     /dev/null`, which writes nothing, is reported too.)
   * download over loopback: `piprep fetch` vs `curl -o`.

@@ -69,8 +69,8 @@ fn tmp_name(dir: &Path, file: &str) -> PathBuf {
     dir.join(format!(".{file}.{}.partial", std::process::id()))
 }
 
-/// A node rendered and its FAT edit computed; nothing written yet but the
-/// empty temporary image (removed on drop unless renamed into place).
+/// A node rendered and its FAT edit computed; nothing written yet. Owns the
+/// name of its temporary image, removed on drop unless renamed into place.
 pub struct Prepared {
     name: String,
     out: PathBuf,
