@@ -242,13 +242,8 @@ fn by_blocks(
                         d = done.1.wait(d).expect("no panics");
                     }
                     drop(d);
-                    let mut pos = b.out;
-                    while pos < b.out + b.size {
-                        let n = (b.out + b.size - pos).min(CHUNK as u64) as usize;
-                        r.read_exact_at(&mut buf[..n], pos)?;
-                        h.update(&buf[..n]);
-                        pos += n as u64;
-                    }
+                    // Holes (zero blocks not written) are hashed without reads.
+                    crate::bake::digest::hash_span(&r, b.out, b.out + b.size, &mut h, &mut buf)?;
                 }
                 Ok(Some(hex::encode(h.finalize())))
             })
