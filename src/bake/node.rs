@@ -36,7 +36,7 @@ pub struct Baked {
     pub path: PathBuf,
     pub method: clone::Method,
     pub entry: NodeEntry,
-    pub timings: Timings,
+    timings: Timings,
 }
 
 /// Removes temporary outputs unless they were renamed into place.
@@ -81,7 +81,7 @@ pub struct Prepared {
     ranges: Option<Vec<bmap::Range>>,
     boot_files: Vec<String>,
     started: Instant,
-    pub timings: Timings,
+    timings: Timings,
 }
 
 /// Render the node and compute its FAT edit and block map against the base.
