@@ -36,7 +36,7 @@ pub struct Baked {
     pub path: PathBuf,
     pub method: clone::Method,
     pub entry: NodeEntry,
-    timings: Timings,
+    pub timings: Timings,
 }
 
 /// Removes temporary outputs unless they were renamed into place.
