@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::bmap::Range;
+use crate::image::aligned::AlignedBuf;
 use crate::multihash::{self, State};
 
 pub const BLOCK: u64 = 4096;
@@ -257,22 +258,27 @@ impl BaseDigest {
     /// Whole-image sha256 of each node image (the base with that node's
     /// `pages` applied), from one read of the base: chunks no node edits are
     /// hashed for all nodes at once, an edited chunk for its node alone.
-    /// `progress` gets the image offset reached.
+    /// Starting with `first`, every chunk of [FAT start, end of image), once
+    /// hashed, goes to `emit`, which returns the (empty) chunk to fill next:
+    /// the same one, or another.
     pub fn images_sha256(
         &self,
         base: &File,
         nodes: &[&[(u64, Vec<u8>)]],
-        progress: &mut dyn FnMut(u64),
+        first: Chunk,
+        emit: &mut dyn FnMut(Chunk) -> std::io::Result<Chunk>,
     ) -> std::io::Result<Vec<String>> {
         let mut states = vec![self.prefix; nodes.len()];
         let mut tails: Vec<Vec<u8>> = vec![Vec::new(); nodes.len()];
-        let (mut buf, mut own) = (vec![0u8; BUF], vec![0u8; BUF]);
         let mut shared: Vec<(usize, State)> = Vec::with_capacity(nodes.len());
         let mut group: Vec<State> = Vec::with_capacity(nodes.len());
+        let mut c = first;
         let mut pos = self.fat.0;
         while pos < self.len {
-            let end = (pos + BUF as u64).min(self.len);
-            let chunk = &mut buf[..(end - pos) as usize];
+            let end = (pos + c.base.len() as u64).min(self.len);
+            (c.pos, c.len) = (pos, (end - pos) as usize);
+            c.own.clear();
+            let chunk = &mut c.base[..c.len];
             read_sparse(base, pos, chunk)?;
             // Only the image's last chunk can end inside a block.
             let whole = chunk.len() / 64 * 64;
@@ -285,11 +291,12 @@ impl BaseDigest {
                     shared.push((i, states[i]));
                     continue;
                 }
-                let mine = &mut own[..chunk.len()];
+                let mut mine = AlignedBuf::new(chunk.len());
                 mine.copy_from_slice(chunk);
-                overlay(pages, pos, mine);
+                overlay(pages, pos, &mut mine);
                 multihash::compress_shared(std::slice::from_mut(&mut states[i]), &mine[..whole]);
                 tails[i] = mine[whole..].to_vec();
+                c.own.push((i, mine));
             }
             group.clear();
             group.extend(shared.iter().map(|(_, s)| *s));
@@ -298,14 +305,27 @@ impl BaseDigest {
                 states[i] = *s;
                 tails[i] = chunk[whole..].to_vec();
             }
+            c = emit(c)?;
             pos = end;
-            progress(pos);
         }
         Ok(states
             .iter()
             .zip(&tails)
             .map(|(s, t)| hex::encode(multihash::finish(*s, self.len - t.len() as u64, t)))
             .collect())
+    }
+
+    /// `images_sha256` alone, with the image offset reached for `progress`.
+    pub fn images_sha256_only(
+        &self,
+        base: &File,
+        nodes: &[&[(u64, Vec<u8>)]],
+        progress: &mut dyn FnMut(u64),
+    ) -> std::io::Result<Vec<String>> {
+        self.images_sha256(base, nodes, Chunk::new(BUF), &mut |c| {
+            progress(c.pos + c.len as u64);
+            Ok(c)
+        })
     }
 
     /// Whether the FAT partition sits on block boundaries (it does in every
@@ -315,8 +335,39 @@ impl BaseDigest {
     }
 }
 
+/// A piece of the image: the base's bytes at `pos`, and the nodes that edit
+/// it (by index) with their own version of it.
+pub struct Chunk {
+    pub pos: u64,
+    pub len: usize,
+    pub base: AlignedBuf,
+    pub own: Vec<(usize, AlignedBuf)>,
+}
+
+impl Chunk {
+    /// An empty chunk holding up to `cap` bytes.
+    pub fn new(cap: usize) -> Self {
+        Chunk {
+            pos: 0,
+            len: 0,
+            base: AlignedBuf::new(cap),
+            own: Vec::new(),
+        }
+    }
+
+    /// The bytes node `k` has here.
+    pub fn bytes_of(&self, k: usize) -> &[u8] {
+        let b = self
+            .own
+            .iter()
+            .find(|(i, _)| *i == k)
+            .map_or(&self.base, |(_, b)| b);
+        &b[..self.len]
+    }
+}
+
 /// Fill `buf` with the bytes of `file` at `off`, holes as zeros (not read).
-fn read_sparse(file: &File, off: u64, buf: &mut [u8]) -> std::io::Result<()> {
+pub fn read_sparse(file: &File, off: u64, buf: &mut [u8]) -> std::io::Result<()> {
     let end = off + buf.len() as u64;
     buf.fill(0);
     for (a, b) in data_extents(file, off, end) {
@@ -396,7 +447,9 @@ mod tests {
         let d = BaseDigest::new(&b, len, fat, 512, &memo).unwrap();
         let refs: Vec<&[(u64, Vec<u8>)]> = nodes.iter().map(|n| n.as_slice()).collect();
         let mut reached = 0;
-        let shas = d.images_sha256(&b, &refs, &mut |p| reached = p).unwrap();
+        let shas = d
+            .images_sha256_only(&b, &refs, &mut |p| reached = p)
+            .unwrap();
         assert_eq!(reached, len);
         let mut maps = Vec::new();
         for (i, pages) in nodes.iter().enumerate() {
@@ -429,7 +482,7 @@ mod tests {
         }
         // One node alone gives the same as in a group.
         assert_eq!(
-            d.images_sha256(&b, &refs[2..3], &mut |_| ()).unwrap(),
+            d.images_sha256_only(&b, &refs[2..3], &mut |_| ()).unwrap(),
             [shas[2].clone()]
         );
         // The memo is used the second time.

@@ -6,6 +6,8 @@
 
 pub mod compress;
 pub mod digest;
+pub mod fanout;
+pub mod group;
 pub mod node;
 pub mod outputs;
 
@@ -263,10 +265,23 @@ fn groups(nodes: &[usize], width: usize) -> Vec<Vec<usize>> {
 
 /// Work that runs on the shared workers once every node is prepared.
 enum Task {
-    /// Clone a node's image and apply its edit.
+    /// Clone a node's image and apply its edit (no base digest: the image is
+    /// read back for its sha256).
     Copy(usize),
-    /// Compute the sha256 of several nodes' images in one read of the base.
-    Hash(Vec<usize>),
+    /// Write several nodes' images and their sha256 in one read of the base.
+    Group(Vec<usize>),
+}
+
+/// Groups in flight at once: each holds a few MiB of buffers, and more
+/// streams than this do not make a disk write faster.
+const MAX_GROUPS: usize = 4;
+
+/// Nodes per group: enough groups to keep every core hashing (up to
+/// `MAX_GROUPS`), as wide as the SHA-NI interleave at most.
+fn group_width(nodes: usize, cores: usize) -> usize {
+    nodes
+        .div_ceil(cores.clamp(1, MAX_GROUPS))
+        .clamp(1, digest::GROUP)
 }
 
 fn bake_parallel(
@@ -310,42 +325,49 @@ fn bake_parallel(
         .copied()
         .filter(|&i| prepared[i].is_ok())
         .collect();
-    let mut tasks: Vec<Task> = Vec::new();
-    if digest.is_some() && !ready.is_empty() {
-        tasks.extend(groups(&ready, digest::GROUP).into_iter().map(Task::Hash));
-    }
-    tasks.extend(ready.iter().map(|&i| Task::Copy(i)));
+    let (tasks, task_workers): (Vec<Task>, usize) = match digest {
+        Some(_) => {
+            let width = group_width(ready.len(), workers.min(cores));
+            let g = groups(&ready, width);
+            (
+                g.into_iter().map(Task::Group).collect(),
+                workers.min(MAX_GROUPS),
+            )
+        }
+        None => (ready.iter().map(|&i| Task::Copy(i)).collect(), workers),
+    };
     let written: Vec<Mutex<Option<Result<node::Written>>>> =
         index.iter().map(|_| Mutex::new(None)).collect();
-    // Per node: its image's sha256 and how long its group took.
-    type Hashed = Mutex<Option<Result<(String, f64)>>>;
-    let hashed: Vec<Hashed> = index.iter().map(|_| Mutex::new(None)).collect();
+    // Per node: its image's sha256 when the pass over the base gave it.
+    let hashed: Vec<Mutex<Option<String>>> = index.iter().map(|_| Mutex::new(None)).collect();
     let prep = |i: usize| {
         prepared[i]
             .as_ref()
             .expect("only prepared nodes have tasks")
     };
-    pool(workers, &tasks, |task| match task {
+    pool(task_workers, &tasks, |task| match task {
         Task::Copy(i) => {
             let pb = bar(todo[*i].name.clone());
             let r = node::write(&job(*i), prep(*i), &pb);
             pb.finish_and_clear();
             *written[*i].lock().expect("no worker panics") = Some(r);
         }
-        Task::Hash(g) => {
-            let d = digest.expect("hash tasks only with a base digest");
-            let pb = bar(format!("sha256 ×{}", g.len()));
-            let pages: Vec<&[(u64, Vec<u8>)]> =
-                g.iter().map(|&i| prep(i).pages.as_slice()).collect();
-            let t0 = std::time::Instant::now();
-            let r = d.images_sha256(&base.file, &pages, &mut |n| pb.set_position(n));
-            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        Task::Group(g) => {
+            let d = digest.expect("groups only with a base digest");
+            let label = match g.as_slice() {
+                [i] => todo[*i].name.clone(),
+                _ => format!("{} nodes", g.len()),
+            };
+            let pb = bar(label);
+            let preps: Vec<&node::Prepared> = g.iter().map(|&i| prep(i)).collect();
+            let r = group::write(base, d, &preps, &pb);
             pb.finish_and_clear();
-            for (k, &i) in g.iter().enumerate() {
-                *hashed[i].lock().expect("no worker panics") = Some(match &r {
-                    Ok(v) => Ok((v[k].clone(), ms)),
-                    Err(e) => Err(Error::image_io(&base.path, "cannot read", e)),
+            for (&i, r) in g.iter().zip(r) {
+                let w = r.map(|(w, sha)| {
+                    *hashed[i].lock().expect("no worker panics") = Some(sha);
+                    w
                 });
+                *written[i].lock().expect("no worker panics") = Some(w);
             }
         }
     });
@@ -355,8 +377,7 @@ fn bake_parallel(
     let done = pool(workers, &index, |&i| {
         let p = take(&parts[i]).expect("each node finishes once")?;
         let w = take(&written[i]).expect("every prepared node was written")?;
-        let sha = take(&hashed[i]).transpose()?;
-        node::finish(&job(i), p, w, sha)
+        node::finish(&job(i), p, w, take(&hashed[i]))
     });
     done.into_iter()
         .enumerate()
@@ -439,6 +460,18 @@ mod tests {
         assert_eq!(sizes(8), [4, 4]);
         assert_eq!(sizes(30), [4, 4, 4, 4, 4, 4, 3, 3]);
         assert_eq!(super::groups(&n(6), 4).concat(), n(6));
+    }
+
+    #[test]
+    fn groups_keep_every_core_hashing() {
+        use super::group_width as w;
+        assert_eq!(w(8, 2), 4);
+        assert_eq!(w(8, 4), 2);
+        assert_eq!(w(8, 64), 2); // at most MAX_GROUPS streams
+        assert_eq!(w(3, 2), 2);
+        assert_eq!(w(1, 8), 1);
+        assert_eq!(w(30, 2), 4);
+        assert_eq!(w(0, 2), 1);
     }
 
     #[test]

@@ -149,18 +149,42 @@ pub struct Written {
     ms: f64,
 }
 
-/// Clone the base into the temporary image (skipping the pages the edit
-/// replaces, so no byte is written twice), write the edit, and sync.
-pub fn write(job: &Job, p: &Prepared, progress: &ProgressBar) -> Result<Written> {
-    let base = job.base;
-    let t0 = Instant::now();
-    let dst = OpenOptions::new()
+impl Written {
+    /// `file` was written by `method` in `ms` milliseconds.
+    pub fn new(file: File, method: clone::Method, ms: f64) -> Self {
+        Written { file, method, ms }
+    }
+}
+
+/// Create the node's (empty) temporary image.
+pub fn create(p: &Prepared) -> Result<File> {
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
         .mode(0o644)
         .open(&p.tmp)
-        .map_err(|e| Error::output_io(&p.tmp, "cannot create", &e))?;
+        .map_err(|e| Error::output_io(&p.tmp, "cannot create", &e))
+}
+
+impl Prepared {
+    /// The temporary image being written.
+    pub fn tmp(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// The block map computed from the base digest, if there is one.
+    pub fn map(&self) -> Option<&[bmap::Range]> {
+        self.ranges.as_deref()
+    }
+}
+
+/// Clone the base into the temporary image (skipping the pages the edit
+/// replaces, so no byte is written twice), write the edit, and sync.
+pub fn write(job: &Job, p: &Prepared, progress: &ProgressBar) -> Result<Written> {
+    let base = job.base;
+    let t0 = Instant::now();
+    let dst = create(p)?;
     let skip: Vec<(u64, u64)> = p
         .pages
         .iter()
@@ -185,9 +209,9 @@ pub fn write(job: &Job, p: &Prepared, progress: &ProgressBar) -> Result<Written>
 }
 
 /// Write the .bmap (and .xz), then rename everything into place. `sha` is
-/// the image's sha256 when computed from the base (and how long that took);
-/// otherwise the image is read back.
-pub fn finish(job: &Job, mut p: Prepared, w: Written, sha: Option<(String, f64)>) -> Result<Baked> {
+/// the image's sha256 when the pass that wrote it computed it (its time is in
+/// `clone_ms`); otherwise the image is read back.
+pub fn finish(job: &Job, mut p: Prepared, w: Written, sha: Option<String>) -> Result<Baked> {
     let (base, plan) = (job.base, job.plan);
     let Written {
         file: dst,
@@ -196,10 +220,7 @@ pub fn finish(job: &Job, mut p: Prepared, w: Written, sha: Option<(String, f64)>
     } = w;
     p.timings.clone_ms = clone_ms;
     let (sha, ranges) = match (sha, p.ranges.take()) {
-        (Some((s, hash_ms)), Some(r)) => {
-            p.timings.digest_ms += hash_ms;
-            (s, r)
-        }
+        (Some(s), Some(r)) => (s, r),
         // Partitions off block boundaries: digest the finished image itself.
         _ => {
             let t0 = Instant::now();

@@ -33,7 +33,7 @@ pub fn clone(
     skip: &[(u64, u64)],
     progress: &mut dyn FnMut(u64),
 ) -> io::Result<Method> {
-    if rustix::fs::ioctl_ficlone(dst, src).is_ok() {
+    if reflink(src, dst).is_ok() {
         progress(len);
         return Ok(Method::Reflink);
     }
@@ -69,6 +69,11 @@ pub fn clone(
         pos = hole;
     }
     Ok(method)
+}
+
+/// Make `dst` share all of `src`'s extents (FICLONE; btrfs, XFS, bcachefs).
+pub fn reflink(src: &File, dst: &File) -> io::Result<()> {
+    rustix::fs::ioctl_ficlone(dst, src).map_err(io::Error::from)
 }
 
 /// [a, b) without the `skip` ranges.

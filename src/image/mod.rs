@@ -2,6 +2,7 @@
 //! root (read-only), and sparse cloning. Knows disks and filesystems, nothing
 //! about Kubernetes.
 
+pub mod aligned;
 pub mod clone;
 pub mod ext4;
 pub mod fat;
