@@ -228,7 +228,8 @@ pub struct BakeArgs {
     /// Also write NODE.img.xz (multi-threaded).
     #[arg(long, value_name = "FORMAT", value_parser = ["xz"])]
     pub compress: Option<String>,
-    /// Nodes baked at once [default: twice the number of cores].
+    /// Most nodes baked at once [default: up to 4 groups of up to 4 nodes;
+    /// a group's images are written from one read of the base].
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
     /// Bake every node twice and fail unless the images are byte-identical.

@@ -276,12 +276,17 @@ enum Task {
 /// streams than this do not make a disk write faster.
 const MAX_GROUPS: usize = 4;
 
-/// Nodes per group: enough groups to keep every core hashing (up to
-/// `MAX_GROUPS`), as wide as the SHA-NI interleave at most.
-fn group_width(nodes: usize, cores: usize) -> usize {
-    nodes
+/// Nodes per group and groups at once. Enough groups to keep every core
+/// hashing (up to `MAX_GROUPS`), each as wide as the SHA-NI interleave at
+/// most; `jobs` (`-j`) bounds the nodes in flight: narrower groups, fewer at
+/// once.
+fn group_shape(nodes: usize, cores: usize, jobs: Option<usize>) -> (usize, usize) {
+    let in_flight = jobs.unwrap_or(usize::MAX).max(1);
+    let width = nodes
         .div_ceil(cores.clamp(1, MAX_GROUPS))
         .clamp(1, digest::GROUP)
+        .min(in_flight);
+    (width, (in_flight / width).clamp(1, MAX_GROUPS))
 }
 
 fn bake_parallel(
@@ -293,7 +298,8 @@ fn bake_parallel(
     opts: &Options,
 ) -> Vec<(String, Result<Baked>)> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // Twice the cores: some tasks wait for writeback while others compute.
+    // Prepare, finish and plain copies (no base digest): twice the cores, as
+    // some wait for writeback while others compute.
     let workers = opts.jobs.unwrap_or(2 * cores).max(1);
     let mp = bars(opts.quiet);
     let target = target(base, opts.init);
@@ -327,12 +333,9 @@ fn bake_parallel(
         .collect();
     let (tasks, task_workers): (Vec<Task>, usize) = match digest {
         Some(_) => {
-            let width = group_width(ready.len(), workers.min(cores));
+            let (width, at_once) = group_shape(ready.len(), cores, opts.jobs);
             let g = groups(&ready, width);
-            (
-                g.into_iter().map(Task::Group).collect(),
-                workers.min(MAX_GROUPS),
-            )
+            (g.into_iter().map(Task::Group).collect(), at_once)
         }
         None => (ready.iter().map(|&i| Task::Copy(i)).collect(), workers),
     };
@@ -463,15 +466,20 @@ mod tests {
     }
 
     #[test]
-    fn groups_keep_every_core_hashing() {
-        use super::group_width as w;
-        assert_eq!(w(8, 2), 4);
-        assert_eq!(w(8, 4), 2);
-        assert_eq!(w(8, 64), 2); // at most MAX_GROUPS streams
-        assert_eq!(w(3, 2), 2);
-        assert_eq!(w(1, 8), 1);
-        assert_eq!(w(30, 2), 4);
-        assert_eq!(w(0, 2), 1);
+    fn groups_keep_every_core_hashing_within_jobs() {
+        use super::group_shape as g;
+        assert_eq!(g(8, 2, None), (4, 4));
+        assert_eq!(g(8, 4, None), (2, 4));
+        assert_eq!(g(8, 64, None), (2, 4)); // at most MAX_GROUPS streams
+        assert_eq!(g(3, 2, None), (2, 4));
+        assert_eq!(g(1, 8, None), (1, 4));
+        assert_eq!(g(30, 2, None), (4, 4));
+        assert_eq!(g(0, 2, None), (1, 4));
+        assert_eq!(g(8, 2, Some(1)), (1, 1));
+        assert_eq!(g(8, 2, Some(4)), (4, 1));
+        assert_eq!(g(8, 2, Some(6)), (4, 1));
+        assert_eq!(g(8, 4, Some(6)), (2, 3));
+        assert_eq!(g(8, 2, Some(0)), (1, 1));
     }
 
     #[test]
