@@ -1,9 +1,9 @@
-//! Baking one node, in three steps that `bake` schedules: `prepare` renders its
-//! boot files and computes the FAT edit and block map against the read-only
-//! base; `write` clones the base into a hidden temporary file beside the output
-//! and applies the edit; `finish` writes the .bmap (and .xz) and renames
-//! everything into place. The image's sha256 is computed from the base and the
-//! edit, for a group of nodes at once (`digest::BaseDigest::images_sha256`).
+//! Baking one node, in steps that `bake` schedules: `prepare` renders its boot
+//! files and computes the FAT edit and block map against the read-only base;
+//! the image is then written into a hidden temporary file beside the output,
+//! with a group of nodes (`group`, the usual case: the sha256 comes from the
+//! same pass) or alone by `write` (clone, then the edit); `finish` writes the
+//! .bmap (and .xz) and renames everything into place.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -21,7 +21,8 @@ use crate::error::{Error, Result};
 use crate::image::{BaseImage, clone, fat};
 use crate::render::{self, Target};
 
-/// Per-phase wall times, for `--timings` and the benchmark.
+/// Per-phase wall times, for `--timings` and the benchmark. A group's pass
+/// writes and hashes at once: its whole time is in `clone_ms`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Timings {
     pub render_ms: f64,
