@@ -258,9 +258,9 @@ impl BaseDigest {
     /// Whole-image sha256 of each node image (the base with that node's
     /// `pages` applied), from one read of the base: chunks no node edits are
     /// hashed for all nodes at once, an edited chunk for its node alone.
-    /// Starting with `first`, every chunk of [FAT start, end of image), once
-    /// hashed, goes to `emit`, which returns the (empty) chunk to fill next:
-    /// the same one, or another.
+    /// Starting with `first`, every chunk of the base in [FAT start, end of
+    /// image), once hashed, goes to `emit`, which returns the chunk to fill
+    /// next: the same one, or another of the same size.
     pub fn images_sha256(
         &self,
         base: &File,
@@ -273,11 +273,11 @@ impl BaseDigest {
         let mut shared: Vec<(usize, State)> = Vec::with_capacity(nodes.len());
         let mut group: Vec<State> = Vec::with_capacity(nodes.len());
         let mut c = first;
+        let mut own = vec![0u8; c.base.len()];
         let mut pos = self.fat.0;
         while pos < self.len {
             let end = (pos + c.base.len() as u64).min(self.len);
             (c.pos, c.len) = (pos, (end - pos) as usize);
-            c.own.clear();
             let chunk = &mut c.base[..c.len];
             read_sparse(base, pos, chunk)?;
             // Only the image's last chunk can end inside a block.
@@ -291,12 +291,11 @@ impl BaseDigest {
                     shared.push((i, states[i]));
                     continue;
                 }
-                let mut mine = AlignedBuf::new(chunk.len());
+                let mine = &mut own[..chunk.len()];
                 mine.copy_from_slice(chunk);
-                overlay(pages, pos, &mut mine);
+                overlay(pages, pos, mine);
                 multihash::compress_shared(std::slice::from_mut(&mut states[i]), &mine[..whole]);
                 tails[i] = mine[whole..].to_vec();
-                c.own.push((i, mine));
             }
             group.clear();
             group.extend(shared.iter().map(|(_, s)| *s));
@@ -335,13 +334,11 @@ impl BaseDigest {
     }
 }
 
-/// A piece of the image: the base's bytes at `pos`, and the nodes that edit
-/// it (by index) with their own version of it.
+/// A piece of the base image: `len` bytes at `pos`.
 pub struct Chunk {
     pub pos: u64,
     pub len: usize,
     pub base: AlignedBuf,
-    pub own: Vec<(usize, AlignedBuf)>,
 }
 
 impl Chunk {
@@ -351,18 +348,11 @@ impl Chunk {
             pos: 0,
             len: 0,
             base: AlignedBuf::new(cap),
-            own: Vec::new(),
         }
     }
 
-    /// The bytes node `k` has here.
-    pub fn bytes_of(&self, k: usize) -> &[u8] {
-        let b = self
-            .own
-            .iter()
-            .find(|(i, _)| *i == k)
-            .map_or(&self.base, |(_, b)| b);
-        &b[..self.len]
+    pub fn bytes(&self) -> &[u8] {
+        &self.base[..self.len]
     }
 }
 
@@ -378,7 +368,7 @@ pub fn read_sparse(file: &File, off: u64, buf: &mut [u8]) -> std::io::Result<()>
 }
 
 /// Apply the parts of `pages` that fall in `buf` (which holds bytes at `off`).
-fn overlay(pages: &[(u64, Vec<u8>)], off: u64, buf: &mut [u8]) {
+pub fn overlay(pages: &[(u64, Vec<u8>)], off: u64, buf: &mut [u8]) {
     let end = off + buf.len() as u64;
     for (o, d) in pages {
         let (a, b) = ((*o).max(off), (o + d.len() as u64).min(end));
