@@ -124,13 +124,8 @@ fn bakes_a_bookworm_node_with_only_the_boot_partition_changed() {
     assert_eq!(sha256_file(&base), before, "the input image was modified");
     assert_baked(&base, &dir.join("out/cp-1.img"), "cp-1", "10.1.1.11", &dir);
     // No temporary files left behind.
-    let mut names: Vec<_> = std::fs::read_dir(dir.join("out"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
     assert_eq!(
-        names,
+        dir_names(&dir.join("out")),
         ["SHA256SUMS", "cp-1.img", "cp-1.img.bmap", "manifest.json"]
     );
 }

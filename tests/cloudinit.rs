@@ -46,13 +46,8 @@ fn golden(name: &str, actual: &str) {
 fn seed_files_match_golden() {
     for node in ["cp-1", "worker-1"] {
         let d = render_to(node);
-        let mut names: Vec<String> = std::fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
         assert_eq!(
-            names,
+            dir_names(&d),
             [
                 "cmdline.txt.append",
                 "meta-data",

@@ -196,11 +196,7 @@ fn an_interrupted_bake_leaves_no_complete_looking_image() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let names: Vec<String> = std::fs::read_dir(dir.join("out"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().into_string().unwrap())
-        .collect();
+    let names = dir_names(&dir.join("out"));
     assert!(
         !names.iter().any(|n| n.ends_with(".img")),
         "complete-looking image after a kill: {names:?}"

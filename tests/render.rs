@@ -102,11 +102,7 @@ fn render_out_writes_what_bake_writes() {
     assert!(piprep(&dir, &["bake", "-n", "cp-1", "-q"]).status.success());
     let boot = partitions(&base)[0];
     let img = dir.join("out/cp-1.img");
-    let mut names: Vec<String> = std::fs::read_dir(dir.join("rendered"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
+    let names = dir_names(&dir.join("rendered"));
     assert_eq!(
         names,
         [

@@ -183,6 +183,16 @@ pub fn cmp_range(a: &Path, b: &Path, start: u64, len: Option<u64>) -> bool {
     c.arg(a).arg(b).status().unwrap().success()
 }
 
+/// The names in `dir`, sorted.
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
 pub fn sha256_file(p: &Path) -> String {
     let o = Command::new("sha256sum").arg(p).output().unwrap();
     stdout(&o).split_whitespace().next().unwrap().to_string()
