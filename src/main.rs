@@ -10,6 +10,7 @@ mod flash;
 mod image;
 mod inspect;
 mod multihash;
+mod progress;
 mod render;
 mod report;
 mod source;

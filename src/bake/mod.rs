@@ -11,12 +11,11 @@ pub mod group;
 pub mod node;
 pub mod outputs;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 
 use crate::config::inventory::InitMode;
 use crate::config::plan::NodePlan;
@@ -122,7 +121,7 @@ fn up_to_date(manifest: &Manifest, plan: &NodePlan, base: &BaseImage, opts: &Opt
 }
 
 fn bars(quiet: bool) -> MultiProgress {
-    if quiet || !std::io::stderr().is_terminal() {
+    if !crate::progress::visible(quiet) {
         MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
     } else {
         MultiProgress::new()
@@ -303,13 +302,10 @@ fn bake_parallel(
     let workers = opts.jobs.unwrap_or(2 * cores).max(1);
     let mp = bars(opts.quiet);
     let target = target(base, opts.init);
-    let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {msg}")
-        .expect("valid template")
-        .progress_chars("=> ");
     let bar = |prefix: String| {
         mp.add(
             ProgressBar::new(base.len)
-                .with_style(style.clone())
+                .with_style(crate::progress::style())
                 .with_prefix(prefix),
         )
     };

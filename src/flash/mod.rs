@@ -10,7 +10,6 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::bmap::Bmap;
@@ -74,22 +73,6 @@ fn data_extents(file: &File, len: u64, whole: bool) -> Vec<Extent> {
         pos = hole;
     }
     out
-}
-
-fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>8} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(what.to_string());
-    pb
 }
 
 fn confirm(device: &Path, disk: &device::Disk, yes: bool) -> Result<()> {
@@ -225,7 +208,7 @@ pub fn flash(image: &Path, device: &Path, opts: &Options) -> Result<Summary> {
     let total: u64 = extents.iter().map(|e| e.end - e.start).sum();
     let corrupt_at = failpoint();
     let mut buf = vec![0u8; BUF];
-    let pb = bar(opts.quiet, total, "write");
+    let pb = crate::progress::bar(opts.quiet, Some(total), "write");
     let mut done = 0u64;
     for ext in extents.iter_mut() {
         let mut h = Sha256::new();
@@ -264,7 +247,7 @@ pub fn flash(image: &Path, device: &Path, opts: &Options) -> Result<Summary> {
     // Drop cached pages so the read-back comes from the medium, not from memory.
     let _ = rustix::fs::fadvise(&dst, 0, None, rustix::fs::Advice::DontNeed);
 
-    let pb = bar(opts.quiet, total, "verify");
+    let pb = crate::progress::bar(opts.quiet, Some(total), "verify");
     let mut done = 0u64;
     for ext in &extents {
         let mut h = Sha256::new();

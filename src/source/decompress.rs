@@ -4,11 +4,11 @@
 //! wanted, it is computed on the way.
 
 use std::fs::File;
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use liblzma::read::XzDecoder;
 use liblzma::stream::MtStreamBuilder;
 use sha2::{Digest, Sha256};
@@ -45,7 +45,7 @@ pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool, hash: bo
     let input = File::open(src).map_err(|e| Error::image_io(src, "cannot open", &e))?;
     let compressed = input.metadata().map(|m| m.len()).unwrap_or(0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-    let pb = bar(compressed, quiet);
+    let pb = crate::progress::bar(quiet, Some(compressed), "unpack");
     if let Some(layout) = xz_blocks::layout(&input, compressed).filter(|l| l.blocks.len() > 1) {
         return by_blocks(
             src,
@@ -139,21 +139,6 @@ fn finish(dst: &File, dst_name: &Path, size: u64, sha256: Option<String>) -> Res
     dst.sync_all()
         .map_err(|e| Error::output_io(dst_name, "cannot sync", &e))?;
     Ok(Raw { size, sha256 })
-}
-
-fn bar(compressed: u64, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(compressed);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "  unpack [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    pb
 }
 
 /// Write `data` at `off`, leaving 4 KiB blocks of zeros as holes.

@@ -2,11 +2,10 @@
 //! with `Range`, retried with backoff, hashed while streaming.
 
 use std::fs::{File, OpenOptions};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_RANGE, RANGE};
@@ -67,25 +66,6 @@ pub fn get_text(client: &Client, url: &str) -> Result<String> {
     Err(Error::image(format!(
         "cannot fetch {url} after {ATTEMPTS} attempts: {last}"
     )))
-}
-
-fn bar(quiet: bool, total: Option<u64>, done: u64) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = match total {
-        Some(t) => ProgressBar::new(t),
-        None => ProgressBar::no_length(),
-    };
-    pb.set_style(
-        ProgressStyle::with_template(
-            "download [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    pb.set_position(done);
-    pb
 }
 
 /// Hash what a partial download already holds (the one extra read a resume costs).
@@ -175,7 +155,8 @@ pub fn download(client: &Client, url: &str, partial: &Path, quiet: bool) -> Resu
             0
         };
         let total = resp.content_length().map(|l| l + done);
-        let pb = bar(quiet, total, done);
+        let pb = crate::progress::bar(quiet, total, "download");
+        pb.set_position(done);
         let mut buf = vec![0u8; BUF];
         let mut got = done;
         let outcome = loop {

@@ -2,11 +2,9 @@
 //! (device, inode, size, mtime), so re-baking does not re-read gigabytes.
 
 use std::fs::File;
-use std::io::IsTerminal;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -99,19 +97,8 @@ pub fn image_sha256(
     if let Some(sha) = memoized(file, cache) {
         return Ok(sha);
     }
-    let pb = if quiet || !std::io::stderr().is_terminal() || len < (256 << 20) {
-        ProgressBar::hidden()
-    } else {
-        let pb = ProgressBar::new(len);
-        pb.set_style(
-            ProgressStyle::with_template(
-                "   sha256 [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        pb
-    };
+    // Under 256 MiB the hash takes well under a second.
+    let pb = crate::progress::bar(quiet || len < (256 << 20), Some(len), "sha256");
     let sha = sha256(file, len, &mut |n| pb.set_position(n))
         .map_err(|e| Error::image_io(path, "cannot read", &e))?;
     pb.finish_and_clear();
