@@ -23,8 +23,46 @@ fn bake_all_writes_sparse_images_bmaps_sums_and_manifest() {
     write_inventory(&dir, &base, THIRD);
     let o = piprep(&dir, &["bake", "--all", "-j", "2"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    check_fleet(&dir, &base);
+    // sha256sum -c catches a tampered image.
     let out = dir.join("out");
-    // sha256sum -c accepts SHA256SUMS, and catches a tampered image.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(out.join("worker-1.img"))
+        .unwrap();
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(b"X", 5 << 20).unwrap();
+    let check = Command::new("sha256sum")
+        .arg("-c")
+        .arg("SHA256SUMS")
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert!(!check.status.success());
+    assert!(
+        stdout(&check).contains("worker-1.img: FAILED"),
+        "{}",
+        stdout(&check)
+    );
+}
+
+#[test]
+fn a_boot_partition_off_block_boundaries_bakes_too() {
+    // Sector 63 (the old DOS layout): the base digest cannot be reused, so
+    // each image is copied alone and read back for its checksums.
+    let dir = scratch("fleet-sector63");
+    let base = fixture("bookworm", &["--start-sector", "63", "--fill-mib", "8"]);
+    assert_eq!(partitions(&base)[0].start, 63 * 512);
+    write_inventory(&dir, &base, THIRD);
+    let o = piprep(&dir, &["bake", "--all"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    check_fleet(&dir, &base);
+}
+
+/// The three nodes of `dir/out`, baked from `base`: SHA256SUMS, manifest,
+/// sparseness, bmaps that bmaptool copies, clean FAT.
+fn check_fleet(dir: &Path, base: &Path) {
+    let out = dir.join("out");
     let check = Command::new("sha256sum")
         .arg("-c")
         .arg("SHA256SUMS")
@@ -36,7 +74,7 @@ fn bake_all_writes_sparse_images_bmaps_sums_and_manifest() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["piprep_version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(manifest["base"]["raw_sha256"], sha256_file(&base));
+    assert_eq!(manifest["base"]["raw_sha256"], sha256_file(base));
     for (node, ip, role) in [
         ("cp-1", "10.1.1.11/24", "control-plane"),
         ("worker-1", "10.1.1.21/24", "worker"),
@@ -59,10 +97,10 @@ fn bake_all_writes_sparse_images_bmaps_sums_and_manifest() {
         );
         // Sparse: at most the base's allocation plus 16 MiB.
         assert!(
-            allocated(&img) <= allocated(&base) + (16 << 20),
+            allocated(&img) <= allocated(base) + (16 << 20),
             "{node}: {} > {}",
             allocated(&img),
-            allocated(&base)
+            allocated(base)
         );
         // bmaptool accepts the map and reproduces the image from it.
         require_tool("bmaptool");
@@ -80,25 +118,8 @@ fn bake_all_writes_sparse_images_bmaps_sums_and_manifest() {
             "{node}: bmaptool copy differs"
         );
         std::fs::remove_file(&copy).unwrap();
+        fsck_fat(&img, partitions(&img)[0], dir);
     }
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(out.join("worker-1.img"))
-        .unwrap();
-    use std::os::unix::fs::FileExt;
-    f.write_all_at(b"X", 5 << 20).unwrap();
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg("SHA256SUMS")
-        .current_dir(&out)
-        .output()
-        .unwrap();
-    assert!(!check.status.success());
-    assert!(
-        stdout(&check).contains("worker-1.img: FAILED"),
-        "{}",
-        stdout(&check)
-    );
 }
 
 #[test]

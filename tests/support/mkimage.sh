@@ -5,9 +5,11 @@
 # os-release, fstab, merged-/usr symlinks, a dpkg status file and the swap
 # traces of the release. No mounts, loop devices or root needed.
 #
-# Usage: mkimage.sh [--align-mib N] [--fat-mib N] [--cluster-sectors N]
+# Usage: mkimage.sh [--align-mib N] [--start-sector N] [--fat-mib N] [--cluster-sectors N]
 #                   [--root-mib N] [--disk-id HEX] [--fill-mib N] [--cloud-init]
 #                   VARIANT OUT.img
+#   --start-sector: where the FAT partition starts (default: at --align-mib);
+#                   63 gives the old DOS layout, off 4 KiB boundaries
 #   --gpt: a GPT partition table (protective MBR) instead of MBR
 #   --cloud-init: cloud-init installed, seeded (NoCloud) from the boot partition
 #                 with pi-gen's template user-data, meta-data and network-config
@@ -16,6 +18,7 @@
 set -eu
 
 align_mib=8
+start_sector=""
 fat_mib=""
 spc=""
 root_mib=48
@@ -26,6 +29,7 @@ label=dos
 while [ $# -gt 2 ]; do
 	case "$1" in
 	--align-mib) align_mib=$2; shift 2 ;;
+	--start-sector) start_sector=$2; shift 2 ;;
 	--fat-mib) fat_mib=$2; shift 2 ;;
 	--cluster-sectors) spc=$2; shift 2 ;;
 	--root-mib) root_mib=$2; shift 2 ;;
@@ -36,7 +40,7 @@ while [ $# -gt 2 ]; do
 	*) echo "mkimage.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
-[ $# -eq 2 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '2,19p' "$0" >&2; exit 2; }
 variant=$1
 out=$2
 
@@ -75,7 +79,7 @@ esac
 [ "$fill_mib" -eq 0 ] || [ "$root_mib" -ge $((fill_mib + 48)) ] || root_mib=$((fill_mib + fill_mib / 20 + 48))
 sector=512
 align=$((align_mib * 1024 * 1024 / sector))
-p1_start=$align
+p1_start=${start_sector:-$align}
 p1_size=$((fat_mib * 1024 * 1024 / sector))
 p2_start=$(((p1_start + p1_size + align - 1) / align * align))
 p2_size=$((root_mib * 1024 * 1024 / sector))
