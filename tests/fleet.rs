@@ -12,6 +12,16 @@ use support::*;
 
 const THIRD: &str = "\n[[node]]\nname = \"worker-2\"\nip = \"10.1.1.22\"\nrole = \"worker\"\n";
 
+/// `sha256sum -c SHA256SUMS` run in `out`.
+fn sha256sum_check(out: &Path) -> std::process::Output {
+    Command::new("sha256sum")
+        .arg("-c")
+        .arg("SHA256SUMS")
+        .current_dir(out)
+        .output()
+        .unwrap()
+}
+
 fn allocated(p: &Path) -> u64 {
     std::fs::metadata(p).unwrap().blocks() * 512
 }
@@ -32,12 +42,7 @@ fn bake_all_writes_sparse_images_bmaps_sums_and_manifest() {
         .unwrap();
     use std::os::unix::fs::FileExt;
     f.write_all_at(b"X", 5 << 20).unwrap();
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg("SHA256SUMS")
-        .current_dir(&out)
-        .output()
-        .unwrap();
+    let check = sha256sum_check(&out);
     assert!(!check.status.success());
     assert!(
         stdout(&check).contains("worker-1.img: FAILED"),
@@ -63,12 +68,7 @@ fn a_boot_partition_off_block_boundaries_bakes_too() {
 /// sparseness, bmaps that bmaptool copies, clean FAT.
 fn check_fleet(dir: &Path, base: &Path) {
     let out = dir.join("out");
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg("SHA256SUMS")
-        .current_dir(&out)
-        .output()
-        .unwrap();
+    let check = sha256sum_check(&out);
     assert!(check.status.success(), "{}", stdout(&check));
     assert_eq!(stdout(&check).matches(": OK").count(), 3);
     let manifest: serde_json::Value =
@@ -174,12 +174,7 @@ fn one_failing_node_leaves_the_others_intact() {
             && !sums.contains("worker-1.img"),
         "{sums}"
     );
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg("SHA256SUMS")
-        .current_dir(&out)
-        .output()
-        .unwrap();
+    let check = sha256sum_check(&out);
     assert!(check.status.success());
 }
 
@@ -225,12 +220,7 @@ fn an_interrupted_bake_leaves_no_complete_looking_image() {
     // The next run cleans up nothing by accident and bakes everything.
     let o = piprep(&dir, &["bake", "--all", "-q"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg("SHA256SUMS")
-        .current_dir(dir.join("out"))
-        .output()
-        .unwrap();
+    let check = sha256sum_check(&dir.join("out"));
     assert!(check.status.success(), "{}", stdout(&check));
 }
 
@@ -248,11 +238,6 @@ fn compress_xz_writes_a_verified_xz_per_node() {
     assert_eq!(d.stdout, std::fs::read(out.join("cp-1.img")).unwrap());
     let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
     assert!(sums.contains("  cp-1.img.xz\n"), "{sums}");
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg("SHA256SUMS")
-        .current_dir(&out)
-        .output()
-        .unwrap();
+    let check = sha256sum_check(&out);
     assert!(check.status.success(), "{}", stdout(&check));
 }

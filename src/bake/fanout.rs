@@ -141,7 +141,6 @@ pub fn write_group(
 /// chunks have got through them, and its edit.
 struct Sink<'a> {
     out: DirectWriter<'a>,
-    file: &'a File,
     extents: Vec<(u64, u64)>,
     next: usize,
     pages: &'a [(u64, Vec<u8>)],
@@ -159,7 +158,6 @@ impl<'a> Sink<'a> {
             .collect();
         Sink {
             out: DirectWriter::new(o.file, o.path),
-            file: o.file,
             extents,
             next: 0,
             pages: o.pages,
@@ -211,7 +209,7 @@ impl<'a> Sink<'a> {
 
     fn close(self) -> io::Result<()> {
         self.state?;
-        self.file.sync_all()
+        self.out.file().sync_all()
     }
 }
 

@@ -63,6 +63,11 @@ impl<'a> DirectWriter<'a> {
         DirectWriter { file, direct }
     }
 
+    /// The ordinary handle (for syncing, reading back).
+    pub fn file(&self) -> &'a File {
+        self.file
+    }
+
     pub fn write_at(&mut self, data: &[u8], off: u64) -> io::Result<()> {
         let aligned = |n: usize| n.is_multiple_of(ALIGN);
         if let Some(d) = &self.direct
