@@ -334,3 +334,33 @@ fn a_firewall_that_blocks_dns_is_refused() {
         &["blocks outgoing DNS"],
     );
 }
+
+/// Raspberry Pi OS's first boot edits cmdline.txt on substrings (` quiet`,
+/// ` resize`); a profile token those edits would damage is refused with the
+/// profile's file:line and the reason.
+#[test]
+fn cmdline_tokens_raspberry_pi_os_would_damage_are_refused() {
+    for (token, reason) in [
+        ("resize_x=1", "set_partuuid"),
+        ("quiet_boot=1", "` quiet`"),
+        ("nosplash", "splash"),
+        ("foo.firstboot=1", "firstboot"),
+        ("init=/bin/sh", "init="),
+        ("ds=nocloud", "datasource"),
+        ("systemd.unit=rescue.target", "systemd.*"),
+    ] {
+        let p = format!("extends = \"k8s-node\"\n[kernel]\ncmdline = [\"{token}\"]\n");
+        let t = GOOD.replace("subnet =", "profile = \"args\"\nsubnet =");
+        refuse(
+            &format!("cmdline-{}", token.replace(['=', '/', '.'], "-")),
+            &t,
+            &[("args", &p)],
+            3,
+            &[
+                &format!("cmdline argument `{token}`"),
+                reason,
+                "args.toml:3",
+            ],
+        );
+    }
+}

@@ -557,15 +557,18 @@ fn check_profile(c: &mut Checker, p: &Profile, role: Role, node: Option<&str>) -
         }
     }
     for a in &p.cmdline {
-        let bad = a.is_empty()
-            || a.chars()
-                .any(|ch| ch.is_whitespace() || ch == '"' || ch == '\'')
-            || a.contains("firstboot")
-            || a.starts_with("systemd.")
-            || a == "resize";
-        if bad {
+        if let Some(why) = super::cmdline::unsafe_token(a) {
             let at = p.locate(a);
-            c.error(at, None, format!("profile {}: cmdline argument `{a}` cannot be added safely", p.name), "use one token without spaces or quotes; avoid `firstboot`, `resize` and `systemd.*`, which Raspberry Pi OS's boot scripts rewrite");
+            c.error(
+                at,
+                None,
+                format!(
+                    "profile {}: cmdline argument `{}` cannot be added safely: {why}",
+                    p.name,
+                    a.escape_debug()
+                ),
+                "remove it from `cmdline`, or rename it so it neither starts with `quiet` or `resize` nor contains `splash`, `firstboot`, `init=`, `ds=` or `systemd.`",
+            );
         }
     }
     for (k, v) in &p.sysctl {
