@@ -60,11 +60,19 @@ fn assert_baked(base: &Path, out: &Path, node: &str, ip: &str, dir: &Path) {
         get("/etc/sysctl.d/k8s.conf"),
         "net.bridge.bridge-nf-call-iptables  = 1\nnet.ipv4.ip_forward                 = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\n"
     );
+    let prepare = get("/usr/local/lib/piprep/prepare.sh");
+    sh_syntax_ok(&prepare, dir, "prepare.sh");
     assert!(
-        hook.contains("swapoff -a")
-            && hook.contains("dphys-swapfile uninstall")
-            && hook.contains("Mechanism=none")
+        prepare.contains("swapoff -a")
+            && prepare.contains("dphys-swapfile uninstall")
+            && prepare.contains("Mechanism=none")
     );
+    // The hook runs the shared preparation (login shell, host keys among it)
+    // and, on an image with cloud-init, switches cloud-init off.
+    assert!(hook.contains("step \"node preparation\" /usr/local/lib/piprep/prepare.sh"));
+    assert!(prepare.contains("usermod -s /bin/bash \"$USER_NAME\""));
+    assert!(prepare.contains("ssh-keygen -A"));
+    assert!(hook.contains(": >/etc/cloud/cloud-init.disabled"));
     let setup = get("/usr/local/lib/piprep/setup.sh");
     sh_syntax_ok(&setup, dir, "setup.sh");
     assert!(setup.contains("pkgs='chrony ufw'"));

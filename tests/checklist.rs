@@ -99,16 +99,36 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
         &r.join("proc/sys/kernel/random/boot_id"),
         "0f0e0d0c-aaaa-bbbb-cccc-000000000001\n",
     );
+    // Healthy: the user has a login shell and pi-gen's first user is gone or
+    // cannot log in. Unhealthy: the image's nologin shell was kept and
+    // cloud-init's fallback created a second, login-capable user.
+    let (shell, other) = if healthy {
+        (
+            "/bin/bash",
+            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\npi:x:1001:1001::/home/pi:/usr/sbin/nologin\n",
+        )
+    } else {
+        ("/usr/sbin/nologin", "pi:x:1001:1001::/home/pi:/bin/bash\n")
+    };
     write(
         &r.join("etc/passwd"),
+        &format!("root:x:0:0:root:/root:/bin/bash\nk8s:x:1000:1000::/home/k8s:{shell}\n{other}"),
+    );
+    write(&r.join("usr/bin/cloud-init"), "");
+    if healthy {
+        write(&r.join("etc/cloud/cloud-init.disabled"), "");
+        write(&r.join("etc/ssh/ssh_host_ed25519_key"), "");
+    }
+    // sshd on port 22 (0x16): LISTEN (0A) when healthy, only a closed socket otherwise.
+    let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+    write(
+        &r.join("proc/net/tcp"),
         &format!(
-            "root:x:0:0:root:/root:/bin/bash\nk8s:x:1000:1000::{}:/bin/bash\n",
-            r.join("home/k8s")
-                .strip_prefix(&r)
-                .map(|p| format!("/{}", p.display()))
-                .unwrap()
+            "{header}   0: 00000000:0016 00000000:0000 {} 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0\n",
+            if healthy { "0A" } else { "07" }
         ),
     );
+    write(&r.join("proc/net/tcp6"), header);
     write(
         &r.join("home/k8s/.ssh/authorized_keys"),
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyOnlyForTheExampleInventory00000 me@laptop\n",
@@ -121,7 +141,7 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
         &bin,
         "systemctl",
         &format!(
-            "case \"$1 $2\" in\n\"is-active chrony.service\") echo {active} ;;\n\"is-enabled dphys-swapfile.service\") echo {} ;;\n\"is-enabled ssh.service\") echo enabled ;;\n*) echo unknown ;;\nesac",
+            "case \"$1 $2\" in\n\"is-active chrony.service\") echo {active} ;;\n\"is-enabled dphys-swapfile.service\") echo {} ;;\n\"is-enabled ssh.service\") echo enabled ;;\n\"is-active ssh.service\") echo {active} ;;\n*) echo unknown ;;\nesac",
             if healthy { "disabled" } else { "enabled" }
         ),
     );
@@ -245,7 +265,12 @@ fn a_prepared_node_passes_every_check() {
         "hostname",
         "address.eth0",
         "user",
+        "user.shell",
+        "user.others",
         "ssh.service",
+        "ssh.host_keys",
+        "ssh.active",
+        "ssh.listening",
         "ssh.authorized_keys",
     ] {
         assert!(names.contains(&want), "report lacks {want}: {names:?}");
@@ -289,7 +314,31 @@ fn an_unprepared_node_fails_with_reasons() {
         ["missing".to_string(), "fail".into()]
     );
     assert_eq!(result("hostname")[3], "pass");
-    assert!(text.contains("# result: fail (7)"), "{text}");
+    assert_eq!(
+        result("user.shell")[2..],
+        ["/usr/sbin/nologin".to_string(), "fail".into()]
+    );
+    assert_eq!(
+        result("user.others")[2..],
+        ["pi".to_string(), "fail".into()]
+    );
+    assert_eq!(
+        result("cloud-init")[2..],
+        ["enabled".to_string(), "fail".into()]
+    );
+    assert_eq!(
+        result("ssh.host_keys")[2..],
+        ["none".to_string(), "fail".into()]
+    );
+    assert_eq!(
+        result("ssh.active")[2..],
+        ["inactive".to_string(), "fail".into()]
+    );
+    assert_eq!(
+        result("ssh.listening")[2..],
+        ["not listening".to_string(), "fail".into()]
+    );
+    assert!(text.contains("# result: fail (13)"), "{text}");
 }
 
 /// Put a report produced by check.sh onto a baked image's boot partition, the
@@ -340,10 +389,10 @@ fn report_command_fails_on_a_failing_report_or_none() {
         "{}",
         stdout(&text)
     );
-    assert!(stderr(&text).contains("7 of"), "{}", stderr(&text));
+    assert!(stderr(&text).contains("13 of"), "{}", stderr(&text));
     assert_eq!(json.status.code(), Some(5));
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v["failures"], 7);
+    assert_eq!(v["failures"], 13);
 
     let dir = scratch("report-none");
     let base = fixture("trixie", &[]);

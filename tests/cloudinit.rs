@@ -62,9 +62,15 @@ fn seed_files_match_golden() {
                 &std::fs::read_to_string(d.join(f)).unwrap(),
             );
         }
+        // The cgroup arguments, then the datasource pinned to this instance.
+        let md = std::fs::read_to_string(d.join("meta-data")).unwrap();
+        let id = md
+            .lines()
+            .find_map(|l| l.strip_prefix("instance-id: "))
+            .unwrap();
         assert_eq!(
             std::fs::read_to_string(d.join("cmdline.txt.append")).unwrap(),
-            "cgroup_memory=1 cgroup_enable=memory\n"
+            format!("cgroup_memory=1 cgroup_enable=memory ds=nocloud;i={id}\n")
         );
     }
 }
@@ -99,8 +105,11 @@ fn yaml_round_trips_through_an_independent_parser() {
     let user = &ud["users"][0];
     assert_eq!(user["name"], "k8s");
     assert_eq!(user["lock_passwd"], false);
+    assert_eq!(user["shell"], "/bin/bash");
+    // hashed_passwd also applies to a user that already exists; passwd would not.
+    assert!(user["passwd"].is_null());
     assert!(
-        user["passwd"]
+        user["hashed_passwd"]
             .as_str()
             .unwrap()
             .starts_with("$6$AbCdEfGhIjKlMnOp$")
@@ -113,7 +122,16 @@ fn yaml_round_trips_through_an_independent_parser() {
             .next(),
         Some("ssh-ed25519")
     );
-    assert_eq!(ud["packages"], serde_json::json!(["chrony", "ufw"]));
+    // Parity with Raspberry Pi Imager 2.x.
+    assert_eq!(ud["manage_resolv_conf"], false);
+    assert_eq!(ud["apt"]["preserve_sources_list"], true);
+    assert_eq!(
+        ud["ssh_genkeytypes"],
+        serde_json::json!(["rsa", "ecdsa", "ed25519"])
+    );
+    // Packages are installed by piprep-setup (retried, and again on later
+    // boots), the same in both backends; cloud-init gets no list of its own.
+    assert!(ud["packages"].is_null());
     let paths: Vec<&str> = ud["write_files"]
         .as_array()
         .unwrap()
@@ -124,8 +142,10 @@ fn yaml_round_trips_through_an_independent_parser() {
         "/etc/modules-load.d/k8s.conf",
         "/etc/sysctl.d/k8s.conf",
         "/etc/chrony/sources.d/piprep.sources",
-        "/etc/rpi/swap.conf.d/90-piprep-disable-swap.conf",
+        "/usr/local/lib/piprep/prepare.sh",
+        "/usr/local/lib/piprep/setup.sh",
         "/usr/local/lib/piprep/check.sh",
+        "/etc/systemd/system/piprep-setup.service",
     ] {
         assert!(paths.contains(&p), "write_files lacks {p}");
     }
@@ -140,7 +160,18 @@ fn yaml_round_trips_through_an_independent_parser() {
         content("/etc/modules-load.d/k8s.conf"),
         "overlay\nbr_netfilter\n"
     );
-    assert!(content("/etc/rpi/swap.conf.d/90-piprep-disable-swap.conf").contains("Mechanism=none"));
+    let prepare = content("/usr/local/lib/piprep/prepare.sh");
+    for want in [
+        "Mechanism=none",
+        "dphys-swapfile uninstall",
+        "# disabled by piprep: ",
+        "usermod -s /bin/bash",
+        "ssh-keygen -A",
+        "sysctl --system",
+    ] {
+        assert!(prepare.contains(want), "prepare.sh lacks {want}");
+    }
+    assert!(content("/usr/local/lib/piprep/setup.sh").contains("pkgs='chrony ufw'"));
     let runcmd: Vec<String> = ud["runcmd"]
         .as_array()
         .unwrap()
@@ -154,25 +185,20 @@ fn yaml_round_trips_through_an_independent_parser() {
                 .join(" ")
         })
         .collect();
-    for want in [
-        "swapoff -a",
-        "modprobe overlay",
-        "modprobe br_netfilter",
-        "sysctl --system",
-        "ufw default deny outgoing",
-        "ufw allow in proto tcp from any to any port 22 comment Allow SSH access",
-        "ufw --force enable",
-        "systemctl enable --now chrony",
-        "/usr/local/lib/piprep/check.sh cloud-init",
-    ] {
-        assert!(
-            runcmd.iter().any(|c| c == want),
-            "runcmd lacks `{want}`: {runcmd:?}"
-        );
-    }
+    // The shared preparation, sshd, then the networked setup started now.
+    assert_eq!(
+        runcmd[..3],
+        [
+            "/usr/local/lib/piprep/prepare.sh",
+            "systemctl enable --now ssh",
+            "systemctl enable --now piprep-setup.service",
+        ]
+    );
+    assert!(runcmd.iter().any(|c| c.contains("/^ *hashed_passwd: /d")));
     let md = yaml_to_json(&d.join("meta-data"));
     let id = md["instance-id"].as_str().unwrap();
-    assert!(id.starts_with("piprep-cp-1-"), "{id}");
+    assert!(id.starts_with("piprep-") && !id.contains("cp-1"), "{id}");
+    assert_eq!(md["local-hostname"], "cp-1");
     let nc = yaml_to_json(&d.join("network-config"));
     let eth = &nc["network"]["ethernets"]["eth0"];
     assert_eq!(nc["network"]["version"], 2);
@@ -300,17 +326,70 @@ fn backend_is_chosen_from_the_image() {
                     .unwrap()
                     .contains("10.1.1.11/24")
             );
+            let md = mtype(&img, boot, "meta-data").unwrap();
+            let id = md
+                .lines()
+                .find_map(|l| l.strip_prefix("instance-id: "))
+                .unwrap();
+            assert!(id.starts_with("piprep-"), "{md}");
             assert!(
-                mtype(&img, boot, "meta-data")
-                    .unwrap()
-                    .starts_with("instance-id: piprep-cp-1-")
+                cmdline.contains(&format!(" ds=nocloud;i={id}")),
+                "{name}: {cmdline}"
             );
         } else {
             assert!(
                 cmdline.contains("systemd.run=/boot/firmware/piprep-run.sh"),
                 "{name}: {cmdline}"
             );
+            assert!(!cmdline.contains("ds="), "{name}: {cmdline}");
         }
     }
     let _ = Path::new("");
+}
+
+/// Both backends install the same root filesystem files with the same
+/// contents: the hook through put_file, cloud-init through write_files. Only
+/// the checklist knows which backend it runs under.
+#[test]
+fn both_backends_install_the_same_files() {
+    let data = root().join("tests/data");
+    let hook = stdout(&piprep(
+        &data,
+        &["--config", "cloud-init.toml", "render", "--node", "cp-1"],
+    ));
+    assert!(hook.contains("# first-boot backend: cloud-init"));
+    let d = render_to("cp-1");
+    let ud = yaml_to_json(&d.join("user-data"));
+    let cloud: Vec<(String, String)> = ud["write_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["content"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let fr = scratch("ci-parity");
+    let t = std::fs::read_to_string(data.join("cloud-init.toml"))
+        .unwrap()
+        .replace("init = \"cloud-init\"", "init = \"firstrun\"");
+    assert!(t.contains("init = \"firstrun\""), "{t}");
+    std::fs::write(fr.join("piprep.toml"), t).unwrap();
+    let rendered = stdout(&piprep(&fr, &["render", "--node", "cp-1"]));
+    let firstrun = embedded_files(&rendered);
+    let paths = |v: &[(String, String)]| v.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    // The hook installs the shared files first, then its own identity files
+    // (cloud-init has network-config and users: for those).
+    assert!(firstrun.len() > cloud.len());
+    assert_eq!(paths(&firstrun[..cloud.len()]), paths(&cloud));
+    for ((path, a), (_, b)) in firstrun.iter().zip(&cloud) {
+        if path.ends_with("/check.sh") {
+            let strip = |s: &str| s.replace("BACKEND=cloud-init", "BACKEND=firstrun");
+            assert_eq!(strip(a), strip(b), "{path}");
+        } else {
+            assert_eq!(a, b, "{path} differs between the backends");
+        }
+    }
 }

@@ -5,9 +5,8 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use super::{firewall, firstboot};
+use super::{Backend, firstboot};
 use crate::config::plan::NodePlan;
-use crate::config::profile::TimeDaemon;
 
 #[derive(Serialize)]
 struct User<'a> {
@@ -16,160 +15,111 @@ struct User<'a> {
     shell: &'static str,
     sudo: &'static str,
     lock_passwd: bool,
+    /// `hashed_passwd`, not `passwd`: cloud-init ignores `passwd` for a user
+    /// that already exists (the image's first user, when the names match).
     #[serde(skip_serializing_if = "Option::is_none")]
-    passwd: Option<&'a str>,
+    hashed_passwd: Option<&'a str>,
     ssh_authorized_keys: &'a [String],
 }
 
 #[derive(Serialize)]
-struct WriteFile {
-    path: String,
-    content: String,
+struct WriteFile<'a> {
+    path: &'a str,
+    content: &'a str,
     permissions: &'static str,
     owner: &'static str,
+}
+
+#[derive(Serialize)]
+struct Apt {
+    /// Keep the image's own sources (Raspberry Pi's archive), as Imager does.
+    preserve_sources_list: bool,
 }
 
 #[derive(Serialize)]
 struct CloudConfig<'a> {
     hostname: &'a str,
     manage_etc_hosts: bool,
+    /// NetworkManager owns resolv.conf on Raspberry Pi OS.
+    manage_resolv_conf: bool,
+    apt: Apt,
     users: Vec<User<'a>>,
     ssh_pwauth: bool,
-    package_update: bool,
-    packages: Vec<&'static str>,
-    write_files: Vec<WriteFile>,
+    /// Raspberry Pi OS configures cloud-init not to create SSH host keys
+    /// (`ssh_genkeytypes: []`) and deletes the image's; ask for them here so
+    /// sshd has keys on the first boot whatever else regenerates them.
+    ssh_genkeytypes: Vec<&'static str>,
+    write_files: Vec<WriteFile<'a>>,
     runcmd: Vec<Vec<String>>,
-}
-
-fn file(path: &str, content: String, permissions: &'static str) -> WriteFile {
-    WriteFile {
-        path: path.into(),
-        content,
-        permissions,
-        owner: "root:root",
-    }
 }
 
 fn cmd(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| w.to_string()).collect()
 }
 
+/// The NoCloud instance id, also put on the kernel command line
+/// (`ds=nocloud;i=…`). Derived from the plan, so a changed configuration is a
+/// new instance; it holds no node name, because Raspberry Pi OS's initramfs
+/// greps the command line for words such as `firstboot`.
 pub fn instance_id(plan: &NodePlan) -> String {
-    format!("piprep-{}-{}", plan.name, &plan.config_hash()[..16])
+    format!("piprep-{}", &plan.config_hash()[..24])
+}
+
+/// The kernel argument that pins cloud-init to this bake's NoCloud instance:
+/// cloud-init trusts its cached instance while this id matches, instead of
+/// re-reading the seed on every boot (as Raspberry Pi Imager 2.x does).
+pub fn datasource_token(plan: &NodePlan) -> String {
+    format!("ds=nocloud;i={}", instance_id(plan))
 }
 
 pub fn user_data(plan: &NodePlan, boot_mount: &str) -> String {
-    let p = &plan.profile;
-    let fw = &p.firewall;
-    let mut packages = Vec::new();
-    if p.time_daemon == TimeDaemon::Chrony {
-        packages.push("chrony");
-    }
-    if fw.enable {
-        packages.push("ufw");
-    }
-    let mut files = Vec::new();
-    if !p.modules.is_empty() {
-        files.push(file(
-            &format!("/etc/modules-load.d/{}.conf", p.conf_name),
-            firstboot::modules_conf(plan),
-            "0644",
-        ));
-    }
-    if !p.sysctl.is_empty() {
-        files.push(file(
-            &format!("/etc/sysctl.d/{}.conf", p.conf_name),
-            firstboot::sysctl_conf(plan),
-            "0644",
-        ));
-    }
-    if p.time_daemon == TimeDaemon::Chrony && !plan.ntp.is_empty() {
-        files.push(file(
-            "/etc/chrony/sources.d/piprep.sources",
-            firstboot::chrony_sources(plan),
-            "0644",
-        ));
-    }
-    if p.swap_disable {
-        files.push(file(
-            "/etc/rpi/swap.conf.d/90-piprep-disable-swap.conf",
-            "[Main]\nMechanism=none\n".into(),
-            "0644",
-        ));
-    }
-    files.push(file(
-        firstboot::SETUP_PATH,
-        firstboot::setup_script(plan),
-        "0755",
-    ));
-    files.push(file(
-        firstboot::CHECK_PATH,
-        firstboot::check_script(plan, boot_mount),
-        "0755",
-    ));
-    files.push(file(firstboot::UNIT_PATH, firstboot::setup_unit(), "0644"));
-
-    let mut run: Vec<Vec<String>> = Vec::new();
-    if p.swap_disable {
-        run.push(cmd(&["swapoff", "-a"]));
-        run.push(cmd(&["sh", "-c", "if command -v dphys-swapfile >/dev/null; then dphys-swapfile swapoff; dphys-swapfile uninstall; systemctl disable dphys-swapfile; fi; true"]));
-    }
-    for m in &p.modules {
-        run.push(cmd(&["modprobe", m]));
-    }
-    if !p.sysctl.is_empty() {
-        run.push(cmd(&["sysctl", "--system"]));
-    }
-    if fw.enable {
-        let def = firewall::defaults_words(fw);
-        run.push(cmd(&["ufw", "--force", "reset"]));
-        for (policy, dir) in def {
-            run.push(cmd(&["ufw", "default", policy, dir]));
-        }
-        run.push(cmd(&["ufw", "logging", &fw.logging]));
-        for r in &fw.rules {
-            run.push(firewall::words(r));
-        }
-        run.push(cmd(&["ufw", "--force", "enable"]));
-    }
-    if p.time_daemon == TimeDaemon::Chrony {
-        run.push(cmd(&[
-            "sh",
-            "-c",
-            "systemctl disable --now systemd-timesyncd 2>/dev/null; true",
-        ]));
-        run.push(cmd(&["systemctl", "enable", "--now", "chrony"]));
-    }
-    run.push(cmd(&["systemctl", "enable", "--now", "ssh"]));
-    // Later boots: re-check and refresh the report (and re-apply what drifted).
-    run.push(cmd(&["systemctl", "enable", "piprep-setup.service"]));
+    let files = firstboot::rootfs_files(plan, boot_mount, Backend::CloudInit);
+    // cloud-init's runcmd runs in cloud-final, after its users and files: the
+    // shared offline preparation, then sshd and the networked setup started
+    // now (not only enabled), which installs what is missing and applies
+    // chrony and the firewall once per rule set, and writes the report.
+    let mut run: Vec<Vec<String>> = vec![
+        cmd(&[firstboot::PREPARE_PATH]),
+        cmd(&["systemctl", "enable", "--now", "ssh"]),
+        cmd(&["systemctl", "enable", "--now", "piprep-setup.service"]),
+    ];
     if plan.user.password_hash.is_some() {
         // The hash has done its work: take it off the boot partition.
         run.push(cmd(&[
             "sed",
             "-i",
-            "/^ *passwd: /d",
+            "/^ *hashed_passwd: /d",
             &format!("{boot_mount}/user-data"),
         ]));
     }
-    run.push(cmd(&[firstboot::CHECK_PATH, "cloud-init"]));
 
     let cfg = CloudConfig {
         hostname: &plan.name,
         manage_etc_hosts: true,
+        manage_resolv_conf: false,
+        apt: Apt {
+            preserve_sources_list: true,
+        },
         users: vec![User {
             name: &plan.user.name,
             groups: vec!["adm", "sudo", "users", "video", "plugdev"],
             shell: "/bin/bash",
             sudo: "ALL=(ALL) NOPASSWD:ALL",
             lock_passwd: plan.user.password_hash.is_none(),
-            passwd: plan.user.password_hash.as_deref(),
+            hashed_passwd: plan.user.password_hash.as_deref(),
             ssh_authorized_keys: &plan.user.ssh_authorized_keys,
         }],
         ssh_pwauth: plan.user.password_hash.is_some(),
-        package_update: !packages.is_empty(),
-        packages,
-        write_files: files,
+        ssh_genkeytypes: vec!["rsa", "ecdsa", "ed25519"],
+        write_files: files
+            .iter()
+            .map(|f| WriteFile {
+                path: &f.path,
+                content: &f.content,
+                permissions: f.mode,
+                owner: "root:root",
+            })
+            .collect(),
         runcmd: run,
     };
     let body = serde_yaml_ng::to_string(&cfg).expect("cloud-config serialises");

@@ -15,6 +15,12 @@ pub fn hook_tokens(boot_mount: &str) -> Vec<String> {
     ]
 }
 
+/// cloud-init's datasource argument is piprep's to set: an earlier bake's (or
+/// Imager's) is replaced, and a firstrun image gets none.
+fn is_datasource(token: &str) -> bool {
+    token.starts_with("ds=")
+}
+
 /// Apply the edit: drop `stale` tokens (piprep's own hook from an earlier
 /// bake), add the `permanent` ones once, then the `hook`. Idempotent: editing
 /// an already edited line gives it back. Fails if another tool's
@@ -32,7 +38,7 @@ pub fn edit(
         .unwrap_or("");
     let mut tokens: Vec<&str> = line
         .split_whitespace()
-        .filter(|t| !hook.iter().chain(stale).any(|h| h == t))
+        .filter(|t| !hook.iter().chain(stale).any(|h| h == t) && !is_datasource(t))
         .collect();
     if let Some(other) = tokens.iter().find(|t| t.starts_with("systemd.run")) {
         return Err(format!(
@@ -99,6 +105,27 @@ mod tests {
             "{ci}"
         );
         assert_eq!(edit(&ci, &cg(), &[], &hook).unwrap(), ci);
+    }
+
+    #[test]
+    fn the_datasource_argument_is_replaced_not_repeated() {
+        let ds = |id: &str| format!("ds=nocloud;i={id}");
+        let mut perm = cg();
+        perm.push(ds("piprep-a"));
+        let once = edit(BOOKWORM, &perm, &[], &[]).unwrap();
+        assert!(
+            once.ends_with("cgroup_enable=memory ds=nocloud;i=piprep-a\n"),
+            "{once}"
+        );
+        assert_eq!(edit(&once, &perm, &[], &[]).unwrap(), once);
+        perm.pop();
+        perm.push(ds("piprep-b"));
+        let rebaked = edit(&once, &perm, &[], &[]).unwrap();
+        assert_eq!(rebaked.matches("ds=").count(), 1, "{rebaked}");
+        assert!(rebaked.contains("i=piprep-b"), "{rebaked}");
+        // Baked for firstrun afterwards: no datasource argument is left.
+        let firstrun = edit(&rebaked, &cg(), &hook_tokens("/boot/firmware"), &[]).unwrap();
+        assert!(!firstrun.contains("ds="), "{firstrun}");
     }
 
     #[test]

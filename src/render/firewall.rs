@@ -134,18 +134,9 @@ pub fn function(fw: &FirewallPlan, ruleset_hash: &str) -> String {
     s += "\tcommand -v ufw >/dev/null || { log \"ufw is not installed\"; return 1; }\n";
     s += "\tlog \"applying firewall rule set $want\"\n";
     s += "\tufw --force reset >/dev/null || return 1\n";
-    s += &format!(
-        "\tufw default {} incoming || return 1\n",
-        policy(fw.default_incoming)
-    );
-    s += &format!(
-        "\tufw default {} outgoing || return 1\n",
-        policy(fw.default_outgoing)
-    );
-    s += &format!(
-        "\tufw default {} routed || return 1\n",
-        policy(fw.default_routed)
-    );
+    for (policy, direction) in defaults_words(fw) {
+        s += &format!("\tufw default {policy} {direction} || return 1\n");
+    }
     s += &format!("\tufw logging {} || return 1\n", quote(&fw.logging));
     for r in &fw.rules {
         s += &format!("\t{} || return 1\n", command(r));

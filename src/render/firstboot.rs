@@ -1,6 +1,7 @@
 //! The first-boot scripts: the `systemd.run=` hook (on the boot partition), and
-//! the rootfs files it installs: piprep-setup (network-online unit) and the
-//! checklist that writes the report.
+//! the root filesystem files both backends install: prepare (the offline node
+//! preparation), piprep-setup (network-online unit) and the checklist that
+//! writes the report.
 
 use sha2::{Digest, Sha256};
 
@@ -8,12 +9,16 @@ use crate::config::plan::NodePlan;
 use crate::config::profile::TimeDaemon;
 
 use super::shell::{fill, put_file, quote};
-use super::{REPORT_FILE, SECRETS_FILE, cmdline, firewall, network};
+use super::{Backend, REPORT_FILE, SECRETS_FILE, cmdline, firewall, network};
 
 const HOOK: &str = include_str!("templates/hook.sh");
 const SETUP: &str = include_str!("templates/setup.sh");
 const CHECK: &str = include_str!("templates/check.sh");
+const PREPARE: &str = include_str!("templates/prepare.sh");
+/// Helpers every generated script shares (log, step, put_file, has_pkg, has_unit).
+const SHELL_LIB: &str = include_str!("templates/lib.sh");
 
+pub const PREPARE_PATH: &str = "/usr/local/lib/piprep/prepare.sh";
 pub const SETUP_PATH: &str = "/usr/local/lib/piprep/setup.sh";
 pub const CHECK_PATH: &str = "/usr/local/lib/piprep/check.sh";
 pub const UNIT_PATH: &str = "/etc/systemd/system/piprep-setup.service";
@@ -24,6 +29,7 @@ fn yes_no(b: bool) -> String {
 
 fn common(plan: &NodePlan) -> Vec<(&'static str, String)> {
     vec![
+        ("SHELL_LIB", SHELL_LIB.trim_end().to_string()),
         ("NODE", plan.name.clone()),
         ("NODE_Q", quote(&plan.name)),
         ("USER_Q", quote(&plan.user.name)),
@@ -98,11 +104,12 @@ pub fn setup_unit() -> String {
         .to_string()
 }
 
-pub fn check_script(plan: &NodePlan, boot_mount: &str) -> String {
+pub fn check_script(plan: &NodePlan, boot_mount: &str, backend: Backend) -> String {
     let p = &plan.profile;
     let fw = &p.firewall;
     let mut v = common(plan);
     v.extend([
+        ("BACKEND", backend.name().to_string()),
         ("BOOT", boot_mount.to_string()),
         ("REPORT_FILE", REPORT_FILE.to_string()),
         (
@@ -184,7 +191,7 @@ fn swap_function(plan: &NodePlan) -> String {
 		systemctl disable dphys-swapfile.service >/dev/null 2>&1 || return 1
 	fi
 	# Trixie: rpi-swap (zram and /var/swap) reads drop-ins at the next boot.
-	if has_pkg rpi-swap || [ -d /etc/rpi/swap.conf.d ]; then
+	if has_pkg rpi-swap || [ -e /etc/rpi/swap.conf ] || [ -d /etc/rpi/swap.conf.d ]; then
 		mkdir -p /etc/rpi/swap.conf.d &&
 			printf '[Main]\nMechanism=none\n' | put_file /etc/rpi/swap.conf.d/90-piprep-disable-swap.conf 0644 || return 1
 	fi
@@ -212,36 +219,76 @@ fn time_function(plan: &NodePlan) -> String {
     .to_string()
 }
 
-pub fn hook_script(plan: &NodePlan, boot_mount: &str) -> String {
+/// The offline node preparation both backends run: swap, kernel settings, the
+/// user's login shell, SSH host keys.
+pub fn prepare_script(plan: &NodePlan) -> String {
+    let mut v = common(plan);
+    v.extend([
+        ("SWAP_FUNCTION", swap_function(plan)),
+        ("MODULES_Q", quote(&plan.profile.modules.join(" "))),
+        ("SYSCTL_LINES", sysctl_lines(plan)),
+    ]);
+    fill(PREPARE, &v)
+}
+
+/// A file either backend installs into the root filesystem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootFile {
+    pub path: String,
+    pub mode: &'static str,
+    pub content: String,
+}
+
+/// What the node's root filesystem gets, whichever backend installs it (the
+/// hook through put_file, cloud-init through write_files).
+pub fn rootfs_files(plan: &NodePlan, boot_mount: &str, backend: Backend) -> Vec<RootFile> {
     let p = &plan.profile;
-    let mut install = String::new();
+    let mut files = Vec::new();
+    let mut add = |path: String, mode, content| {
+        files.push(RootFile {
+            path,
+            mode,
+            content,
+        })
+    };
     if !p.modules.is_empty() {
-        install += &put_file(
-            &format!("/etc/modules-load.d/{}.conf", p.conf_name),
+        add(
+            format!("/etc/modules-load.d/{}.conf", p.conf_name),
             "0644",
-            &modules_conf(plan),
-            "\t",
+            modules_conf(plan),
         );
     }
     if !p.sysctl.is_empty() {
-        install += &put_file(
-            &format!("/etc/sysctl.d/{}.conf", p.conf_name),
+        add(
+            format!("/etc/sysctl.d/{}.conf", p.conf_name),
             "0644",
-            &sysctl_conf(plan),
-            "\t",
+            sysctl_conf(plan),
         );
     }
     if p.time_daemon == TimeDaemon::Chrony && !plan.ntp.is_empty() {
-        install += &put_file(
-            "/etc/chrony/sources.d/piprep.sources",
+        add(
+            "/etc/chrony/sources.d/piprep.sources".into(),
             "0644",
-            &chrony_sources(plan),
-            "\t",
+            chrony_sources(plan),
         );
     }
-    install += &put_file(SETUP_PATH, "0755", &setup_script(plan), "\t");
-    install += &put_file(CHECK_PATH, "0755", &check_script(plan, boot_mount), "\t");
-    install += &put_file(UNIT_PATH, "0644", &setup_unit(), "\t");
+    add(PREPARE_PATH.into(), "0755", prepare_script(plan));
+    add(SETUP_PATH.into(), "0755", setup_script(plan));
+    add(
+        CHECK_PATH.into(),
+        "0755",
+        check_script(plan, boot_mount, backend),
+    );
+    add(UNIT_PATH.into(), "0644", setup_unit());
+    files
+}
+
+pub fn hook_script(plan: &NodePlan, boot_mount: &str) -> String {
+    let p = &plan.profile;
+    let mut install: String = rootfs_files(plan, boot_mount, Backend::Firstrun)
+        .iter()
+        .map(|f| put_file(&f.path, f.mode, &f.content, "\t"))
+        .collect();
     install += "\treturn 0";
 
     let keyfile = put_file(
@@ -273,12 +320,10 @@ pub fn hook_script(plan: &NodePlan, boot_mount: &str) -> String {
         ("DHCPCD_BLOCK", network::dhcpcd_block(plan)),
         ("AUTHORIZED_KEYS", plan.user.ssh_authorized_keys.join("\n")),
         ("SSH_PASSWORD_POLICY", ssh_policy.to_string()),
-        ("SWAP_FUNCTION", swap_function(plan)),
         ("TIME_FUNCTION", time_function(plan)),
-        ("MODULES_Q", quote(&p.modules.join(" "))),
+        ("PREPARE_PATH", PREPARE_PATH.to_string()),
         ("HOOK_PATTERNS", hook_patterns),
         ("HOOK_FILE", cmdline::HOOK_SCRIPT.to_string()),
-        ("SYSCTL_LINES", sysctl_lines(plan)),
     ]);
     fill(HOOK, &v)
 }

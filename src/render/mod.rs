@@ -106,8 +106,12 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
         Backend::Firstrun => (own_hook, Vec::new()),
         Backend::CloudInit => (Vec::new(), own_hook),
     };
+    let mut permanent = plan.profile.cmdline.clone();
+    if backend == Backend::CloudInit {
+        permanent.push(cloudinit::datasource_token(plan));
+    }
     let cmdline = match &target.cmdline {
-        Some(orig) => Some(cmdline::edit(orig, &plan.profile.cmdline, &hook, &stale)?),
+        Some(orig) => Some(cmdline::edit(orig, &permanent, &hook, &stale)?),
         None => None,
     };
     let mut files = Vec::new();
@@ -149,7 +153,7 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
             }
         }
     }
-    let mut cmdline_added = plan.profile.cmdline.clone();
+    let mut cmdline_added = permanent;
     cmdline_added.extend(hook.iter().cloned());
     let mut names: Vec<&str> = vec!["cmdline.txt"];
     names.extend(files.iter().map(|f| f.name.as_str()));

@@ -16,13 +16,17 @@ set -eu
 
 cache=${1:?usage: rootfs.sh CACHE_DIR [bookworm|trixie]}
 suite=${2:-bookworm}
-mirror=${E2E_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror this machine's apt uses (no host is named in the project).
+mirror=$("$(dirname "$0")/mirror.sh")
 # libpam-systemd provides logind, which polkitd (for network-manager) needs;
 # debootstrap does not resolve that virtual dependency itself.
 common="systemd,systemd-sysv,udev,kmod,dbus,libpam-systemd,network-manager,openssh-server,sudo,iproute2,linux-image-arm64,initramfs-tools,procps,e2fsprogs,dosfstools,python3,chrony,ufw"
 modules="virtio_pci virtio_mmio virtio_blk virtio_net ext4 vfat nls_ascii nls_cp437"
 # Bump when the build steps change in a way that changes the result.
-recipe=1
+recipe=2
+# Raspberry Pi OS stand-ins that must be inside the initramfs (Trixie's
+# set_partuuid), so they are part of the root filesystem build.
+initramfs_standin="$(dirname "$0")/rpi/set_partuuid"
 case "$suite" in
 bookworm)
 	# As Raspberry Pi OS Bookworm: dphys-swapfile, firstrun-style customisation.
@@ -33,8 +37,9 @@ trixie)
 	# As current Raspberry Pi OS Trixie: configured by cloud-init (NoCloud).
 	# python3-cffi-backend provides the python3-cffi-backend-api-* virtual
 	# packages python3-cryptography needs (cloud-init -> oauthlib).
-	packages="$common,cloud-init,python3-cffi-backend"
-	key=$(printf 'trixie\n%s\n%s\n%s\n' "$packages" "$modules" "$recipe" | sha256sum | cut -c1-12)
+	# busybox gives the initramfs stand-in sed, od and dd.
+	packages="$common,cloud-init,python3-cffi-backend,busybox"
+	key=$( (printf 'trixie\n%s\n%s\n%s\n' "$packages" "$modules" "$recipe" && cat "$initramfs_standin") | sha256sum | cut -c1-12)
 	;;
 *)
 	echo "rootfs.sh: unknown suite $suite" >&2
@@ -82,6 +87,11 @@ debootstrap --foreign --arch=arm64 --variant=minbase --include="$packages" "$sui
 mkdir -p "$root/etc/initramfs-tools/conf.d" "$root/usr/share/initramfs-tools/modules.d"
 echo "MODULES=list" >"$root/etc/initramfs-tools/conf.d/e2e-modules"
 printf '%s\n' $modules >"$root/usr/share/initramfs-tools/modules.d/e2e-virtio"
+if [ "$suite" = trixie ]; then
+	echo "BUSYBOX=y" >"$root/etc/initramfs-tools/conf.d/e2e-busybox"
+	mkdir -p "$root/etc/initramfs-tools/scripts/local-bottom"
+	cp "$initramfs_standin" "$root/etc/initramfs-tools/scripts/local-bottom/set_partuuid"
+fi
 
 mkdir -p "$repo.tmp"
 cp "$root"/var/cache/apt/archives/*.deb "$repo.tmp/"

@@ -24,6 +24,7 @@ FIREWALL=@@FIREWALL_ENABLE@@
 FIREWALL_DEFAULTS=@@FIREWALL_DEFAULTS_Q@@
 FIREWALL_LOGGING=@@FIREWALL_LOGGING_Q@@
 KEY_COUNT=@@KEY_COUNT@@
+BACKEND=@@BACKEND@@
 
 out=$(mktemp "${TMPDIR:-/tmp}/piprep-report.XXXXXX") || exit 1
 failures=0
@@ -127,8 +128,28 @@ case " $addrs " in
 *) row "address.$IFACE" "$ADDRESS" "${addrs:-none}" fail ;;
 esac
 if grep -q "^$USER_NAME:" "$R/etc/passwd" 2>/dev/null; then row user "$USER_NAME" present pass; else row user "$USER_NAME" missing fail; fi
+# sshd refuses logins to an account whose shell is nologin (pi-gen's first user
+# since 2026-04); and no other account may log in (cloud-init's fallback user).
+shell=$(awk -F: -v u="$USER_NAME" '$1 == u {print $7}' "$R/etc/passwd" 2>/dev/null)
+expect user.shell /bin/bash "${shell:-none}"
+others=$(awk -F: -v u="$USER_NAME" '$3 >= 1000 && $3 < 60000 && $1 != u && $7 !~ /(nologin|false)$/ {printf "%s%s", sep, $1; sep = ","}' "$R/etc/passwd" 2>/dev/null)
+expect user.others none "${others:-none}"
+if [ "$BACKEND" = firstrun ] && [ -e "$R/usr/bin/cloud-init" ]; then
+	if [ -e "$R/etc/cloud/cloud-init.disabled" ]; then c=disabled; else c=enabled; fi
+	expect cloud-init disabled "$c"
+fi
 ssh=$(unit_state is-enabled ssh.service)
 case "$ssh" in enabled | alias) row ssh.service enabled "$ssh" pass ;; *) row ssh.service enabled "$ssh" fail ;; esac
+# Enabled is not enough: without host keys sshd does not start.
+n=$(ls "$R"/etc/ssh/ssh_host_*_key 2>/dev/null | wc -l)
+if [ "$n" -gt 0 ]; then row ssh.host_keys present "$n keys" pass; else row ssh.host_keys present none fail; fi
+expect ssh.active active "$(unit_state is-active ssh.service)"
+# Port 22 in state LISTEN (0A) in /proc/net/tcp or tcp6.
+if awk 'FNR > 1 && $4 == "0A" && $2 ~ /:0016$/ {found = 1} END {exit !found}' "$R/proc/net/tcp" "$R/proc/net/tcp6" 2>/dev/null; then
+	row ssh.listening "port 22" listening pass
+else
+	row ssh.listening "port 22" "not listening" fail
+fi
 home=$(awk -F: -v u="$USER_NAME" '$1 == u {print $6}' "$R/etc/passwd" 2>/dev/null)
 keys=$(grep -c '^[a-z]' "$R$home/.ssh/authorized_keys" 2>/dev/null)
 expect ssh.authorized_keys "$KEY_COUNT" "${keys:-0}"

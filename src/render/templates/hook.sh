@@ -10,34 +10,11 @@
 # Every step is idempotent, and a failed step is logged without stopping the
 # others, so the clean-up always runs and the node never loops on this hook.
 set -u
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export PATH
 BOOT=@@BOOT@@
 SECRETS="$BOOT/@@SECRETS_FILE@@"
 NODE=@@NODE_Q@@
 USER_NAME=@@USER_Q@@
-failed=0
-
-log() { echo "piprep: $*"; }
-step() {
-	what=$1
-	shift
-	if "$@"; then
-		log "ok: $what"
-	else
-		log "FAILED: $what"
-		failed=1
-	fi
-}
-# put_file PATH MODE < content: write through a temp file, then rename.
-put_file() {
-	mkdir -p "$(dirname "$1")" &&
-		cat >"$1.piprep-tmp" &&
-		chmod "$2" "$1.piprep-tmp" &&
-		mv -f "$1.piprep-tmp" "$1"
-}
-has_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
-has_unit() { systemctl list-unit-files "$1" 2>/dev/null | grep -q "^$1"; }
+@@SHELL_LIB@@
 
 install_files() {
 @@INSTALL_FILES@@
@@ -107,25 +84,16 @@ PIPREP_KEYS
 	systemctl enable ssh >/dev/null 2>&1 || systemctl enable sshd >/dev/null 2>&1
 }
 
-@@SWAP_FUNCTION@@
+disable_cloud_init() {
+	# An image with cloud-init installed but not seeded (the first Trixie
+	# images) would run it on the next boot with its fallback datasource: a
+	# second default user, the console wizard re-enabled, a DHCP profile. This
+	# hook configures the node, so cloud-init is switched off for good.
+	[ -e /usr/bin/cloud-init ] || [ -d /etc/cloud ] || return 0
+	mkdir -p /etc/cloud && : >/etc/cloud/cloud-init.disabled
+}
 
 @@TIME_FUNCTION@@
-
-apply_kernel_settings() {
-	# Effective now for the report; modules-load.d and sysctl.d keep them on later boots.
-	mods=@@MODULES_Q@@
-	for m in $mods; do modprobe "$m" || log "modprobe $m failed"; done
-	if command -v sysctl >/dev/null; then
-		sysctl --system >/dev/null
-	else
-		# No procps: write the values through /proc/sys directly.
-		while IFS='=' read -r key value; do
-			[ -n "$key" ] && printf '%s\n' "$value" >"/proc/sys/$(printf '%s' "$key" | tr . /)"
-		done <<'PIPREP_SYSCTL'
-@@SYSCTL_LINES@@
-PIPREP_SYSCTL
-	fi
-}
 
 enable_setup_unit() {
 	systemctl enable piprep-setup.service >/dev/null 2>&1 ||
@@ -154,9 +122,9 @@ step "hostname $NODE" set_identity
 step "static address" set_network
 step "user $USER_NAME" set_user
 step "ssh" set_ssh
-step "swap" set_swap
+step "cloud-init off (this hook configures the node)" disable_cloud_init
+step "node preparation" @@PREPARE_PATH@@
 step "time synchronisation" set_time
-step "kernel modules and sysctl" apply_kernel_settings
 step "enable piprep-setup.service" enable_setup_unit
 /usr/local/lib/piprep/check.sh first-boot-hook || true
 step "remove first-boot arguments from cmdline.txt" clean_cmdline

@@ -7,12 +7,9 @@
 # the firewall once per rule set, enables chrony, then writes the report of the
 # guide's verification checklist to the boot partition.
 set -u
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export PATH
 STATE=/var/lib/piprep
-
-log() { echo "piprep-setup: $*"; }
-has_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+LOG_TAG=piprep-setup
+@@SHELL_LIB@@
 
 install_packages() {
 	missing=""

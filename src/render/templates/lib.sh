@@ -1,0 +1,24 @@
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+failed=0
+log() { echo "${LOG_TAG:-piprep}: $*"; }
+# step WHAT COMMAND...: run one idempotent step, log ok/FAILED, remember a failure.
+step() {
+	what=$1
+	shift
+	if "$@"; then
+		log "ok: $what"
+	else
+		log "FAILED: $what"
+		failed=1
+	fi
+}
+# put_file PATH MODE < content: write through a temp file, then rename.
+put_file() {
+	mkdir -p "$(dirname "$1")" &&
+		cat >"$1.piprep-tmp" &&
+		chmod "$2" "$1.piprep-tmp" &&
+		mv -f "$1.piprep-tmp" "$1"
+}
+has_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+has_unit() { systemctl list-unit-files "$1" 2>/dev/null | grep -q "^$1"; }
