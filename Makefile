@@ -19,7 +19,7 @@ all: build
 help:
 	@echo "make demo     build piprep, create a sample image offline, bake examples/piprep.toml into out/"
 	@echo "make test     install/check test tools, then lint and run every test"
-	@echo "make e2e      boot a baked image under QEMU (arm64) in two scenarios; needs root"
+	@echo "make e2e      boot baked images under QEMU (arm64) as Raspberry Pi OS would, and log in over SSH; needs root"
 	@echo "make bench    fleet-bake and fetch benchmarks against baselines; results in target/bench/"
 	@echo "make install  install piprep, completions and man page under PREFIX (default ~/.local)"
 	@echo "make clean    remove build output, out/ and the sample image"
@@ -86,20 +86,21 @@ clean:
 # from bookworm-backports and Breaks bookworm's qemu-system-common 7.2, so when
 # it does, qemu-system-arm and qemu-user-static are installed from
 # bookworm-backports as well (the suite is added if it is not configured).
-E2E_PACKAGES := debootstrap binfmt-support netcat-openbsd apt-utils python3 fdisk dosfstools mtools e2fsprogs
+E2E_PACKAGES := debootstrap binfmt-support netcat-openbsd apt-utils python3 fdisk dosfstools mtools e2fsprogs openssh-client passwd
 
 e2e-deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make e2e needs root (debootstrap, binfmt_misc)"; exit 1; fi
 	@set -e; \
 	if command -v qemu-system-aarch64 >/dev/null && command -v qemu-aarch64-static >/dev/null && command -v debootstrap >/dev/null \
-		&& command -v nc >/dev/null && command -v apt-ftparchive >/dev/null; then exit 0; fi; \
+		&& command -v nc >/dev/null && command -v apt-ftparchive >/dev/null && command -v ssh >/dev/null \
+		&& command -v ssh-keygen >/dev/null && command -v useradd >/dev/null; then exit 0; fi; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	suite=""; \
 	if dpkg-query -W -f='$${Version}' qemu-utils 2>/dev/null | grep -q bpo12; then \
 		suite="-t bookworm-backports"; \
 		if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then \
-			printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-				>/etc/apt/sources.list.d/piprep-e2e-backports.sources; \
+			printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+				"$$(tests/e2e/mirror.sh)" >/etc/apt/sources.list.d/piprep-e2e-backports.sources; \
 		fi; \
 	fi; \
 	apt-get update -q; \

@@ -129,6 +129,15 @@ fn yaml_round_trips_through_an_independent_parser() {
         ud["ssh_genkeytypes"],
         serde_json::json!(["rsa", "ecdsa", "ed25519"])
     );
+    // Early on every boot: rename the image's first user to ours and stop the
+    // console wizard. The user name is an argument, never part of the script.
+    let boot = &ud["bootcmd"][0];
+    assert_eq!(boot[0], "sh");
+    assert_eq!(boot[1], "-c");
+    assert!(!boot[2].as_str().unwrap().contains("k8s"));
+    assert!(boot[2].as_str().unwrap().contains("/usr/lib/userconf-pi/userconf"));
+    assert!(boot[2].as_str().unwrap().contains("userconfig.service"));
+    assert_eq!(boot[4], "k8s");
     // Packages are installed by piprep-setup (retried, and again on later
     // boots), the same in both backends; cloud-init gets no list of its own.
     assert!(ud["packages"].is_null());

@@ -49,6 +49,7 @@ struct CloudConfig<'a> {
     /// (`ssh_genkeytypes: []`) and deletes the image's; ask for them here so
     /// sshd has keys on the first boot whatever else regenerates them.
     ssh_genkeytypes: Vec<&'static str>,
+    bootcmd: Vec<Vec<String>>,
     write_files: Vec<WriteFile<'a>>,
     runcmd: Vec<Vec<String>>,
 }
@@ -71,6 +72,19 @@ pub fn instance_id(plan: &NodePlan) -> String {
 pub fn datasource_token(plan: &NodePlan) -> String {
     format!("ds=nocloud;i={}", instance_id(plan))
 }
+
+/// Run early on every boot (cloud-init's bootcmd, before it creates users):
+/// rename Raspberry Pi OS's first user to ours with its userconf helper, as
+/// the firstrun hook does, so the node has one user (uid 1000) whichever
+/// backend made it; and stop the console wizard, whose start job would hold
+/// multi-user.target, and so cloud-init's own final stage, for ever. Static
+/// text: the user name arrives as `$1`.
+const FIRST_USER: &str = "u=$1; \
+if [ -x /usr/lib/userconf-pi/userconf ] && ! id \"$u\" >/dev/null 2>&1 && getent passwd 1000 >/dev/null; then \
+/usr/lib/userconf-pi/userconf \"$u\" ''; fi; \
+if systemctl cat userconfig.service >/dev/null 2>&1; then \
+systemctl disable --quiet userconfig.service; systemctl stop --no-block userconfig.service; \
+systemctl enable --quiet getty@tty1.service; systemctl start --no-block getty@tty1.service; fi; true";
 
 pub fn user_data(plan: &NodePlan, boot_mount: &str) -> String {
     let files = firstboot::rootfs_files(plan, boot_mount, Backend::CloudInit);
@@ -111,6 +125,7 @@ pub fn user_data(plan: &NodePlan, boot_mount: &str) -> String {
         }],
         ssh_pwauth: plan.user.password_hash.is_some(),
         ssh_genkeytypes: vec!["rsa", "ecdsa", "ed25519"],
+        bootcmd: vec![cmd(&["sh", "-c", FIRST_USER, "piprep", &plan.user.name])],
         write_files: files
             .iter()
             .map(|f| WriteFile {

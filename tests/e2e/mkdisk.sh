@@ -1,25 +1,71 @@
 #!/bin/sh
-# Build a disk image with the real Raspberry Pi OS layout from a rootfs tarball,
-# without mounts: MBR with a disk id, FAT32 "bootfs" (kernel8.img, initramfs8,
-# Raspberry Pi OS's own cmdline.txt with init=…/firstboot) and ext4 "rootfs".
+# Build a disk image with the real Raspberry Pi OS layout from a root filesystem
+# tarball, without mounts, and give it one scenario's Raspberry Pi OS
+# behaviours (the stand-ins in rpi/, written for this test):
 #
-#   mkdisk.sh ROOTFS.tar OUT.img [REPO_URL]
+#   mkdisk.sh ROOTFS.tar OUT.img SCENARIO [REPO_URL]
 #
-# A Bookworm-style rootfs gets a stand-in for raspberrypi-sys-mods' firstboot
-# (new disk id in the MBR, fstab and cmdline.txt, its own init= removed,
-# reboot). A rootfs with cloud-init is set up as Trixie images are: NoCloud
-# seeded from /boot/firmware, with pi-gen's template seed files. Both get a test
-# harness unit that powers the VM off once the first-boot work has finished.
+# SCENARIO is bookworm, trixie-2025-10 or trixie-2026 (an -online suffix is
+# ignored here; REPO_URL makes apt use the loopback repository instead).
+#
+#   all          MBR with a disk id; FAT32 "bootfs" with kernel8.img, initramfs8,
+#                config.txt, issue.txt and the release's own cmdline.txt; ext4
+#                "rootfs"; SSH host keys deleted (pi-gen); uid 1000 `pi` with
+#                the userconf-pi helper and its console wizard enabled (pi-gen
+#                runs rename-user), which blocks multi-user.target until a user
+#                is configured; systemd's first boot pending (/etc/machine-id)
+#   bookworm     p1 at 4 MiB, FAT -s 4; `quiet init=…/firstboot` (new disk id,
+#                host keys, token clean-up, reboot); dphys-swapfile enabled
+#   trixie-*     p1 at 8 MiB; ` resize` handled in the initramfs (new disk id,
+#                every ` resize` removed, no reboot: built into the root
+#                filesystem by rootfs.sh); rpi-swap (zram + /var/swap) until
+#                Mechanism=none; host keys made only on systemd's first boot
+#                (Debian's sshd-keygen.service, wanted by ssh.service);
+#                cloud-init installed and enabled with NoCloud from the boot
+#                partition, falling back to its None datasource and its
+#                default user `pi`
+#   trixie-2025-10  FAT -s 4; no seed files on the boot partition (unseeded)
+#   trixie-2026  FAT -s 1; pi-gen's template seed files; uid 1000 has
+#                /usr/sbin/nologin (pi-gen since 2026-04)
+#
+# A test harness unit powers the VM off once the first-boot work is done,
+# unless the kernel command line holds `e2e.stay` (the SSH login boot).
 set -eu
 tar=$1
 out=$2
-repo_url=${3:-}
+scenario=${3%-online}
+repo_url=${4:-}
+here=$(cd "$(dirname "$0")" && pwd)
+rpi=$here/rpi
 disk_id=8acef004
 sector=512
-p1_start=16384                  # 8 MiB, as pi-gen since 2025
-p1_size=$((256 * 2048))         # 256 MiB FAT32
+case "$scenario" in
+bookworm)
+	p1_start=8192 # 4 MiB, as pi-gen until 2024-11
+	fat_cluster=4
+	first_shell=/bin/bash
+	machine_id="" # pi-gen's Bookworm export empties it
+	;;
+trixie-2025-10)
+	p1_start=16384 # 8 MiB, as pi-gen since 2025
+	fat_cluster=4
+	first_shell=/bin/bash
+	machine_id=uninitialized
+	;;
+trixie-2026)
+	p1_start=16384
+	fat_cluster=1
+	first_shell=/usr/sbin/nologin
+	machine_id=uninitialized
+	;;
+*)
+	echo "mkdisk.sh: unknown scenario $scenario" >&2
+	exit 2
+	;;
+esac
+p1_size=$((256 * 2048))  # 256 MiB FAT32
 p2_start=$((p1_start + p1_size))
-p2_size=$((2560 * 2048))        # 2.5 GiB ext4: room for apt
+p2_size=$((2560 * 2048)) # 2.5 GiB ext4: room for apt
 total=$(((p2_start + p2_size) * sector))
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/e2e-disk.XXXXXX")
@@ -29,33 +75,30 @@ boot="$work/boot"
 mkdir -p "$root" "$boot"
 tar -C "$root" -xf "$tar"
 
+# Install a stand-in package's files and register it in the image's dpkg
+# database (status and file list), so that the image says it is installed, as
+# the real package would. Usage: standin_pkg NAME < "SRC DEST MODE" lines
+standin_pkg() {
+	name=$1
+	: >"$root/var/lib/dpkg/info/$name.list"
+	while read -r src dest mode; do
+		install -D -m "$mode" "$src" "$root$dest"
+		echo "$dest" >>"$root/var/lib/dpkg/info/$name.list"
+	done
+	printf '\nPackage: %s\nStatus: install ok installed\nPriority: optional\nSection: admin\nMaintainer: piprep e2e <e2e@localhost>\nArchitecture: all\nVersion: 0.0-piprep-e2e\nDescription: piprep e2e stand-in for %s\n' "$name" "$name" >>"$root/var/lib/dpkg/status"
+}
+wants() { # UNIT TARGET LINK: what `systemctl enable` would create
+	mkdir -p "$root/etc/systemd/system/$2.wants"
+	ln -sf "$3" "$root/etc/systemd/system/$2.wants/$1"
+}
+
 kernel=$(ls "$root"/boot/vmlinuz-* | sort | tail -n 1)
 initrd=$(ls "$root"/boot/initrd.img-* | sort | tail -n 1)
 cp "$kernel" "$boot/kernel8.img"
 cp "$initrd" "$boot/initramfs8"
-cloud_init=no
-[ ! -x "$root/usr/bin/cloud-init" ] || cloud_init=yes
-if [ "$cloud_init" = yes ]; then
-	# Trixie's cmdline without ` resize` (nothing here would remove it).
-	printf 'console=serial0,115200 console=tty1 root=PARTUUID=%s-02 rootfstype=ext4 fsck.repair=yes rootwait\n' "$disk_id" >"$boot/cmdline.txt"
-	# As pi-gen's stage2/04-cloud-init: templates on the boot partition and
-	# NoCloud seeded from it.
-	printf 'instance-id: rpi-image\n' >"$boot/meta-data"
-	printf '#cloud-config\n# template from the image\nssh_pwauth: false\n' >"$boot/user-data"
-	printf 'network:\n  version: 2\n  ethernets:\n    eth0:\n      dhcp4: true\n      optional: true\n' >"$boot/network-config"
-	mkdir -p "$root/etc/cloud/cloud.cfg.d"
-	printf 'datasource_list: [ NoCloud, None ]\ndatasource:\n  NoCloud:\n    seedfrom: file:///boot/firmware\n' >"$root/etc/cloud/cloud.cfg.d/99_raspberry-pi.cfg"
-	# The seed lives on the boot partition: mount it before cloud-init looks.
-	for unit in cloud-init-local.service cloud-init-main.service; do
-		mkdir -p "$root/etc/systemd/system/$unit.d"
-		printf '[Unit]\nRequiresMountsFor=/boot/firmware\n' >"$root/etc/systemd/system/$unit.d/e2e-bootfs.conf"
-	done
-else
-	printf 'console=serial0,115200 console=tty1 root=PARTUUID=%s-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot\n' "$disk_id" >"$boot/cmdline.txt"
-fi
 printf '[all]\narm_64bit=1\nauto_initramfs=1\n' >"$boot/config.txt"
 printf 'Raspberry Pi reference (piprep e2e stand-in)\nGenerated using pi-gen\n' >"$boot/issue.txt"
-
+mkdir -p "$root/boot/firmware"
 cat >"$root/etc/fstab" <<FSTAB
 proc            /proc           proc    defaults          0       0
 PARTUUID=$disk_id-01  /boot/firmware  vfat    defaults          0       2
@@ -63,48 +106,76 @@ PARTUUID=$disk_id-02  /               ext4    defaults,noatime  0       1
 # a swapfile is not a swap partition, no line here
 #   use  dphys-swapfile swap[on|off]  for that
 FSTAB
-mkdir -p "$root/boot/firmware"
 
-# Stand-in for /usr/lib/raspberrypi-sys-mods/firstboot (runs as PID 1 once).
-mkdir -p "$root/usr/lib/raspberrypi-sys-mods"
-cat >"$root/usr/lib/raspberrypi-sys-mods/firstboot" <<'FIRSTBOOT'
-#!/bin/sh
-# e2e stand-in for Raspberry Pi OS's firstboot: what it does to the disk id and
-# cmdline.txt, without the resize.
-echo "firstboot stand-in: starting"
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev 2>/dev/null
-mount -o remount,rw /
-mkdir -p /boot/firmware
-mount -t vfat /dev/vda1 /boot/firmware
-old=$(sed -n 's/.*root=PARTUUID=\([0-9a-f]\{8\}\)-02.*/\1/p' /boot/firmware/cmdline.txt)
-new=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')
-# The MBR disk signature is little-endian at byte 440 (octal escapes: dash's
-# printf has no \x).
-le=""
-for i in 7 5 3 1; do
-	byte=$(printf '%s' "$new" | cut -c"$i-$((i + 1))")
-	le="$le\\$(printf '%03o' "$((0x$byte))")"
+# --- Every release: pi-gen's first user, SSH host keys, machine id -----------
+groupadd -R "$root" -g 1000 pi
+useradd -R "$root" -u 1000 -g 1000 -m -s "$first_shell" -c "" pi
+usermod -R "$root" -p '*' pi
+for g in adm dialout cdrom audio users sudo video plugdev input netdev; do
+	! grep -q "^$g:" "$root/etc/group" || usermod -R "$root" -a -G "$g" pi
 done
-printf "$le" | dd of=/dev/vda bs=1 seek=440 count=4 conv=notrunc 2>/dev/null
-sed -i "s/$old/$new/g" /etc/fstab /boot/firmware/cmdline.txt
-sed -i 's| init=/usr/lib/raspberrypi-sys-mods/firstboot||; s| quiet||' /boot/firmware/cmdline.txt
-echo "firstboot stand-in: disk id $old -> $new; rebooting"
-sync
-umount /boot/firmware
-# fstab already names the new id, so remount through sysrq: u (read-only), b (reboot).
-echo u >/proc/sysrq-trigger
-sleep 1
-echo b >/proc/sysrq-trigger
-FIRSTBOOT
-chmod 755 "$root/usr/lib/raspberrypi-sys-mods/firstboot"
+printf 'pi ALL=(ALL) NOPASSWD: ALL\n' >"$root/etc/sudoers.d/010_pi-nopasswd"
+chmod 0440 "$root/etc/sudoers.d/010_pi-nopasswd"
+rm -f "$root"/etc/ssh/ssh_host_*
+printf '%s' "${machine_id:+$machine_id
+}" >"$root/etc/machine-id"
+standin_pkg userconf-pi <<EOF
+$rpi/userconf-pi/userconf /usr/lib/userconf-pi/userconf 0755
+$rpi/userconf-pi/userconf-service /usr/lib/userconf-pi/userconf-service 0755
+$rpi/userconf-pi/userconfig.service /lib/systemd/system/userconfig.service 0644
+EOF
+# As pi-gen's `rename-user -f -s`: the wizard on, getty@tty1 off.
+wants userconfig.service multi-user.target /lib/systemd/system/userconfig.service
+rm -f "$root/etc/systemd/system/getty.target.wants/getty@tty1.service"
 
-# Harness: power off once piprep-setup has run, so the test can read the disk.
+# --- Per release ---------------------------------------------------------------
+case "$scenario" in
+bookworm)
+	printf 'console=serial0,115200 console=tty1 root=PARTUUID=%s-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot\n' "$disk_id" >"$boot/cmdline.txt"
+	install -D -m 0755 "$rpi/firstboot" "$root/usr/lib/raspberrypi-sys-mods/firstboot"
+	# dphys-swapfile (Debian's own) is enabled by rootfs.sh; keep its file small.
+	sed -i 's/^#\{0,1\}CONF_SWAPSIZE=.*/CONF_SWAPSIZE=64/' "$root/etc/dphys-swapfile"
+	;;
+trixie-*)
+	printf 'console=serial0,115200 console=tty1 root=PARTUUID=%s-02 rootfstype=ext4 fsck.repair=yes rootwait resize\n' "$disk_id" >"$boot/cmdline.txt"
+	standin_pkg rpi-swap <<EOF
+$rpi/rpi-swap/rpi-swap /usr/lib/rpi-swap/rpi-swap 0755
+$rpi/rpi-swap/rpi-swap.service /lib/systemd/system/rpi-swap.service 0644
+$rpi/rpi-swap/swap.conf /etc/rpi/swap.conf 0644
+EOF
+	wants rpi-swap.service swap.target /lib/systemd/system/rpi-swap.service
+	# Host keys: Debian's own sshd-keygen.service (ConditionFirstBoot=yes,
+	# wanted by ssh.service) is what makes them on Trixie; nothing to add.
+	grep -qs ConditionFirstBoot "$root/usr/lib/systemd/system/sshd-keygen.service" || {
+		echo "mkdisk.sh: this Trixie root filesystem has no first-boot sshd-keygen.service" >&2
+		exit 1
+	}
+	# cloud-init: NoCloud from the boot partition, else the None datasource,
+	# whose default user is Raspberry Pi OS's `pi`.
+	install -D -m 0644 "$rpi/99_raspberry-pi.cfg" "$root/etc/cloud/cloud.cfg.d/99_raspberry-pi.cfg"
+	sed -i 's/^\([[:space:]]*name:[[:space:]]*\)debian[[:space:]]*$/\1pi/' "$root/etc/cloud/cloud.cfg"
+	grep -q '^[[:space:]]*name:[[:space:]]*pi$' "$root/etc/cloud/cloud.cfg" || {
+		echo "mkdisk.sh: cloud.cfg has no default user to rename to pi" >&2
+		exit 1
+	}
+	# The seed lives on the boot partition: mount it before cloud-init looks.
+	for unit in cloud-init-local.service cloud-init-main.service cloud-init-network.service cloud-init.service; do
+		mkdir -p "$root/etc/systemd/system/$unit.d"
+		printf '[Unit]\nRequiresMountsFor=/boot/firmware\n' >"$root/etc/systemd/system/$unit.d/e2e-bootfs.conf"
+	done
+	if [ "$scenario" = trixie-2026 ]; then
+		cp "$rpi/seed/meta-data" "$rpi/seed/user-data" "$rpi/seed/network-config" "$boot/"
+	fi
+	;;
+esac
+
+# --- Test harness --------------------------------------------------------------
+# Power off once the first-boot work has finished, so the test can read the disk.
 cat >"$root/etc/systemd/system/e2e-settle.service" <<'UNIT'
 [Unit]
 Description=e2e harness: power off after the first-boot work
 After=piprep-setup.service network-online.target cloud-final.service
+ConditionKernelCommandLine=!e2e.stay
 
 [Service]
 Type=oneshot
@@ -113,10 +184,9 @@ StandardOutput=journal+console
 UNIT
 # cloud-final runs after multi-user.target, so with cloud-init the harness hangs
 # off cloud-final (ordering it after multi-user would be a cycle).
-wants=multi-user.target.wants
-[ "$cloud_init" = no ] || wants=cloud-final.service.wants
-mkdir -p "$root/etc/systemd/system/$wants"
-ln -sf /etc/systemd/system/e2e-settle.service "$root/etc/systemd/system/$wants/e2e-settle.service"
+target=multi-user.target
+[ ! -x "$root/usr/bin/cloud-init" ] || target=cloud-final.service
+wants e2e-settle.service "$target" /etc/systemd/system/e2e-settle.service
 
 if [ -n "$repo_url" ]; then
 	rm -f "$root"/etc/apt/sources.list.d/*.sources
@@ -132,7 +202,7 @@ unit: sectors
 start=$p1_start, size=$p1_size, type=c
 start=$p2_start, size=$p2_size, type=83
 SFDISK
-mkfs.vfat -F 32 -n bootfs -s 4 --offset="$p1_start" "$work/disk.img" $((p1_size / 2)) >/dev/null 2>&1
+mkfs.vfat -F 32 -n bootfs -s "$fat_cluster" --offset="$p1_start" "$work/disk.img" $((p1_size / 2)) >/dev/null 2>&1
 mcopy -s -o -i "$work/disk.img@@$((p1_start * sector))" "$boot"/* ::/
 mkfs.ext4 -q -F -L rootfs -O ^64bit,^huge_file -E offset=$((p2_start * sector)) -d "$root" "$work/disk.img" "$((p2_size / 2))k"
 mv "$work/disk.img" "$out"

@@ -61,9 +61,12 @@ set_user() {
 		useradd -m -s /bin/bash "$USER_NAME" || return 1
 	fi
 	printf '%s:%s\n' "$USER_NAME" "$hash" | chpasswd -e || return 1
+	# The Raspberry Pi OS first user's groups, those this image has, in one call.
+	groups=""
 	for g in adm dialout cdrom sudo audio video plugdev games users input render netdev gpio i2c spi; do
-		getent group "$g" >/dev/null && usermod -a -G "$g" "$USER_NAME"
+		getent group "$g" >/dev/null && groups="${groups:+$groups,}$g"
 	done
+	[ -z "$groups" ] || usermod -a -G "$groups" "$USER_NAME" || return 1
 	# The Raspberry Pi OS convention for the first user: sudo without a password.
 	printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$USER_NAME" | put_file /etc/sudoers.d/010_piprep-nopasswd 0440
 	systemctl disable userconfig.service >/dev/null 2>&1 || true
