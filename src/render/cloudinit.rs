@@ -89,23 +89,15 @@ systemctl enable --quiet getty@tty1.service; systemctl start --no-block getty@tt
 pub fn user_data(plan: &NodePlan, boot_mount: &str) -> String {
     let files = firstboot::rootfs_files(plan, boot_mount, Backend::CloudInit);
     // cloud-init's runcmd runs in cloud-final, after its users and files: the
-    // shared offline preparation, then sshd and the networked setup started
-    // now (not only enabled), which installs what is missing and applies
-    // chrony and the firewall once per rule set, and writes the report.
-    let mut run: Vec<Vec<String>> = vec![
+    // shared offline preparation (which also takes the password hash out of
+    // user-data), then sshd and the networked setup started now (not only
+    // enabled), which installs what is missing and applies chrony and the
+    // firewall once per rule set, and writes the report.
+    let run: Vec<Vec<String>> = vec![
         cmd(&[firstboot::PREPARE_PATH]),
         cmd(&["systemctl", "enable", "--now", "ssh"]),
         cmd(&["systemctl", "enable", "--now", "piprep-setup.service"]),
     ];
-    if plan.user.password_hash.is_some() {
-        // The hash has done its work: take it off the boot partition.
-        run.push(cmd(&[
-            "sed",
-            "-i",
-            "/^ *hashed_passwd: /d",
-            &format!("{boot_mount}/user-data"),
-        ]));
-    }
 
     let cfg = CloudConfig {
         hostname: &plan.name,

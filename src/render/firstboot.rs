@@ -221,9 +221,11 @@ fn time_function(plan: &NodePlan) -> String {
 
 /// The offline node preparation both backends run: swap, kernel settings, the
 /// user's login shell, SSH host keys.
-pub fn prepare_script(plan: &NodePlan) -> String {
+pub fn prepare_script(plan: &NodePlan, boot_mount: &str) -> String {
     let mut v = common(plan);
     v.extend([
+        ("BOOT", quote(boot_mount)),
+        ("SECRETS_FILE", SECRETS_FILE.to_string()),
         ("SWAP_FUNCTION", swap_function(plan)),
         ("MODULES_Q", quote(&plan.profile.modules.join(" "))),
         ("SYSCTL_LINES", sysctl_lines(plan)),
@@ -272,7 +274,11 @@ pub fn rootfs_files(plan: &NodePlan, boot_mount: &str, backend: Backend) -> Vec<
             chrony_sources(plan),
         );
     }
-    add(PREPARE_PATH.into(), "0755", prepare_script(plan));
+    add(
+        PREPARE_PATH.into(),
+        "0755",
+        prepare_script(plan, boot_mount),
+    );
     add(SETUP_PATH.into(), "0755", setup_script(plan));
     add(
         CHECK_PATH.into(),

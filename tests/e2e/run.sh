@@ -136,9 +136,11 @@ scenario() {
 		return 1
 	}
 	ssh-keygen -q -t ed25519 -N '' -C "e2e@$name" -f "$work/id_ed25519"
-	# bookworm and trixie-2025-10 also get a password; trixie-2026 is keys only.
-	password=""
-	case "$name" in trixie-2026*) ;; *) password='password_hash = "$6$e2eSaltPiprep123$Q/Rpz1pFO.TOHNBw3GwVpAzPK7msGlbh6Q/OzCNywIqiA0E5DgD4jGzt6cBFsujqbvhEKgE.zYmH52izb1U290"' ;; esac
+	# trixie-2026 is keys only; the others also get a password, whose hash
+	# must not be left anywhere in the boot partition's bytes.
+	hash='$6$e2eSaltPiprep123$Q/Rpz1pFO.TOHNBw3GwVpAzPK7msGlbh6Q/OzCNywIqiA0E5DgD4jGzt6cBFsujqbvhEKgE.zYmH52izb1U290'
+	password="password_hash = \"$hash\""
+	[ "$name" != trixie-2026 ] || { password="" hash=""; }
 	cat >"$work/piprep.toml" <<TOML
 [cluster]
 name = "e2e"
@@ -272,9 +274,13 @@ TOML
 	fi
 	files=$(mdir -b -i "$disk@@$fat" ::/)
 	case "$files" in *piprep-run.sh* | *piprep-secrets.txt*) fail "first-boot files left on the boot partition: $files"; return 1 ;; esac
-	if mtype -i "$disk@@$fat" ::user-data 2>/dev/null | grep -q '\$6\$'; then
-		fail "the password hash is still on the boot partition"
-		return 1
+	if [ -n "$hash" ]; then
+		# Raw bytes, free clusters included: a deleted FAT file keeps its data.
+		fatsize=$(sfdisk --json "$disk" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][0]['size'])")
+		if dd if="$disk" bs=512 skip=$((fat / 512)) count="$fatsize" 2>/dev/null | grep -qaF "${hash#\$6\$}"; then
+			fail "the password hash is still in the boot partition's bytes"
+			return 1
+		fi
 	fi
 	debugfs -R "cat /etc/sysctl.d/k8s.conf" "$disk?offset=$root" 2>/dev/null >"$work/rootfs-sysctl.conf"
 	debugfs -R "cat /etc/modules-load.d/k8s.conf" "$disk?offset=$root" 2>/dev/null >"$work/rootfs-modules.conf"

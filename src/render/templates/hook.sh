@@ -131,7 +131,7 @@ step "time synchronisation" set_time
 step "enable piprep-setup.service" enable_setup_unit
 /usr/local/lib/piprep/check.sh first-boot-hook || true
 step "remove first-boot arguments from cmdline.txt" clean_cmdline
-rm -f "$SECRETS"
+scrub "$SECRETS" || rm -f "$SECRETS"
 rm -f "$BOOT/@@HOOK_FILE@@"
 sync
 if [ "$failed" -ne 0 ]; then

@@ -22,3 +22,14 @@ put_file() {
 }
 has_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 has_unit() { systemctl list-unit-files "$1" 2>/dev/null | grep -q "^$1"; }
+# overwrite FILE: zeros over a file's bytes, in place, flushed. On the FAT boot
+# partition a deleted or truncated file's clusters keep their bytes until reused.
+overwrite() {
+	size=$(wc -c <"$1") || return 1
+	[ "$size" -eq 0 ] || dd if=/dev/zero of="$1" bs="$size" count=1 conv=notrunc,fsync 2>/dev/null
+}
+# scrub FILE: overwrite a secret, then delete it.
+scrub() {
+	[ -f "$1" ] || return 0
+	overwrite "$1" && rm -f "$1"
+}

@@ -3,9 +3,11 @@
 #
 # The offline part of preparing the node, the same whichever first-boot backend
 # runs it: the firstrun hook before the network is up, cloud-init from runcmd.
-# Swap off, kernel modules and sysctl now, the first user's login shell, and the
-# SSH host keys. Every step is idempotent; the exit status says whether all held.
+# Swap off, kernel modules and sysctl now, the first user's login shell, the SSH
+# host keys, and the password hash off the boot partition. Every step is
+# idempotent; the exit status says whether all held.
 set -u
+BOOT=@@BOOT@@
 USER_NAME=@@USER_Q@@
 @@SHELL_LIB@@
 
@@ -44,8 +46,23 @@ set_host_keys() {
 	ssh-keygen -A
 }
 
+drop_secrets() {
+	# The password hash has done its work once the user exists: the firstrun
+	# secrets file, or the hash line of cloud-init's user-data, is overwritten
+	# before it goes, so no copy stays in the boot partition's free clusters.
+	scrub "$BOOT/@@SECRETS_FILE@@" || return 1
+	ud="$BOOT/user-data"
+	if grep -q '^ *hashed_passwd: ' "$ud" 2>/dev/null; then
+		kept=$(grep -v '^ *hashed_passwd: ' "$ud") &&
+			overwrite "$ud" &&
+			printf '%s\n' "$kept" >"$ud" &&
+			sync
+	fi
+}
+
 step "swap" set_swap
 step "kernel modules and sysctl" apply_kernel_settings
 step "login shell of $USER_NAME" set_login_shell
 step "SSH host keys" set_host_keys
+step "password hash off the boot partition" drop_secrets
 exit "$failed"
