@@ -12,7 +12,7 @@ TEST_COMMANDS := sfdisk mkfs.vfat fsck.fat mcopy mtype mdir mdel minfo mkfs.ext4
 # Tools in /usr/sbin are not on every user's PATH.
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build demo test lint unit tools install clean help e2e e2e-deps bench
+.PHONY: all build demo test lint unit tools install clean help e2e e2e-deps e2e-rootfs bench
 
 all: build
 
@@ -109,6 +109,10 @@ e2e-deps:
 
 e2e: build e2e-deps
 	PIPREP=$(CURDIR)/$(PIPREP) tests/e2e/run.sh
+
+# Only the cached arm64 root filesystems the e2e boots (about 10 minutes cold).
+e2e-rootfs: e2e-deps
+	tests/e2e/run.sh --rootfs-only
 
 # Benchmarks (not timed tests): ratios against baselines measured in the same
 # run, medians of 5 runs, written to target/bench/results.json.

@@ -60,6 +60,9 @@ for rp in $build_pids; do
 	}
 	log "$r rootfs ready (key $(cat "$cache/$r.key")) after $(($(date +%s) - started)) s"
 done
+# `run.sh --rootfs-only`: build (or find) the root filesystems and stop, so CI
+# can build them while the Rust tests run.
+[ "${1:-}" != --rootfs-only ] || exit 0
 
 # Offsets of the two partitions, from sfdisk (not piprep).
 part_start() { sfdisk --json "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$2]['start']*512)"; }
