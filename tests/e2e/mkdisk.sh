@@ -10,12 +10,14 @@
 #
 #   all          MBR with a disk id; FAT32 "bootfs" with kernel8.img, initramfs8,
 #                config.txt, issue.txt and the release's own cmdline.txt; ext4
-#                "rootfs"; SSH host keys deleted (pi-gen); uid 1000 `pi` with
+#                "rootfs"; sshd disabled and its host keys deleted (pi-gen); uid 1000 `pi` with
 #                the userconf-pi helper and its console wizard enabled (pi-gen
 #                runs rename-user), which blocks multi-user.target until a user
 #                is configured; systemd's first boot pending (/etc/machine-id)
 #   bookworm     p1 at 4 MiB, FAT -s 4; `quiet init=…/firstboot` (new disk id,
-#                host keys, token clean-up, reboot); dphys-swapfile enabled
+#                host keys, token clean-up, reboot) and the initramfs resize
+#                whenever the command line contains `firstboot` (built into
+#                the root filesystem by rootfs.sh); dphys-swapfile enabled
 #   trixie-*     p1 at 8 MiB; ` resize` handled in the initramfs (new disk id,
 #                every ` resize` removed, no reboot: built into the root
 #                filesystem by rootfs.sh); rpi-swap (zram + /var/swap) until
@@ -124,6 +126,9 @@ $rpi/userconf-pi/userconf /usr/lib/userconf-pi/userconf 0755
 $rpi/userconf-pi/userconf-service /usr/lib/userconf-pi/userconf-service 0755
 $rpi/userconf-pi/userconfig.service /lib/systemd/system/userconfig.service 0644
 EOF
+# sshd off, as pi-gen builds it (ENABLE_SSH=0): whoever configures the node
+# must enable it.
+rm -f "$root/etc/systemd/system/multi-user.target.wants/ssh.service" "$root/etc/systemd/system/sshd.service"
 # As pi-gen's `rename-user -f -s`: the wizard on, getty@tty1 off.
 wants userconfig.service multi-user.target /lib/systemd/system/userconfig.service
 rm -f "$root/etc/systemd/system/getty.target.wants/getty@tty1.service"

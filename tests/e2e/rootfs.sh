@@ -23,23 +23,27 @@ mirror=$("$(dirname "$0")/mirror.sh")
 common="systemd,systemd-sysv,udev,kmod,dbus,libpam-systemd,network-manager,openssh-server,sudo,iproute2,linux-image-arm64,initramfs-tools,procps,e2fsprogs,dosfstools,python3,chrony,ufw"
 modules="virtio_pci virtio_mmio virtio_blk virtio_net ext4 vfat nls_ascii nls_cp437"
 # Bump when the build steps change in a way that changes the result.
-recipe=2
-# Raspberry Pi OS stand-ins that must be inside the initramfs (Trixie's
-# set_partuuid), so they are part of the root filesystem build.
-initramfs_standin="$(dirname "$0")/rpi/set_partuuid"
+recipe=3
+# Raspberry Pi OS stand-ins that must be inside the initramfs (Bookworm's
+# local-premount/firstboot, Trixie's local-bottom/set_partuuid), so they are
+# part of the root filesystem build; busybox gives them grep, sed, od and dd.
+rpi="$(dirname "$0")/rpi"
 case "$suite" in
 bookworm)
 	# As Raspberry Pi OS Bookworm: dphys-swapfile, firstrun-style customisation.
-	packages=$(echo "$common" | sed 's/,iproute2,/,iproute2,dphys-swapfile,/')
-	key=$(printf '%s\n%s\n%s\n' "$packages" "$modules" "$recipe" | sha256sum | cut -c1-12)
+	packages=$(echo "$common" | sed 's/,iproute2,/,iproute2,dphys-swapfile,busybox,/')
+	standin="$rpi/firstboot-initramfs"
+	standin_at=local-premount/firstboot
+	key=$( (printf '%s\n%s\n%s\n' "$packages" "$modules" "$recipe" && cat "$standin") | sha256sum | cut -c1-12)
 	;;
 trixie)
 	# As current Raspberry Pi OS Trixie: configured by cloud-init (NoCloud).
 	# python3-cffi-backend provides the python3-cffi-backend-api-* virtual
 	# packages python3-cryptography needs (cloud-init -> oauthlib).
-	# busybox gives the initramfs stand-in sed, od and dd.
 	packages="$common,cloud-init,python3-cffi-backend,busybox"
-	key=$( (printf 'trixie\n%s\n%s\n%s\n' "$packages" "$modules" "$recipe" && cat "$initramfs_standin") | sha256sum | cut -c1-12)
+	standin="$rpi/set_partuuid"
+	standin_at=local-bottom/set_partuuid
+	key=$( (printf 'trixie\n%s\n%s\n%s\n' "$packages" "$modules" "$recipe" && cat "$standin") | sha256sum | cut -c1-12)
 	;;
 *)
 	echo "rootfs.sh: unknown suite $suite" >&2
@@ -87,11 +91,15 @@ debootstrap --foreign --arch=arm64 --variant=minbase --include="$packages" "$sui
 mkdir -p "$root/etc/initramfs-tools/conf.d" "$root/usr/share/initramfs-tools/modules.d"
 echo "MODULES=list" >"$root/etc/initramfs-tools/conf.d/e2e-modules"
 printf '%s\n' $modules >"$root/usr/share/initramfs-tools/modules.d/e2e-virtio"
-if [ "$suite" = trixie ]; then
-	echo "BUSYBOX=y" >"$root/etc/initramfs-tools/conf.d/e2e-busybox"
-	mkdir -p "$root/etc/initramfs-tools/scripts/local-bottom"
-	cp "$initramfs_standin" "$root/etc/initramfs-tools/scripts/local-bottom/set_partuuid"
-fi
+echo "BUSYBOX=y" >"$root/etc/initramfs-tools/conf.d/e2e-busybox"
+install -D -m 0755 "$standin" "$root/etc/initramfs-tools/scripts/$standin_at"
+# No manuals, documentation or translations: nothing here reads them, and
+# unpacking them (and man-db's trigger) is a good part of the second stage.
+mkdir -p "$root/etc/dpkg/dpkg.cfg.d"
+printf '%s\n' 'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/doc/*' \
+	'path-include=/usr/share/doc/*/copyright' 'path-exclude=/usr/share/info/*' \
+	'path-exclude=/usr/share/locale/*' 'path-include=/usr/share/locale/locale.alias' \
+	>"$root/etc/dpkg/dpkg.cfg.d/e2e-nodoc"
 
 mkdir -p "$repo.tmp"
 cp "$root"/var/cache/apt/archives/*.deb "$repo.tmp/"
