@@ -220,7 +220,8 @@ fn time_function(plan: &NodePlan) -> String {
 }
 
 /// The offline node preparation both backends run: swap, kernel settings, the
-/// user's login shell, SSH host keys.
+/// user's login shell, SSH host keys, and the password hash off the boot
+/// partition.
 pub fn prepare_script(plan: &NodePlan, boot_mount: &str) -> String {
     let mut v = common(plan);
     v.extend([

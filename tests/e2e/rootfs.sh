@@ -53,11 +53,15 @@ esac
 offline="$cache/rootfs-offline-$key.tar"
 online="$cache/rootfs-online-$key.tar"
 repo="$cache/repo-$key"
+mkdir -p "$cache"
+# One build per release at a time: a second caller (make e2e while CI's
+# background make e2e-rootfs is still at it) waits for it and reuses its result.
+exec 9>"$cache/rootfs-$suite.lock"
+flock 9
 if [ -f "$offline" ] && [ -f "$online" ] && [ -f "$repo/Packages" ]; then
 	echo "$key"
 	exit 0
 fi
-mkdir -p "$cache"
 
 # binfmt_misc for arm64 binaries in the chroot ('F' flag: works inside chroots).
 [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
@@ -100,6 +104,8 @@ printf '%s\n' 'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/doc/*' \
 	'path-include=/usr/share/doc/*/copyright' 'path-exclude=/usr/share/info/*' \
 	'path-exclude=/usr/share/locale/*' 'path-include=/usr/share/locale/locale.alias' \
 	>"$root/etc/dpkg/dpkg.cfg.d/e2e-nodoc"
+# No fsync per unpacked file: a failed build is thrown away anyway.
+echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/e2e-unsafe-io"
 
 mkdir -p "$repo.tmp"
 cp "$root"/var/cache/apt/archives/*.deb "$repo.tmp/"
