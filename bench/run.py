@@ -69,7 +69,7 @@ path = "{image}"
 
 [user]
 name = "k8s"
-ssh_authorized_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchmarkKeyForPiprepOnly00000000000 b@x"]
+ssh_authorized_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH8mw9FwgPnvoajueAinQwgF3d3F0ZM4SGn+9NF5rkkd b@x"]
 '''
     for i in range(nodes):
         t += f'\n[[node]]\nname = "n{i}"\nip = "10.1.1.{11 + i}"\nrole = "{"control-plane" if i == 0 else "worker"}"\n'
@@ -193,7 +193,7 @@ def bench_fetch():
         shutil.rmtree(c, ignore_errors=True)
         d = WORK / "dl"
         d.mkdir(exist_ok=True)
-        (d / "piprep.toml").write_text(f'[cluster]\nname = "b"\nsubnet = "10.1.1.0/24"\ngateway = "10.1.1.1"\ndns = ["10.1.1.1"]\n[image]\nurl = "{url}"\nsha256 = "{sha}"\n[user]\nname = "k"\nssh_authorized_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchmarkKeyForPiprepOnly00000000000 b@x"]\n[[node]]\nname = "a"\nip = "10.1.1.11"\nrole = "control-plane"\n')
+        (d / "piprep.toml").write_text(f'[cluster]\nname = "b"\nsubnet = "10.1.1.0/24"\ngateway = "10.1.1.1"\ndns = ["10.1.1.1"]\n[image]\nurl = "{url}"\nsha256 = "{sha}"\n[user]\nname = "k"\nssh_authorized_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH8mw9FwgPnvoajueAinQwgF3d3F0ZM4SGn+9NF5rkkd b@x"]\n[[node]]\nname = "a"\nip = "10.1.1.11"\nrole = "control-plane"\n')
         sh([str(PIPREP), "-q", "--cache-dir", str(c), "fetch"], cwd=d, stdout=subprocess.DEVNULL)
 
     def curl_download():

@@ -99,7 +99,7 @@ fn assert_baked(base: &Path, out: &Path, node: &str, ip: &str, dir: &Path) {
     assert!(hook.contains(&format!("NODE={node}\n")));
     assert!(hook.contains("USER_NAME=k8s\n"));
     assert!(hook.contains(
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKeyForPiprepIntegrationTests000000 test@ci"
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKvC9g79Q/1zy3wNXWr90MTxgA8kZg04ujqedx4kB2aP test@ci"
     ));
     // The secret is on the FAT partition for the first boot only, never in the script.
     let secrets = mtype(out, boot, "piprep-secrets.txt").expect("secrets file");

@@ -131,7 +131,7 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
     write(&r.join("proc/net/tcp6"), header);
     write(
         &r.join("home/k8s/.ssh/authorized_keys"),
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyOnlyForTheExampleInventory00000 me@laptop\n",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHXhuxS1HPO5O/MlVNdtjyvhk6uKlqUo+v0GKhliWKZk me@laptop\n",
     );
 
     let bin = dir.join("bin");
@@ -160,12 +160,20 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
         "echo '2: eth0    inet 10.1.1.11/24 brd 10.1.1.255 scope global noprefixroute eth0'",
     );
     // Every rule the profile wants, as ufw would print it (healthy), or one missing.
-    let wanted: Vec<String> = rendered
-        .split("<<'PIPREP_RULES'\n")
-        .nth(1)
+    // The shell itself reads the quoted assignment back.
+    let assign = check
+        .split_once("\nUFW_STATUS_LINES=")
         .unwrap()
-        .split("\nPIPREP_RULES")
-        .next()
+        .1
+        .split_once("\nBACKEND=")
+        .unwrap()
+        .0;
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("R={assign}\nprintf '%s' \"$R\""))
+        .output()
+        .unwrap();
+    let wanted: Vec<String> = String::from_utf8(o.stdout)
         .unwrap()
         .lines()
         .map(str::to_string)

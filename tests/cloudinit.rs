@@ -9,8 +9,10 @@ use std::process::Command;
 
 use support::*;
 
-fn render_to(node: &str) -> PathBuf {
-    let out = scratch(&format!("ci-render-{node}"));
+/// Render `node` into a scratch directory of its own: `tag` names the caller,
+/// so tests running at once never share (and delete) each other's output.
+fn render_to(tag: &str, node: &str) -> PathBuf {
+    let out = scratch(&format!("ci-render-{tag}-{node}"));
     let data = root().join("tests/data");
     let o = piprep(
         &data,
@@ -45,7 +47,7 @@ fn golden(name: &str, actual: &str) {
 #[test]
 fn seed_files_match_golden() {
     for node in ["cp-1", "worker-1"] {
-        let d = render_to(node);
+        let d = render_to("golden", node);
         assert_eq!(
             dir_names(&d),
             [
@@ -96,7 +98,7 @@ fn yaml_to_json(path: &Path) -> serde_json::Value {
 
 #[test]
 fn yaml_round_trips_through_an_independent_parser() {
-    let d = render_to("cp-1");
+    let d = render_to("yaml", "cp-1");
     let ud_text = std::fs::read_to_string(d.join("user-data")).unwrap();
     assert!(ud_text.starts_with("#cloud-config\n"));
     let ud = yaml_to_json(&d.join("user-data"));
@@ -230,10 +232,10 @@ fn yaml_round_trips_through_an_independent_parser() {
 
 #[test]
 fn instance_id_follows_the_config() {
-    let a = std::fs::read_to_string(render_to("cp-1").join("meta-data")).unwrap();
-    let b = std::fs::read_to_string(render_to("cp-1").join("meta-data")).unwrap();
+    let a = std::fs::read_to_string(render_to("id-a", "cp-1").join("meta-data")).unwrap();
+    let b = std::fs::read_to_string(render_to("id-b", "cp-1").join("meta-data")).unwrap();
     assert_eq!(a, b, "an unchanged config must keep its instance-id");
-    let w = std::fs::read_to_string(render_to("worker-1").join("meta-data")).unwrap();
+    let w = std::fs::read_to_string(render_to("id-a", "worker-1").join("meta-data")).unwrap();
     assert_ne!(a, w);
     // A changed node gets a new instance-id.
     let dir = scratch("ci-changed");
@@ -272,7 +274,7 @@ fn cloud_init_schema_accepts_user_data() {
         return;
     }
     for node in ["cp-1", "worker-1"] {
-        let d = render_to(node);
+        let d = render_to("schema", node);
         let o = Command::new("cloud-init")
             .args(["schema", "--config-file"])
             .arg(d.join("user-data"))
@@ -375,7 +377,7 @@ fn both_backends_install_the_same_files() {
         &["--config", "cloud-init.toml", "render", "--node", "cp-1"],
     ));
     assert!(hook.contains("# first-boot backend: cloud-init"));
-    let d = render_to("cp-1");
+    let d = render_to("parity", "cp-1");
     let ud = yaml_to_json(&d.join("user-data"));
     let cloud: Vec<(String, String)> = ud["write_files"]
         .as_array()

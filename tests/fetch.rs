@@ -61,7 +61,7 @@ fn run(e: &Env, args: &[&str]) -> Output {
 
 fn inventory(e: &Env, image: &str) {
     let t = format!(
-        "[cluster]\nname = \"c\"\nsubnet = \"10.1.1.0/24\"\ngateway = \"10.1.1.1\"\ndns = [\"10.1.1.1\"]\n\n[image]\n{image}\n\n[user]\nname = \"k8s\"\nssh_authorized_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKeyForPiprepIntegrationTests000000 t@ci\"]\n\n[[node]]\nname = \"cp-1\"\nip = \"10.1.1.11\"\nrole = \"control-plane\"\n"
+        "[cluster]\nname = \"c\"\nsubnet = \"10.1.1.0/24\"\ngateway = \"10.1.1.1\"\ndns = [\"10.1.1.1\"]\n\n[image]\n{image}\n\n[user]\nname = \"k8s\"\nssh_authorized_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKvC9g79Q/1zy3wNXWr90MTxgA8kZg04ujqedx4kB2aP t@ci\"]\n\n[[node]]\nname = \"cp-1\"\nip = \"10.1.1.11\"\nrole = \"control-plane\"\n"
     );
     std::fs::write(e.dir.join("piprep.toml"), t).unwrap();
 }

@@ -15,7 +15,7 @@ dns = ["10.1.1.1"]
 
 [user]
 name = "k8s"
-ssh_authorized_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKeyForPiprepIntegrationTests000000 test@ci"]
+ssh_authorized_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKvC9g79Q/1zy3wNXWr90MTxgA8kZg04ujqedx4kB2aP test@ci"]
 
 [[node]]
 name = "cp-1"
@@ -164,7 +164,7 @@ fn invalid_hostnames() {
 #[test]
 fn no_way_to_log_in() {
     let t = GOOD.replace(
-        "ssh_authorized_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKeyForPiprepIntegrationTests000000 test@ci\"]",
+        "ssh_authorized_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKvC9g79Q/1zy3wNXWr90MTxgA8kZg04ujqedx4kB2aP test@ci\"]",
         "",
     );
     refuse(
@@ -204,22 +204,34 @@ fn password_hashes_never_appear_in_errors() {
 
 #[test]
 fn a_firewall_that_blocks_ssh_is_refused() {
-    let locked = r#"extends = "k8s-node"
+    // ufw applies the first rule that matches: a deny before the allow wins.
+    let locked = r#"[firewall]
+enable = true
+default_incoming = "deny"
+default_outgoing = "allow"
 [[firewall.rule]]
 direction = "in"
 action = "deny"
 port = "22"
 proto = "tcp"
 comment = "oops"
+[[firewall.rule]]
+direction = "in"
+port = "22"
+proto = "tcp"
 "#;
     let t = GOOD.replace("subnet =", "profile = \"locked\"\nsubnet =");
     refuse(
         "ssh-blocked",
         &t,
         &[("locked", locked)],
-        2,
-        &["would block SSH (22/tcp)", "locked.toml:2"],
+        5,
+        &["would block SSH (22/tcp)", "locked.toml:5"],
     );
+    // Open only on the loopback address: nobody on the network gets in.
+    let lo = "[firewall]\nenable = true\ndefault_incoming = \"deny\"\ndefault_outgoing = \"allow\"\n[[firewall.rule]]\ndirection = \"in\"\nport = \"22\"\nproto = \"tcp\"\nto = \"127.0.0.1\"\n";
+    let t = GOOD.replace("subnet =", "profile = \"lo\"\nsubnet =");
+    refuse("ssh-loopback", &t, &[("lo", lo)], 5, &["would block SSH"]);
 
     // Without any SSH rule under default-deny.
     let bare =
@@ -301,12 +313,12 @@ fn missing_config_file_says_how_to_fix() {
 #[test]
 fn missing_user_section() {
     let t = GOOD.replace(
-        "[user]\nname = \"k8s\"\nssh_authorized_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKeyForPiprepIntegrationTests000000 test@ci\"]\n",
+        "[user]\nname = \"k8s\"\nssh_authorized_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKvC9g79Q/1zy3wNXWr90MTxgA8kZg04ujqedx4kB2aP test@ci\"]\n",
         "",
     );
     refuse("no-user", &t, &[], 1, &["no [user] section"]);
     let t = GOOD.replace("ssh-ed25519 AAAAC3", "ssh-ed25519 ???");
-    refuse("bad-key", &t, &[], 9, &["has no base64 key data"]);
+    refuse("bad-key", &t, &[], 9, &["does not parse", "`test@ci`"]);
 }
 
 #[test]

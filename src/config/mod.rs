@@ -2,10 +2,12 @@
 //! node. Pure apart from reading the config files themselves.
 
 pub mod cmdline;
+pub mod grammar;
 pub mod inventory;
 pub mod net;
 pub mod plan;
 pub mod profile;
+pub mod reach;
 pub mod source;
 pub mod validate;
 

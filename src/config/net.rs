@@ -25,6 +25,69 @@ impl Ipv4Net {
     pub fn broadcast(self) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.network) | !self.mask())
     }
+    /// Every address: `any`, or 0.0.0.0/0.
+    pub const ALL: Ipv4Net = Ipv4Net {
+        network: Ipv4Addr::UNSPECIFIED,
+        prefix: 0,
+    };
+    /// A single address as a /32.
+    pub fn host(ip: Ipv4Addr) -> Self {
+        Ipv4Net {
+            network: ip,
+            prefix: 32,
+        }
+    }
+    /// Whether every address of `other` is in `self`.
+    pub fn contains_net(self, other: Ipv4Net) -> bool {
+        other.prefix >= self.prefix && self.contains(other.network)
+    }
+    /// The addresses in both, if any (CIDR blocks are nested or disjoint).
+    pub fn intersect(self, other: Ipv4Net) -> Option<Ipv4Net> {
+        if self.contains_net(other) {
+            Some(other)
+        } else if other.contains_net(self) {
+            Some(self)
+        } else {
+            None
+        }
+    }
+    /// The two halves of a block one bit longer; None for a single address.
+    pub fn halves(self) -> Option<(Ipv4Net, Ipv4Net)> {
+        (self.prefix < 32).then(|| {
+            let prefix = self.prefix + 1;
+            let hi = u32::from(self.network) | (1 << (32 - prefix));
+            (
+                Ipv4Net {
+                    network: self.network,
+                    prefix,
+                },
+                Ipv4Net {
+                    network: Ipv4Addr::from(hi),
+                    prefix,
+                },
+            )
+        })
+    }
+    /// Whether the blocks in `cover` together hold every address of `self`.
+    pub fn covered_by(self, cover: &[Ipv4Net]) -> bool {
+        let touching: Vec<Ipv4Net> = cover
+            .iter()
+            .copied()
+            .filter(|c| c.intersect(self).is_some())
+            .collect();
+        if touching.is_empty() {
+            return false;
+        }
+        if touching.iter().any(|c| c.contains_net(self)) {
+            return true;
+        }
+        // Every touching block lies strictly inside: split until each half is
+        // covered or escapes (at most 32 levels).
+        match self.halves() {
+            Some((a, b)) => a.covered_by(&touching) && b.covered_by(&touching),
+            None => false,
+        }
+    }
 }
 
 impl fmt::Display for Ipv4Net {
@@ -99,6 +162,24 @@ mod tests {
         assert_eq!(net.broadcast(), Ipv4Addr::new(10, 1, 1, 255));
         let all: Ipv4Net = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains("192.168.1.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn blocks_nest_and_cover() {
+        let n = |s: &str| s.parse::<Ipv4Net>().unwrap();
+        assert!(n("10.0.0.0/8").contains_net(n("10.1.1.0/24")));
+        assert!(!n("10.1.1.0/24").contains_net(n("10.0.0.0/8")));
+        assert_eq!(
+            n("10.1.1.0/24").intersect(n("10.0.0.0/8")),
+            Some(n("10.1.1.0/24"))
+        );
+        assert_eq!(n("10.1.1.0/24").intersect(n("10.1.2.0/24")), None);
+        let sub = n("10.1.1.0/24");
+        assert!(sub.covered_by(&[n("10.1.1.0/25"), n("10.1.1.128/25")]));
+        assert!(!sub.covered_by(&[n("10.1.1.0/25"), n("10.1.1.128/26")]));
+        assert!(!sub.covered_by(&[Ipv4Net::host("10.1.1.5".parse().unwrap())]));
+        assert!(sub.covered_by(&[Ipv4Net::ALL]));
+        assert!(!Ipv4Net::ALL.covered_by(&[n("10.0.0.0/8")]));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::profile::{Policy, Proto, Role, RuleSpec, TimeDaemon};
+use super::profile::{Policy, Profile, Proto, Role, RuleSpec, TimeDaemon};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NodePlan {
@@ -85,6 +85,36 @@ impl NodePlan {
             &x[16..20],
             &x[20..32]
         )
+    }
+}
+
+impl ProfilePlan {
+    /// The profile as one node of `role` in `subnet` gets it: its role's
+    /// rules, with `{subnet}` substituted.
+    pub fn for_role(p: &Profile, role: Role, subnet: &str) -> ProfilePlan {
+        let fw = &p.firewall;
+        ProfilePlan {
+            name: p.name.clone(),
+            conf_name: p.conf_name.clone(),
+            modules: p.modules.clone(),
+            cmdline: p.cmdline.clone(),
+            sysctl: p.sysctl.clone(),
+            swap_disable: p.swap_disable,
+            time_daemon: p.time_daemon,
+            firewall: FirewallPlan {
+                enable: fw.enable,
+                default_incoming: fw.default_incoming,
+                default_outgoing: fw.default_outgoing,
+                default_routed: fw.default_routed,
+                logging: fw.logging.clone(),
+                rules: fw
+                    .rules
+                    .iter()
+                    .filter(|r| r.spec.applies_to(role))
+                    .map(|r| r.spec.for_node(subnet))
+                    .collect(),
+            },
+        }
     }
 }
 

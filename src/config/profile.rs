@@ -217,6 +217,13 @@ impl Profile {
             .find(needle)
     }
 
+    /// Where a value is written; where its key is when the value is not
+    /// written verbatim (TOML escapes).
+    pub fn locate_value(&self, value: &str, key: &str) -> Location {
+        let verbatim = !value.is_empty() && self.sources.iter().any(|s| s.text.contains(value));
+        self.locate(if verbatim { value } else { key })
+    }
+
     fn apply(&mut self, layer: ProfileLayer, src: &SourceFile) -> Result<()> {
         if let Some(d) = layer.description {
             self.description = d;

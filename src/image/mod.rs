@@ -103,6 +103,14 @@ impl BaseImage {
         let fs = ext4::open(&file, path, &root)?;
         let facts = ext4::facts(&fs, &boot);
         drop(fs);
+        // The mount point goes into the first-boot scripts and cmdline.txt.
+        if let Some(why) = crate::config::grammar::mount_point_problem(&facts.boot_mount) {
+            return Err(Error::image(format!(
+                "{}: /etc/fstab mounts the boot partition at `{}`, which {why}; fix that fstab line on a copy, or use a fresh image",
+                path.display(),
+                facts.boot_mount.escape_debug()
+            )));
+        }
         let (boot_view, mut contents) = fat::read(&file, path, &boot, &["cmdline.txt"])?;
         let cmdline = contents.remove(0).ok_or_else(|| {
             Error::image(format!(

@@ -130,11 +130,10 @@ pub fn user_data(plan: &NodePlan, boot_mount: &str) -> String {
         runcmd: run,
     };
     let body = serde_yaml_ng::to_string(&cfg).expect("cloud-config serialises");
+    // Only piprep's own words in the comment: a value there could end it.
     format!(
-        "#cloud-config\n# piprep {} for node {} ({}), config hash {}\n{body}",
+        "#cloud-config\n# piprep {}, config hash {}\n{body}",
         env!("CARGO_PKG_VERSION"),
-        plan.name,
-        plan.role.as_str(),
         plan.config_hash()
     )
 }

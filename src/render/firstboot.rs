@@ -30,7 +30,6 @@ fn yes_no(b: bool) -> String {
 fn common(plan: &NodePlan) -> Vec<(&'static str, String)> {
     vec![
         ("SHELL_LIB", SHELL_LIB.trim_end().to_string()),
-        ("NODE", plan.name.clone()),
         ("NODE_Q", quote(&plan.name)),
         ("USER_Q", quote(&plan.user.name)),
         ("VERSION", env!("CARGO_PKG_VERSION").to_string()),
@@ -110,7 +109,7 @@ pub fn check_script(plan: &NodePlan, boot_mount: &str, backend: Backend) -> Stri
     let mut v = common(plan);
     v.extend([
         ("BACKEND", backend.name().to_string()),
-        ("BOOT", boot_mount.to_string()),
+        ("BOOT_Q", quote(boot_mount)),
         ("REPORT_FILE", REPORT_FILE.to_string()),
         (
             "ADDRESS_Q",
@@ -132,14 +131,16 @@ pub fn check_script(plan: &NodePlan, boot_mount: &str, backend: Backend) -> Stri
         ("FIREWALL_DEFAULTS_Q", quote(&firewall::defaults_line(fw))),
         ("FIREWALL_LOGGING_Q", quote(&firewall::logging_line(fw))),
         ("KEY_COUNT", plan.user.ssh_authorized_keys.len().to_string()),
-        ("SYSCTL_LINES", sysctl_lines(plan)),
+        ("SYSCTL_LINES_Q", quote(&sysctl_lines(plan))),
         (
-            "UFW_STATUS_LINES",
-            fw.rules
-                .iter()
-                .map(firewall::status_line)
-                .collect::<Vec<_>>()
-                .join("\n"),
+            "UFW_STATUS_LINES_Q",
+            quote(
+                &fw.rules
+                    .iter()
+                    .map(firewall::status_line)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
         ),
     ]);
     fill(CHECK, &v)
@@ -225,11 +226,11 @@ fn time_function(plan: &NodePlan) -> String {
 pub fn prepare_script(plan: &NodePlan, boot_mount: &str) -> String {
     let mut v = common(plan);
     v.extend([
-        ("BOOT", quote(boot_mount)),
+        ("BOOT_Q", quote(boot_mount)),
         ("SECRETS_FILE", SECRETS_FILE.to_string()),
         ("SWAP_FUNCTION", swap_function(plan)),
         ("MODULES_Q", quote(&plan.profile.modules.join(" "))),
-        ("SYSCTL_LINES", sysctl_lines(plan)),
+        ("SYSCTL_LINES_Q", quote(&sysctl_lines(plan))),
     ]);
     fill(PREPARE, &v)
 }
@@ -316,16 +317,19 @@ pub fn hook_script(plan: &NodePlan, boot_mount: &str) -> String {
         .join(" | ");
     let mut v = common(plan);
     v.extend([
-        ("CLUSTER", plan.cluster.clone()),
-        ("ROLE", plan.role.as_str().to_string()),
-        ("PROFILE", p.name.clone()),
-        ("BOOT", quote(boot_mount)),
+        ("CLUSTER_Q", quote(&plan.cluster)),
+        ("ROLE_Q", quote(plan.role.as_str())),
+        ("PROFILE_Q", quote(&p.name)),
+        ("BOOT_Q", quote(boot_mount)),
         ("SECRETS_FILE", SECRETS_FILE.to_string()),
         ("REPORT_FILE", REPORT_FILE.to_string()),
         ("INSTALL_FILES", install),
         ("NETWORK_KEYFILE", keyfile.trim_end().to_string()),
-        ("DHCPCD_BLOCK", network::dhcpcd_block(plan)),
-        ("AUTHORIZED_KEYS", plan.user.ssh_authorized_keys.join("\n")),
+        ("DHCPCD_BLOCK_Q", quote(&network::dhcpcd_block(plan))),
+        (
+            "AUTHORIZED_KEYS_Q",
+            quote(&(plan.user.ssh_authorized_keys.join("\n") + "\n")),
+        ),
         ("SSH_PASSWORD_POLICY", ssh_policy.to_string()),
         ("TIME_FUNCTION", time_function(plan)),
         ("PREPARE_PATH", PREPARE_PATH.to_string()),

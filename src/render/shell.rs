@@ -1,6 +1,11 @@
-//! Small helpers for generating POSIX shell safely.
+//! Generating POSIX shell safely. Every value from the inventory or a profile
+//! reaches a script only through `quote`, as one single-quoted word, and never
+//! inside a here-document (whose delimiter a value could contain). Templates
+//! are filled in one pass, so a value is never scanned for placeholders.
 
 /// Quote a value for POSIX sh: single quotes, with embedded ones escaped.
+/// Inside single quotes nothing is special to the shell, newlines included;
+/// NUL cannot be in a script at all, so validation refuses it in every field.
 pub fn quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
@@ -11,33 +16,39 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// Replace every `@@KEY@@` in a template; panics in tests if one is left, so a
-/// template and its renderer cannot drift apart silently.
+/// Replace every `@@KEY@@` of `template` with its value, in one pass over the
+/// template only: a value that itself contains `@@OTHER@@` stays as written.
+/// A placeholder without a value is a bug in piprep (every template is
+/// rendered by the tests), so it panics in every build.
 pub fn fill(template: &str, values: &[(&str, String)]) -> String {
-    let mut out = template.to_string();
-    for (k, v) in values {
-        out = out.replace(&format!("@@{k}@@"), v);
+    let mut out = String::with_capacity(template.len() * 2);
+    let mut rest = template;
+    while let Some(start) = rest.find("@@") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("@@")
+            .unwrap_or_else(|| panic!("unterminated placeholder in template: {after:.40}"));
+        let key = &after[..end];
+        let value = values
+            .iter()
+            .find(|(k, _)| *k == key)
+            .unwrap_or_else(|| panic!("no value for template placeholder @@{key}@@"));
+        out.push_str(&value.1);
+        rest = &after[end + 2..];
     }
-    debug_assert!(
-        !out.contains("@@"),
-        "unfilled placeholder in template: {}",
-        out.lines().find(|l| l.contains("@@")).unwrap_or("")
-    );
+    out.push_str(rest);
     out
 }
 
-/// A shell fragment that writes `content` to `path` with `mode` through the
-/// hook's `put_file` helper. The delimiter is quoted, so nothing expands.
+/// A shell command that writes `content` to `path` with `mode` through the
+/// scripts' `put_file` helper, the content as one quoted argument.
 pub fn put_file(path: &str, mode: &str, content: &str, indent: &str) -> String {
-    let delim = "PIPREP_FILE";
-    debug_assert!(!content.lines().any(|l| l == delim));
-    let mut body = content.to_string();
-    if !body.ends_with('\n') {
-        body.push('\n');
-    }
     format!(
-        "{indent}put_file {} {mode} <<'{delim}' || return 1\n{body}{delim}\n",
-        quote(path)
+        "{indent}put_file {} {} {} || return 1\n",
+        quote(path),
+        quote(mode),
+        quote(content)
     )
 }
 
@@ -52,5 +63,29 @@ mod tests {
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
         assert_eq!(quote("$HOME"), "'$HOME'");
+        assert_eq!(quote("a\nb"), "'a\nb'");
+    }
+
+    #[test]
+    fn fills_in_one_pass() {
+        let t = "A=@@A@@ B=@@B@@";
+        let v = [("A", "@@B@@".to_string()), ("B", "x".to_string())];
+        assert_eq!(fill(t, &v), "A=@@B@@ B=x");
+        assert_eq!(fill("no placeholders", &[]), "no placeholders");
+    }
+
+    #[test]
+    #[should_panic(expected = "no value for template placeholder @@MISSING@@")]
+    fn a_missing_value_is_a_bug() {
+        fill("x @@MISSING@@", &[]);
+    }
+
+    #[test]
+    fn put_file_passes_content_as_one_word() {
+        let s = put_file("/etc/x y", "0644", "line\nPIPREP_FILE\n'$(boom)'\n", "");
+        assert_eq!(
+            s,
+            "put_file '/etc/x y' 0644 'line\nPIPREP_FILE\n'\\''$(boom)'\\''\n' || return 1\n"
+        );
     }
 }

@@ -214,7 +214,7 @@ path = "{}"
 
 [user]
 name = "k8s"
-ssh_authorized_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKeyForPiprepIntegrationTests000000 test@ci"]
+ssh_authorized_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKvC9g79Q/1zy3wNXWr90MTxgA8kZg04ujqedx4kB2aP test@ci"]
 password_hash = "$6$AbCdEfGhIjKlMnOp$5vC9Zq1lN7hXk2yJ0tqT8n1oKzjJm2bGxH4Yw3aQeR6uS9dF0gL7pM5cV8bN1xZ3qW6eR9tY2uI5oP8aS1dF4g"
 
 [[node]]
@@ -238,28 +238,47 @@ role = "worker"
 /// parsed from its `put_file PATH MODE <<'PIPREP_FILE'` blocks.
 pub fn embedded_files(hook: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut lines = hook.lines();
-    while let Some(l) = lines.next() {
-        let t = l.trim_start();
-        if let Some(rest) = t.strip_prefix("put_file ")
-            && rest.contains("<<'PIPREP_FILE'")
-        {
-            let path = rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .trim_matches('\'')
-                .to_string();
-            let mut body = String::new();
-            for b in lines.by_ref() {
-                if b == "PIPREP_FILE" {
-                    break;
+    let mut rest = hook;
+    while let Some(i) = rest.find("\tput_file ") {
+        let mut chars = rest[i + "\tput_file ".len()..].chars().peekable();
+        let mut words = Vec::new();
+        while words.len() < 3 {
+            // One shell word: bare characters, '…' runs and \' escapes.
+            let mut w = String::new();
+            while let Some(&c) = chars.peek() {
+                match c {
+                    ' ' | '\n' => break,
+                    '\'' => {
+                        chars.next();
+                        for q in chars.by_ref() {
+                            if q == '\'' {
+                                break;
+                            }
+                            w.push(q);
+                        }
+                    }
+                    '\\' => {
+                        chars.next();
+                        w.extend(chars.next());
+                    }
+                    _ => {
+                        w.push(c);
+                        chars.next();
+                    }
                 }
-                body.push_str(b);
-                body.push('\n');
             }
-            out.push((path, body));
+            words.push(w);
+            if chars.peek() != Some(&' ') {
+                break;
+            }
+            chars.next();
         }
+        let consumed =
+            rest.len() - i - "\tput_file ".len() - chars.clone().map(char::len_utf8).sum::<usize>();
+        if words.len() == 3 && words[1].starts_with('0') {
+            out.push((words[0].clone(), words[2].clone()));
+        }
+        rest = &rest[i + "\tput_file ".len() + consumed..];
     }
     out
 }

@@ -13,12 +13,15 @@ step() {
 		failed=1
 	fi
 }
-# put_file PATH MODE < content: write through a temp file, then rename.
+# put_file PATH MODE [CONTENT]: write CONTENT (or standard input) through a
+# temp file, then rename.
 put_file() {
-	mkdir -p "$(dirname "$1")" &&
-		cat >"$1.piprep-tmp" &&
-		chmod "$2" "$1.piprep-tmp" &&
-		mv -f "$1.piprep-tmp" "$1"
+	mkdir -p "$(dirname "$1")" || return 1
+	if [ $# -ge 3 ]; then
+		printf '%s' "$3" >"$1.piprep-tmp"
+	else
+		cat >"$1.piprep-tmp"
+	fi && chmod "$2" "$1.piprep-tmp" && mv -f "$1.piprep-tmp" "$1"
 }
 has_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 has_unit() { systemctl list-unit-files "$1" 2>/dev/null | grep -q "^$1"; }

@@ -1,0 +1,198 @@
+//! Validation: every mistake we can catch without an image, each reported with
+//! `file:line`, the node, and a fix. The cluster, the user and each profile
+//! are checked once; each node is checked against them, and a plan is built
+//! only for input that passed.
+
+mod cluster;
+mod firewall;
+mod node;
+mod profile;
+mod user;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Serialize;
+use toml::Spanned;
+
+use super::Config;
+use super::plan::{NodePlan, ProfilePlan};
+use super::profile::{Profile, Role};
+use super::source::Location;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub at: Location,
+    pub node: Option<String>,
+    pub message: String,
+    pub fix: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{}: {sev}: ", self.at)?;
+        if let Some(n) = &self.node {
+            write!(f, "node {n}: ")?;
+        }
+        write!(f, "{}; fix: {}", self.message, self.fix)
+    }
+}
+
+/// The outcome of validating an inventory: plans for valid nodes plus findings.
+#[derive(Debug, Default)]
+pub struct Validated {
+    pub plans: Vec<NodePlan>,
+    pub findings: Vec<Finding>,
+}
+
+impl Validated {
+    pub fn errors(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+    }
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
+    }
+}
+
+/// Collects findings; shared by the checks of each part.
+struct Checker<'a> {
+    cfg: &'a Config,
+    out: Vec<Finding>,
+}
+
+impl Checker<'_> {
+    fn at<T>(&self, s: &Spanned<T>) -> Location {
+        self.cfg.source.at(s.span().start)
+    }
+    fn push(
+        &mut self,
+        severity: Severity,
+        at: Location,
+        node: Option<&str>,
+        msg: String,
+        fix: &str,
+    ) {
+        let f = Finding {
+            severity,
+            at,
+            node: node.map(str::to_string),
+            message: msg,
+            fix: fix.to_string(),
+        };
+        if !self.out.contains(&f) {
+            self.out.push(f);
+        }
+    }
+    fn error(&mut self, at: Location, node: Option<&str>, msg: String, fix: &str) {
+        self.push(Severity::Error, at, node, msg, fix);
+    }
+    fn errors(&self) -> usize {
+        self.out
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+}
+
+pub fn validate(cfg: &Config) -> Validated {
+    let mut c = Checker {
+        cfg,
+        out: Vec::new(),
+    };
+    let inv = &cfg.inventory;
+    let cluster = cluster::check(&mut c);
+    if let Err((at, msg, fix)) = cfg.image_spec_checked() {
+        c.error(at, None, msg, fix);
+    }
+    let user = user::check(&mut c);
+    // Each profile is resolved and checked once, however many nodes use it.
+    let mut profiles: HashMap<String, Option<Profile>> = HashMap::new();
+    let mut profile_for = |c: &mut Checker, name: &Spanned<String>, node: Option<&str>| {
+        profiles
+            .entry(name.get_ref().clone())
+            .or_insert_with(|| profile::check(c, name, node))
+            .clone()
+    };
+    profile_for(&mut c, &inv.cluster.profile, None);
+
+    if inv.nodes.is_empty() {
+        let at = cfg.source.at(cfg.source.text.len());
+        c.error(
+            at,
+            None,
+            "the inventory has no [[node]] entries".into(),
+            "add a [[node]] table with name, ip and role",
+        );
+    }
+    let mut seen = node::Seen::default();
+    let mut plans = Vec::new();
+    for entry in &inv.nodes {
+        let n = entry.get_ref();
+        let name = n.name.get_ref().as_str();
+        let node = node::check(&mut c, n, &cluster, &mut seen);
+        let profile = profile_for(
+            &mut c,
+            n.profile.as_ref().unwrap_or(&inv.cluster.profile),
+            Some(name),
+        );
+        let (Some(node), Some(profile)) = (node, profile) else {
+            continue;
+        };
+        let role = *n.role.get_ref();
+        let rules = firewall::check(&mut c, &profile, role, &node, &cluster);
+        if let (Some(net), Some(gw), Some(user), true) =
+            (cluster.subnet, cluster.gateway, user.clone(), rules)
+        {
+            plans.push(NodePlan {
+                cluster: cluster.name.clone(),
+                name: node.name.clone(),
+                role,
+                address: node.ip,
+                prefix: net.prefix,
+                subnet: net.to_string(),
+                gateway: gw,
+                dns: cluster.dns.clone(),
+                ntp: cluster.ntp.clone(),
+                interface: node.interface.clone(),
+                user,
+                profile: ProfilePlan::for_role(&profile, role, &net.to_string()),
+            });
+        }
+    }
+    if !inv.nodes.is_empty()
+        && !inv
+            .nodes
+            .iter()
+            .any(|n| *n.get_ref().role.get_ref() == Role::ControlPlane)
+    {
+        let at = c.at(&inv.nodes[0].get_ref().role);
+        c.push(
+            Severity::Warning,
+            at,
+            None,
+            "no node has role \"control-plane\", so `kubeadm init` has nowhere to run".into(),
+            "set role = \"control-plane\" on at least one node",
+        );
+    }
+
+    let findings = c.out;
+    let has_errors = findings.iter().any(|f| f.severity == Severity::Error);
+    Validated {
+        plans: if has_errors { Vec::new() } else { plans },
+        findings,
+    }
+}

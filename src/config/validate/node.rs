@@ -1,0 +1,164 @@
+//! One `[[node]]`: its name, address and interface, against the cluster and
+//! the nodes before it.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use toml::Spanned;
+
+use super::Checker;
+use super::cluster::Cluster;
+use crate::config::inventory::NodeEntry;
+use crate::config::net::hostname_problem;
+
+/// A node that passed its own checks.
+pub struct Node {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    pub interface: String,
+}
+
+/// Names and addresses taken by the nodes checked so far, with their lines.
+#[derive(Default)]
+pub struct Seen {
+    names: HashMap<String, usize>,
+    ips: HashMap<Ipv4Addr, (String, usize)>,
+}
+
+pub fn check(c: &mut Checker, n: &NodeEntry, cl: &Cluster, seen: &mut Seen) -> Option<Node> {
+    let name = n.name.get_ref().clone();
+    let node = Some(name.as_str());
+    let before = c.errors();
+    if let Some(p) = hostname_problem(&name) {
+        let at = c.at(&n.name);
+        c.error(
+            at,
+            node,
+            format!(
+                "node name `{}` is not a valid host name (RFC 1123): it {p}",
+                name.escape_debug()
+            ),
+            "use lowercase letters, digits and hyphens, such as \"cp-1\"",
+        );
+    }
+    let line = c.at(&n.name).line;
+    if let Some(first) = seen.names.get(&name) {
+        let at = c.at(&n.name);
+        c.error(
+            at,
+            node,
+            format!("node name `{name}` is already used on line {first}"),
+            "give every node its own name",
+        );
+    } else {
+        seen.names.insert(name.clone(), line);
+    }
+    let ip = match n.ip.get_ref().parse::<Ipv4Addr>() {
+        Ok(ip) => Some(ip),
+        Err(_) => {
+            let at = c.at(&n.ip);
+            c.error(
+                at,
+                node,
+                format!(
+                    "ip `{}` is not an IPv4 address",
+                    n.ip.get_ref().escape_debug()
+                ),
+                "write it like \"10.1.1.11\"",
+            );
+            None
+        }
+    };
+    if let Some(ip) = ip {
+        check_address(c, n, ip, cl, seen);
+    }
+    let interface = match &n.interface {
+        Some(i) => {
+            check_interface(c, i, node);
+            i.get_ref().clone()
+        }
+        None => cl.interface.clone(),
+    };
+    (c.errors() == before).then(|| Node {
+        name,
+        ip: ip.expect("no error, so the address parsed"),
+        interface,
+    })
+}
+
+fn check_address(c: &mut Checker, n: &NodeEntry, ip: Ipv4Addr, cl: &Cluster, seen: &mut Seen) {
+    let name = n.name.get_ref().as_str();
+    let node = Some(name);
+    let at = c.at(&n.ip);
+    if let Some(net) = cl.subnet {
+        if !net.contains(ip) {
+            c.error(
+                at.clone(),
+                node,
+                format!("ip {ip} is outside the cluster subnet {net}"),
+                "pick an address inside `subnet`, or widen `subnet`",
+            );
+        } else if ip == net.network || (net.prefix < 31 && ip == net.broadcast()) {
+            let what = if ip == net.network {
+                "network"
+            } else {
+                "broadcast"
+            };
+            c.error(
+                at.clone(),
+                node,
+                format!("ip {ip} is the subnet's {what} address"),
+                "pick a host address inside `subnet`",
+            );
+        }
+    }
+    if Some(ip) == cl.gateway {
+        c.error(
+            at.clone(),
+            node,
+            format!("ip {ip} is the gateway's address"),
+            "pick an address the router does not use",
+        );
+    }
+    if let Some((other, line)) = seen.ips.get(&ip) {
+        c.error(
+            at,
+            node,
+            format!("ip {ip} is already used by node {other} (line {line})"),
+            "give every node its own address",
+        );
+    } else {
+        seen.ips.insert(ip, (name.to_string(), at.line));
+    }
+}
+
+/// A Linux interface name, wired: piprep writes an Ethernet profile, which
+/// cannot work on a wireless interface, and has no Wi-Fi settings to give it.
+pub fn check_interface(c: &mut Checker, i: &Spanned<String>, node: Option<&str>) {
+    let s = i.get_ref();
+    let valid = !s.is_empty()
+        && s.len() <= 15
+        && s.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch));
+    let at = c.at(i);
+    if !valid {
+        c.error(
+            at,
+            node,
+            format!(
+                "interface `{}` is not a Linux interface name",
+                s.escape_debug()
+            ),
+            "use a name such as \"eth0\" (at most 15 characters)",
+        );
+    } else if s.starts_with("wl") {
+        c.error(
+            at,
+            node,
+            format!(
+                "interface `{s}` is wireless, but piprep writes a wired (Ethernet) profile and the inventory has no Wi-Fi settings, so the node would never come online"
+            ),
+            "use the wired interface, such as \"eth0\", and connect the node by cable",
+        );
+    }
+}
