@@ -99,17 +99,21 @@ impl fmt::Display for Ipv4Net {
 impl FromStr for Ipv4Net {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (addr, len) = s
-            .split_once('/')
-            .ok_or_else(|| format!("`{s}` is not a CIDR network; write it like 10.1.1.0/24"))?;
+        let (addr, len) = s.split_once('/').ok_or_else(|| {
+            format!(
+                "`{}` is not a CIDR network; write it like 10.1.1.0/24",
+                s.escape_debug()
+            )
+        })?;
         let addr: Ipv4Addr = addr
             .parse()
-            .map_err(|_| format!("`{addr}` in `{s}` is not an IPv4 address"))?;
-        let prefix: u8 = len
-            .parse()
-            .ok()
-            .filter(|p| *p <= 32)
-            .ok_or_else(|| format!("`/{len}` in `{s}` is not a prefix length from 0 to 32"))?;
+            .map_err(|_| format!("`{}` is not an IPv4 address", addr.escape_debug()))?;
+        let prefix: u8 = len.parse().ok().filter(|p| *p <= 32).ok_or_else(|| {
+            format!(
+                "`/{}` is not a prefix length from 0 to 32",
+                len.escape_debug()
+            )
+        })?;
         let net = Ipv4Net {
             network: addr,
             prefix,

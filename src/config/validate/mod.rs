@@ -44,10 +44,22 @@ impl fmt::Display for Finding {
         };
         write!(f, "{}: {sev}: ", self.at)?;
         if let Some(n) = &self.node {
-            write!(f, "node {n}: ")?;
+            write!(f, "node {}: ", one_line(n))?;
         }
-        write!(f, "{}; fix: {}", self.message, self.fix)
+        write!(f, "{}; fix: {}", one_line(&self.message), self.fix)
     }
+}
+
+/// A message as one printable line, whatever value it quotes.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+                c.escape_unicode().to_string()
+            }
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// The outcome of validating an inventory: plans for valid nodes plus findings.

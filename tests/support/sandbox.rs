@@ -1,0 +1,186 @@
+//! A chroot in which generated first-boot scripts really run, as root, without
+//! touching this machine: dash and harmless file tools copied in, and a stub
+//! for every command that would change the system (systemctl, useradd,
+//! sysctl, modprobe, hostname, ufw, apt-get, ...). Stubs log their arguments
+//! and answer like a healthy Raspberry Pi OS would.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Real programs copied into the chroot: they only read and write files.
+const TOOLS: &[&str] = &[
+    "sh", "cat", "mkdir", "chmod", "mv", "rm", "cp", "ln", "ls", "dirname", "sed", "grep", "awk",
+    "tr", "cut", "head", "wc", "mktemp", "date", "sleep", "sync", "dd", "env", "true", "false",
+];
+
+/// Commands that change the system: each logs `name args` to /stub.log.
+const STUBS: &[(&str, &str)] = &[
+    (
+        "systemctl",
+        "case \"$1\" in is-active) echo active ;; is-enabled) echo enabled ;; list-unit-files) ;; esac",
+    ),
+    ("dpkg-query", "echo 'install ok installed'"),
+    (
+        "getent",
+        "case \"$1\" in passwd) echo \"$2:x:1000:1000::/home/$2:/bin/bash\" ;; group) echo \"$2:x:1000:\" ;; esac",
+    ),
+    ("id", "case \"$1\" in -gn) echo users ;; esac"),
+    ("useradd", ":"),
+    ("usermod", ":"),
+    ("groupmod", ":"),
+    ("chpasswd", "cat >/dev/null"),
+    ("chown", ":"),
+    ("hostname", ":"),
+    ("modprobe", ":"),
+    ("sysctl", ":"),
+    ("swapoff", ":"),
+    ("dphys-swapfile", ":"),
+    ("ssh-keygen", ":"),
+    ("apt-get", ":"),
+    (
+        "ufw",
+        "case \"$1\" in status) echo 'Status: active' ;; esac",
+    ),
+    ("chronyc", "echo 'Leap status     : Normal'"),
+    ("ip", ":"),
+    ("cloud-init", ":"),
+];
+
+pub struct Sandbox {
+    pub root: PathBuf,
+}
+
+fn copy_with_libs(bin: &Path, root: &Path, as_name: &Path) {
+    let real = std::fs::canonicalize(bin).unwrap();
+    let dst = root.join(as_name.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+    std::fs::copy(&real, &dst).unwrap();
+    let o = Command::new("ldd").arg(&real).output().unwrap();
+    for lib in String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+    {
+        let d = root.join(lib.trim_start_matches('/'));
+        if !d.exists() {
+            std::fs::create_dir_all(d.parent().unwrap()).unwrap();
+            std::fs::copy(lib, &d).unwrap();
+        }
+    }
+}
+
+/// The program file (not a shell builtin) called `name`.
+fn which(name: &str) -> PathBuf {
+    ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not installed"))
+}
+
+/// Whether this process may chroot (root, or a user namespace as root).
+pub fn available() -> Result<(), String> {
+    let probe = Command::new("unshare")
+        .args(["-r", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if is_root() || probe {
+        Ok(())
+    } else {
+        Err("neither root nor user namespaces: cannot chroot".into())
+    }
+}
+
+impl Sandbox {
+    pub fn new(dir: &Path) -> Sandbox {
+        let root = dir.join("chroot");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        for t in TOOLS {
+            let src = if *t == "sh" { which("dash") } else { which(t) };
+            copy_with_libs(&src, &root, &Path::new("/bin").join(t));
+        }
+        for d in ["usr/bin", "usr/sbin", "sbin", "usr/lib/userconf-pi"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        for (name, body) in STUBS
+            .iter()
+            .copied()
+            .chain([("userconf", ":")].iter().copied())
+        {
+            let path = if name == "userconf" {
+                root.join("usr/lib/userconf-pi/userconf")
+            } else {
+                root.join("usr/bin").join(name)
+            };
+            std::fs::write(
+                &path,
+                format!("#!/bin/sh\necho \"{name} $*\" >>/stub.log\n{body}\nexit 0\n"),
+            )
+            .unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Sandbox { root }
+    }
+
+    /// A fresh writable system: everything but the programs is removed.
+    pub fn reset(&self) {
+        for e in std::fs::read_dir(&self.root).unwrap() {
+            let e = e.unwrap();
+            let n = e.file_name();
+            if !["bin", "lib", "lib64", "usr", "sbin"].contains(&n.to_str().unwrap()) {
+                let p = e.path();
+                if p.is_dir() {
+                    std::fs::remove_dir_all(&p).unwrap();
+                } else {
+                    std::fs::remove_file(&p).unwrap();
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(self.root.join("usr/local"));
+        for d in ["etc/ssh", "tmp", "var/lib", "home", "boot/firmware", "run"] {
+            std::fs::create_dir_all(self.root.join(d)).unwrap();
+        }
+        std::fs::write(self.root.join("etc/hosts"), "127.0.0.1\tlocalhost\n").unwrap();
+        std::fs::write(
+            self.root.join("etc/fstab"),
+            "proc /proc proc defaults 0 0\n/var/swap none swap sw 0 0\n",
+        )
+        .unwrap();
+    }
+
+    /// Write `text` at `path` inside the chroot.
+    pub fn put(&self, path: &str, text: &[u8], mode: u32) {
+        let p = self.root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Run `args` (a program inside the chroot) as root there, bounded in time.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut c = if is_root() {
+            Command::new("timeout")
+        } else {
+            let mut c = Command::new("unshare");
+            c.args(["-r", "timeout"]);
+            c
+        };
+        c.args(["60", "chroot"])
+            .arg(&self.root)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+            .output()
+            .unwrap()
+    }
+
+    pub fn exists(&self, path: &str) -> bool {
+        self.root.join(path.trim_start_matches('/')).exists()
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
