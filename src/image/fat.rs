@@ -11,6 +11,7 @@ use std::path::Path;
 
 use fatfs::{Date, DateTime, FileSystem, FsOptions, Time, TimeProvider};
 
+use super::fat_check;
 use super::table::Partition;
 use super::window::Window;
 use crate::error::{Error, Result};
@@ -132,6 +133,15 @@ fn mount<'w, 'f>(
     })
 }
 
+/// A boot partition that fails the consistency check.
+fn damaged(path: &Path, part: &Partition, why: &str) -> Error {
+    Error::image(format!(
+        "{}: the FAT filesystem of boot partition {} is damaged: {why}; run `fsck.fat -a` on a copy of the image (not the only one you have), or use a fresh image",
+        path.display(),
+        part.number
+    ))
+}
+
 fn fat_err(path: &Path, part: &Partition, what: &str, e: std::io::Error) -> Error {
     Error::image(format!(
         "{}: boot partition {}: {what}: {e}",
@@ -148,6 +158,7 @@ pub fn read(
     names: &[&str],
 ) -> Result<(BootView, Vec<Option<Vec<u8>>>)> {
     let mut w = Window::new(file, part.start, part.size);
+    fat_check::check(&mut w, part.size).map_err(|why| damaged(path, part, &why))?;
     let fs = mount(&mut w, path, part, None)?;
     let stats = fs
         .stats()
@@ -263,6 +274,15 @@ pub fn edit_pages(
         }
         fs.unmount()
             .map_err(|e| fat_err(path, part, "cannot unmount", e))?;
+    }
+    // The result must be as consistent as the base was: never bake a card
+    // that fsck.fat would repair.
+    if let Err(why) = fat_check::check(&mut w, part.size) {
+        return Err(Error::internal(format!(
+            "{}: piprep's edit of boot partition {} would leave it inconsistent ({why}); nothing was written; please report this with `piprep inspect` of the image",
+            path.display(),
+            part.number
+        )));
     }
     Ok(w.take_dirty())
 }
