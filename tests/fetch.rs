@@ -614,3 +614,185 @@ fn ctrl_c_keeps_the_partial_download_for_the_next_run() {
         data.len() as u64 - kept
     );
 }
+
+fn run_env(e: &Env, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_piprep"));
+    c.args(args)
+        .current_dir(&e.dir)
+        .env("PIPREP_CACHE", &e.cache)
+        .env("PIPREP_RETRY_DELAY_MS", "50");
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+/// Refused, timed out, reset, and an HTTP status: each named, and each retry
+/// shown as it happens.
+#[test]
+fn network_errors_name_their_cause() {
+    let s = Server::start();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }; // the listener is gone: nothing listens there now
+    let sha = "a".repeat(64);
+    for (name, url, want) in [
+        (
+            "refused",
+            format!("http://127.0.0.1:{closed}/x.img.xz"),
+            "connection refused",
+        ),
+        ("stalled", s.url("/stall/x.img.xz"), "timed out"),
+        ("reset", s.url("/reset"), "reset"),
+        ("status", s.url("/missing/x.img.xz"), "HTTP 404"),
+    ] {
+        let e = env(&format!("cause-{name}"));
+        inventory(&e, &format!("url = \"{url}\"\nsha256 = \"{sha}\""));
+        let t = std::time::Instant::now();
+        let o = run_env(&e, &["fetch"], &[("PIPREP_HTTP_TIMEOUT_MS", "300")]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{name}: {err}");
+        assert!(err.contains(want), "{name}: expected {want:?} in {err}");
+        if name != "status" {
+            assert!(
+                err.contains("retrying in"),
+                "{name}: retries not shown: {err}"
+            );
+        }
+        assert!(t.elapsed().as_secs() < 30, "{name} took {:?}", t.elapsed());
+    }
+}
+
+/// A checksum file that never ends is refused after a bounded read.
+#[test]
+fn an_endless_checksum_file_is_refused() {
+    let s = Server::start();
+    let e = env("endless-sidecar");
+    inventory(
+        &e,
+        &format!(
+            "url = \"{}\"\nsha256_url = \"{}\"",
+            s.url("/f/img.img.xz"),
+            s.url("/endless/x.sha256")
+        ),
+    );
+    let o = run(&e, &["fetch"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("larger than 65536 bytes"), "{err}");
+    assert!(
+        s.sent.load(Ordering::SeqCst) < 64 << 20,
+        "read {} bytes",
+        s.sent.load(Ordering::SeqCst)
+    );
+}
+
+/// A body without Content-Length stops before it fills the disk (a 64 MiB
+/// tmpfs as the cache), and the partial file is deleted.
+#[test]
+fn a_body_without_length_stops_before_the_disk_is_full() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let s = Server::start();
+    let e = env("endless-body");
+    std::fs::create_dir_all(&e.cache).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+        .arg(&e.cache)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _u = Unmount(&e.cache);
+    inventory(
+        &e,
+        &format!(
+            "url = \"{}\"\nsha256 = \"{}\"",
+            s.url("/endless/x.img.xz"),
+            "b".repeat(64)
+        ),
+    );
+    let o = run(&e, &["fetch"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(err.contains("announces no length"), "{err}");
+    assert_eq!(partials(&e), 0, "the partial download was kept");
+}
+
+/// A given or published checksum is checked for local images too; a
+/// malformed digest is a validation error with its line.
+#[test]
+fn local_checksums_are_never_ignored() {
+    let (xz, raw) = xz_fixture();
+    let raw_sha = sha256_file(&raw);
+    let xz_sha = sha256_file(&xz);
+    let zero = "0".repeat(64);
+    let e = env("path-sha");
+    for (image, want) in [
+        (
+            format!("path = \"{}\"\nsha256 = \"{zero}\"", raw.display()),
+            Some(3),
+        ),
+        (
+            format!("path = \"{}\"\nsha256 = \"{raw_sha}\"", raw.display()),
+            Some(0),
+        ),
+        (
+            format!("path = \"{}\"\nsha256 = \"{zero}\"", xz.display()),
+            Some(3),
+        ),
+        (
+            format!("path = \"{}\"\nsha256 = \"{xz_sha}\"", xz.display()),
+            Some(0),
+        ),
+        (
+            format!("path = \"{}\"\nsha256 = \"00\"", raw.display()),
+            Some(2),
+        ),
+    ] {
+        inventory(&e, &image);
+        let o = run(&e, &["fetch"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), want, "{image}: {err}");
+        match want {
+            Some(3) => assert!(
+                err.contains("checksum mismatch") && err.contains(&zero),
+                "{err}"
+            ),
+            Some(2) => assert!(
+                err.contains("piprep.toml:9") && err.contains("64 hex digits"),
+                "{err}"
+            ),
+            _ => {}
+        }
+    }
+    // A sidecar beside a local .xz is checked when present.
+    let dir = e.dir.join("side");
+    std::fs::create_dir_all(&dir).unwrap();
+    let local = dir.join("os.img.xz");
+    std::fs::copy(&xz, &local).unwrap();
+    let side = dir.join("os.img.xz.sha256");
+    std::fs::write(&side, format!("{zero}  os.img.xz\n")).unwrap();
+    let e2 = env("path-sidecar");
+    inventory(&e2, &format!("path = \"{}\"", local.display()));
+    let o = run(&e2, &["fetch"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("os.img.xz.sha256") && err.contains("checksum mismatch"),
+        "{err}"
+    );
+    assert_eq!(cached_images(&e2), 0);
+    std::fs::write(&side, format!("{xz_sha}  os.img.xz\n")).unwrap();
+    let o = run(&e2, &["fetch"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

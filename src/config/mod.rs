@@ -119,8 +119,35 @@ impl Config {
                 "use one of `path`, `url` (with `sha256` or `sha256_url`) or `os_list` (with `name`)",
             ));
         }
+        if let Some(s) = &img.sha256 {
+            let ok = s.get_ref().len() == 64 && s.get_ref().chars().all(|c| c.is_ascii_hexdigit());
+            if !ok {
+                return Err((
+                    at(s),
+                    format!(
+                        "sha256 `{}` is not a sha256 digest (64 hex digits)",
+                        s.get_ref()
+                            .chars()
+                            .take(70)
+                            .collect::<String>()
+                            .escape_debug()
+                    ),
+                    "paste the whole digest, as `sha256sum FILE` prints it",
+                ));
+            }
+            if img.os_list.is_some() {
+                return Err((
+                    at(s),
+                    "`sha256` does not apply to `os_list`: the OS list gives the checksum".into(),
+                    "remove `sha256`",
+                ));
+            }
+        }
         if let Some(p) = &img.path {
-            return Ok(Some(Spec::Path(self.dir.join(p.get_ref()))));
+            return Ok(Some(Spec::Path {
+                path: self.dir.join(p.get_ref()),
+                sha256: img.sha256.as_ref().map(|s| s.get_ref().clone()),
+            }));
         }
         if let Some(u) = &img.url {
             if img.sha256.is_none() && img.sha256_url.is_none() {

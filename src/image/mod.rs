@@ -59,6 +59,25 @@ pub struct BaseImage {
 /// Open an image or block device read-only and return it with its size
 /// (block devices report size 0 in metadata, so seek to the end instead).
 pub fn open_readonly(path: &Path) -> Result<(File, u64)> {
+    // A FIFO would block the open for ever and a character device never
+    // ends: only regular files and block devices hold images.
+    if let Ok(m) = std::fs::metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        if t.is_fifo() || t.is_socket() || t.is_char_device() {
+            return Err(Error::image(format!(
+                "{} is a {}, not an image file or block device",
+                path.display(),
+                if t.is_fifo() {
+                    "pipe (FIFO)"
+                } else if t.is_socket() {
+                    "socket"
+                } else {
+                    "character device"
+                }
+            )));
+        }
+    }
     let file = File::open(path).map_err(|e| {
         let fix = match e.kind() {
             std::io::ErrorKind::NotFound => {

@@ -36,6 +36,18 @@ pub fn edit(
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("");
+    if line.trim().is_empty() {
+        return Err(
+            "it is empty, so the kernel would not know its root filesystem; restore cmdline.txt from a fresh image"
+                .into(),
+        );
+    }
+    if !line.split_whitespace().any(|t| t.starts_with("root=")) {
+        return Err(
+            "it has no root= argument, so the kernel would not find its root filesystem; restore cmdline.txt from a fresh image"
+                .into(),
+        );
+    }
     let mut tokens: Vec<&str> = line
         .split_whitespace()
         .filter(|t| !hook.iter().chain(stale).any(|h| h == t) && !is_datasource(t))
@@ -51,8 +63,21 @@ pub fn edit(
         }
     }
     tokens.extend(hook.iter().map(String::as_str));
-    Ok(format!("{}\n", tokens.join(" ")))
+    let out = tokens.join(" ");
+    if out.len() + FIRMWARE_ARGS > KERNEL_LIMIT {
+        return Err(format!(
+            "with piprep's arguments it would be {} bytes; the kernel keeps {KERNEL_LIMIT} bytes of command line and the Pi firmware adds up to {FIRMWARE_ARGS} of its own, so the end would be cut off; remove arguments from cmdline.txt or the profile's `cmdline`",
+            out.len()
+        ));
+    }
+    Ok(format!("{out}\n"))
 }
+
+/// arm64's COMMAND_LINE_SIZE, the terminating NUL included.
+const KERNEL_LIMIT: usize = 2047;
+/// What the Raspberry Pi firmware prepends (coherent_pool, 8250.nr_uarts,
+/// the serial number, video settings: about 300 bytes on a Pi 4 or 5).
+const FIRMWARE_ARGS: usize = 512;
 
 #[cfg(test)]
 mod tests {
@@ -71,6 +96,20 @@ mod tests {
             out,
             "console=serial0,115200 console=tty1 root=PARTUUID=8acef004-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot cgroup_memory=1 cgroup_enable=memory systemd.run=/boot/firmware/piprep-run.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target\n"
         );
+    }
+
+    #[test]
+    fn refuses_lines_the_kernel_could_not_boot_from() {
+        let hook = hook_tokens("/boot/firmware");
+        for bad in ["", "  \n", "\n\n", "console=tty1 rootwait\n"] {
+            let e = edit(bad, &cg(), &hook, &[]).unwrap_err();
+            assert!(e.contains("root"), "{bad:?}: {e}");
+        }
+        let long = format!("root=PARTUUID=1-02 {}\n", "x=1 ".repeat(350));
+        let e = edit(&long, &cg(), &hook, &[]).unwrap_err();
+        assert!(e.contains("bytes"), "{e}");
+        let ok = format!("root=PARTUUID=1-02 {}\n", "x=1 ".repeat(200));
+        assert!(edit(&ok, &cg(), &hook, &[]).is_ok());
     }
 
     #[test]

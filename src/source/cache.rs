@@ -22,6 +22,9 @@ pub struct Meta {
     /// sha256 and size of the raw image.
     pub extract_sha256: String,
     pub extract_size: u64,
+    /// Bytes of the download, when the OS list says.
+    #[serde(default)]
+    pub download_size: u64,
 }
 
 pub struct Cache {

@@ -28,11 +28,16 @@ fn retry_delay(attempt: u32) -> Duration {
 }
 
 pub fn client() -> Result<Client> {
+    // PIPREP_HTTP_TIMEOUT_MS shortens the timeouts (tests).
+    let t = std::env::var("PIPREP_HTTP_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis);
     Client::builder()
         .user_agent(concat!("piprep/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
+        .connect_timeout(t.unwrap_or(Duration::from_secs(30)))
         // Per read: a stalled connection fails after a minute and is resumed.
-        .timeout(Duration::from_secs(60))
+        .timeout(t.unwrap_or(Duration::from_secs(60)))
         .build()
         .map_err(|e| Error::internal(format!("cannot set up HTTP: {e}")))
 }
@@ -43,24 +48,103 @@ fn retryable(status: StatusCode) -> bool {
         || status == StatusCode::TOO_MANY_REQUESTS
 }
 
-/// GET a small text resource (a checksum sidecar, an OS list).
-pub fn get_text(client: &Client, url: &str) -> Result<String> {
+/// Why a request failed, in the words a user can act on: refused, timed
+/// out, name not found (DNS), TLS (certificate), or reqwest's own text.
+pub fn cause(e: &reqwest::Error) -> String {
+    let mut chain = String::new();
+    let mut refused = false;
+    let mut src: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = src {
+        chain.push_str(&s.to_string().to_lowercase());
+        chain.push(' ');
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+        }
+        src = s.source();
+    }
+    if e.is_timeout() {
+        "timed out (no answer from the server)".into()
+    } else if refused || chain.contains("connection refused") {
+        "connection refused (nothing listens at that address and port)".into()
+    } else if chain.contains("dns error")
+        || chain.contains("failed to lookup")
+        || chain.contains("name or service not known")
+    {
+        "the host name was not found (DNS)".into()
+    } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("handshake")
+    {
+        format!("TLS failed (certificate or handshake): {}", last_source(e))
+    } else if chain.contains("reset") {
+        "the connection was reset".into()
+    } else {
+        last_source(e)
+    }
+}
+
+/// The cause of a failed body read (reqwest wraps its error in io::Error).
+fn read_cause(e: &std::io::Error) -> String {
+    if let Some(r) = e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>()) {
+        return cause(r);
+    }
+    match e.kind() {
+        std::io::ErrorKind::TimedOut => "timed out (the server stopped sending)".into(),
+        std::io::ErrorKind::ConnectionReset => "the connection was reset".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The innermost error text, which says the most.
+fn last_source(e: &reqwest::Error) -> String {
+    let mut s: &dyn std::error::Error = e;
+    while let Some(n) = s.source() {
+        s = n;
+    }
+    s.to_string()
+}
+
+/// Wait before attempt `attempt`, saying so unless quiet.
+fn backoff(attempt: u32, what: &str, why: &str, quiet: bool) {
+    let wait = retry_delay(attempt);
+    if !quiet {
+        eprintln!(
+            "{what}: {why}; retrying in {:.1} s (attempt {} of {ATTEMPTS})",
+            wait.as_secs_f64(),
+            attempt + 1
+        );
+    }
+    std::thread::sleep(wait);
+}
+
+/// GET a small text resource (a checksum sidecar, an OS list) of at most
+/// `cap` bytes: a larger body is refused, not read into memory.
+pub fn get_text(client: &Client, url: &str, cap: u64, quiet: bool) -> Result<String> {
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
-            std::thread::sleep(retry_delay(attempt));
+            backoff(attempt, url, &last, quiet);
         }
         match client.get(url).send() {
             Ok(r) if r.status().is_success() => {
-                return r
-                    .text()
-                    .map_err(|e| Error::image(format!("cannot read {url}: {e}")));
+                let mut body = Vec::new();
+                let mut limited = r.take(cap + 1);
+                match limited.read_to_end(&mut body) {
+                    Ok(_) if body.len() as u64 > cap => {
+                        return Err(Error::image(format!(
+                            "{url} is larger than {cap} bytes; that is not what piprep expects there (a checksum file or OS list)"
+                        )));
+                    }
+                    Ok(_) => {
+                        return String::from_utf8(body)
+                            .map_err(|_| Error::image(format!("{url} is not UTF-8 text")));
+                    }
+                    Err(e) => last = format!("reading the body failed: {}", read_cause(&e)),
+                }
             }
             Ok(r) if !retryable(r.status()) => {
                 return Err(Error::image(format!("HTTP {} for {url}", r.status())));
             }
             Ok(r) => last = format!("HTTP {}", r.status()),
-            Err(e) => last = e.to_string(),
+            Err(e) => last = cause(&e),
         }
     }
     Err(Error::image(format!(
@@ -90,19 +174,34 @@ fn hash_existing(path: &Path, h: &mut Sha256) -> std::io::Result<u64> {
 /// Download `url` into `partial`, resuming what is there. Returns the sha256
 /// of the complete file. The partial file is kept on failure (and on Ctrl-C),
 /// so the next run continues where this one stopped.
-pub fn download(client: &Client, url: &str, partial: &Path, quiet: bool) -> Result<String> {
+/// Free bytes left on the filesystem holding `path`.
+fn free_space(path: &Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(path.parent()?).ok()?;
+    Some(st.f_bavail * st.f_frsize)
+}
+
+/// A body of unknown length stops when the disk has this little left: an
+/// eighth of the filesystem, at most 512 MiB.
+fn reserve(path: &Path) -> u64 {
+    path.parent()
+        .and_then(|d| rustix::fs::statvfs(d).ok())
+        .map_or(512 << 20, |st| {
+            (st.f_blocks * st.f_frsize / 8).min(512 << 20)
+        })
+}
+
+pub fn download(
+    client: &Client,
+    url: &str,
+    partial: &Path,
+    expected_size: Option<u64>,
+    quiet: bool,
+) -> Result<String> {
     let io = |e: std::io::Error| Error::output_io(partial, "cannot write", &e);
     let mut last_err = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
-            let wait = retry_delay(attempt);
-            if !quiet {
-                eprintln!(
-                    "download interrupted ({last_err}); resuming in {:.1} s",
-                    wait.as_secs_f64()
-                );
-            }
-            std::thread::sleep(wait);
+            backoff(attempt, "download interrupted", &last_err, quiet);
         }
         let mut h = Sha256::new();
         let have = hash_existing(partial, &mut h).map_err(io)?;
@@ -113,7 +212,7 @@ pub fn download(client: &Client, url: &str, partial: &Path, quiet: bool) -> Resu
         let mut resp = match req.send() {
             Ok(r) => r,
             Err(e) => {
-                last_err = e.to_string();
+                last_err = cause(&e);
                 continue;
             }
         };
@@ -155,6 +254,15 @@ pub fn download(client: &Client, url: &str, partial: &Path, quiet: bool) -> Resu
             0
         };
         let total = resp.content_length().map(|l| l + done);
+        // Never more than the size announced (by the server or the OS list).
+        let limit = total.or(expected_size);
+        if let (Some(t), Some(e)) = (total, expected_size)
+            && t != e
+        {
+            return Err(Error::image(format!(
+                "{url} is {t} bytes, but the OS list says {e}; nothing was cached"
+            )));
+        }
         let pb = crate::progress::bar(quiet, total, "download");
         pb.set_position(done);
         let mut buf = vec![0u8; BUF];
@@ -163,12 +271,30 @@ pub fn download(client: &Client, url: &str, partial: &Path, quiet: bool) -> Resu
             match resp.read(&mut buf) {
                 Ok(0) => break Ok(()),
                 Ok(n) => {
+                    if limit.is_some_and(|l| got + n as u64 > l) {
+                        return Err(Error::image(format!(
+                            "{url} sent more than the {} bytes announced; the download is broken, nothing was cached",
+                            limit.unwrap_or(0)
+                        )));
+                    }
+                    // No length announced: stop before the disk is full.
+                    if limit.is_none()
+                        && got % (64 << 20) < n as u64
+                        && free_space(partial).is_some_and(|f| f < reserve(partial))
+                    {
+                        drop(file);
+                        let _ = std::fs::remove_file(partial);
+                        return Err(Error::output(format!(
+                            "{url} announces no length and had sent {got} bytes when the disk holding {} was nearly full; stopped and deleted it; check the URL, or free space",
+                            partial.display()
+                        )));
+                    }
                     h.update(&buf[..n]);
                     file.write_all(&buf[..n]).map_err(io)?;
                     got += n as u64;
                     pb.set_position(got);
                 }
-                Err(e) => break Err(e.to_string()),
+                Err(e) => break Err(read_cause(&e)),
             }
         };
         pb.finish_and_clear();

@@ -34,7 +34,12 @@ pub fn cache_dir(flag: Option<&Path>) -> PathBuf {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Spec {
-    Path(PathBuf),
+    /// A local .img or .img.xz, with the sha256 it must have (of the file as
+    /// it is) when one is given.
+    Path {
+        path: PathBuf,
+        sha256: Option<String>,
+    },
     Url {
         url: String,
         sha256: Option<String>,
@@ -57,7 +62,10 @@ impl Spec {
                 sha256_url: None,
             }
         } else {
-            Spec::Path(s.to_path_buf())
+            Spec::Path {
+                path: s.to_path_buf(),
+                sha256: None,
+            }
         }
     }
 }
@@ -100,7 +108,12 @@ pub fn parse_sidecar(text: &str, url: &str) -> std::result::Result<String, Strin
         .map(|n| n.trim_start_matches('*'))
         .unwrap_or("");
     if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!("`{line}` is not in sha256sum format"));
+        let shown: String = line.chars().take(80).collect();
+        return Err(format!(
+            "`{}{}` is not in sha256sum format (HASH  NAME)",
+            shown.escape_debug(),
+            if line.chars().count() > 80 { "…" } else { "" }
+        ));
     }
     if !name.is_empty() && name.rsplit('/').next() != Some(want_name) {
         return Err(format!(
@@ -108,6 +121,75 @@ pub fn parse_sidecar(text: &str, url: &str) -> std::result::Result<String, Strin
         ));
     }
     Ok(hash)
+}
+
+/// The sha256 a local image must have, and who says so.
+pub struct Expected {
+    sha256: String,
+    from: String,
+}
+
+impl Expected {
+    fn check(&self, path: &Path, got: &str) -> Result<()> {
+        if got == self.sha256 {
+            return Ok(());
+        }
+        Err(Error::image(format!(
+            "checksum mismatch for {}: {} says sha256 {}, the file has {got}; nothing was cached (use the right file, or fix the checksum)",
+            path.display(),
+            self.from,
+            self.sha256
+        )))
+    }
+}
+
+/// `[image] sha256` for a path, else a `FILE.sha256` sidecar beside it.
+fn expected_sha(path: &Path, given: Option<&str>) -> Result<Option<Expected>> {
+    if let Some(s) = given {
+        let sha = valid_sha(s).ok_or_else(|| {
+            Error::config(format!(
+                "[image] sha256 `{}` is not 64 hex digits",
+                s.escape_debug()
+            ))
+        })?;
+        return Ok(Some(Expected {
+            sha256: sha,
+            from: "[image] sha256".into(),
+        }));
+    }
+    let mut side = path.as_os_str().to_owned();
+    side.push(".sha256");
+    let side = PathBuf::from(side);
+    let text = match read_capped(&side, 64 << 10) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::image_io(&side, "cannot read", &e)),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let sha = parse_sidecar(&text, &name)
+        .map_err(|e| Error::image(format!("{}: {e}", side.display())))?;
+    Ok(Some(Expected {
+        sha256: sha,
+        from: side.display().to_string(),
+    }))
+}
+
+/// A small text file, refused past `cap` bytes (a checksum file is one line).
+fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(cap + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > cap {
+        return Err(std::io::Error::other(format!(
+            "longer than {cap} bytes; not a checksum file"
+        )));
+    }
+    Ok(text)
 }
 
 fn valid_sha(s: &str) -> Option<String> {
@@ -160,7 +242,7 @@ impl Fetcher {
                 let side = sha256_url
                     .clone()
                     .unwrap_or_else(|| format!("{url}.sha256"));
-                let text = http::get_text(&client, &side)?;
+                let text = http::get_text(&client, &side, 64 << 10, self.quiet)?;
                 let sha =
                     parse_sidecar(&text, url).map_err(|e| Error::image(format!("{side}: {e}")))?;
                 Meta {
@@ -171,7 +253,7 @@ impl Fetcher {
             }
             Spec::OsList { list, name } => {
                 let text = if list.starts_with("http://") || list.starts_with("https://") {
-                    http::get_text(&client, list)?
+                    http::get_text(&client, list, 64 << 20, self.quiet)?
                 } else {
                     std::fs::read_to_string(list)
                         .map_err(|e| Error::config(format!("cannot read OS list {list}: {e}")))?
@@ -193,9 +275,10 @@ impl Fetcher {
                     init_format: e.init_format.clone(),
                     extract_sha256: e.extract_sha256.clone().unwrap_or_default(),
                     extract_size: e.extract_size.unwrap_or(0),
+                    download_size: e.image_download_size.unwrap_or(0),
                 }
             }
-            Spec::Path(_) => unreachable!("paths are not resolved"),
+            Spec::Path { .. } => unreachable!("paths are not resolved"),
         };
         if let Some(dir) = memo.parent()
             && std::fs::create_dir_all(dir).is_ok()
@@ -208,23 +291,33 @@ impl Fetcher {
     /// The raw base image for `spec`, downloading and decompressing only what
     /// the cache does not already hold.
     pub fn fetch(&self, spec: &Spec) -> Result<Base> {
-        if let Spec::Path(p) = spec {
-            let xz = decompress::is_xz(p).map_err(|e| Error::image(format!("cannot open image {}: {e}; check [image] path in piprep.toml or pass --image PATH", p.display())))?;
+        if let Spec::Path { path: p, sha256 } = spec {
+            let (file, len) = crate::image::open_readonly(p)?;
+            let want = expected_sha(p, sha256.as_deref())?;
+            let xz = decompress::is_xz(p).map_err(|e| Error::image_io(p, "cannot read", &e))?;
             if !xz {
+                let mut identity = Identity::default();
+                if let Some(want) = &want {
+                    let got = identity::image_sha256(p, &file, len, &self.cache.root, self.quiet)?;
+                    want.check(p, &got)?;
+                    identity.raw_sha256 = Some(got);
+                }
                 return Ok(Base {
                     raw: p.clone(),
-                    identity: Identity::default(),
+                    identity,
                 });
             }
-            let (file, len) = crate::image::open_readonly(p)?;
             if let Some(sha) = identity::memoized(&file, &self.cache.root) {
+                if let Some(want) = &want {
+                    want.check(p, &sha)?;
+                }
                 let seed = Meta {
                     sha256: sha,
                     ..Meta::default()
                 };
                 return self.materialise(&seed, p, false);
             }
-            return self.first_use(p, &file, len);
+            return self.first_use(p, &file, len, want.as_ref());
         }
         let seed = self.resolve(spec)?;
         if let Some(hit) = self.hit(&seed) {
@@ -245,7 +338,8 @@ impl Fetcher {
         let url = seed.url.clone().expect("resolved specs have a url");
         let partial = self.cache.partial(&seed.sha256);
         let client = http::client()?;
-        let got = http::download(&client, &url, &partial, self.quiet)?;
+        let size = (seed.download_size > 0).then_some(seed.download_size);
+        let got = http::download(&client, &url, &partial, size, self.quiet)?;
         if got != seed.sha256 {
             let _ = std::fs::remove_file(&partial);
             return Err(Error::image(format!(
@@ -263,7 +357,13 @@ impl Fetcher {
 
     /// A local .xz seen for the first time: hash it (the cache key) while
     /// decompressing it, instead of reading it twice in a row.
-    fn first_use(&self, p: &Path, file: &std::fs::File, len: u64) -> Result<Base> {
+    fn first_use(
+        &self,
+        p: &Path,
+        file: &std::fs::File,
+        len: u64,
+        want: Option<&Expected>,
+    ) -> Result<Base> {
         self.cache.ensure_dirs()?;
         let tmp_path = self
             .cache
@@ -278,7 +378,11 @@ impl Fetcher {
             let raw = decompress::decompress(p, &out, &tmp_path, self.quiet, false);
             (h.join().expect("the hashing thread does not panic"), raw)
         });
-        let (sha, raw) = (sha?, raw?);
+        let sha = sha?;
+        if let Some(want) = want {
+            want.check(p, &sha)?;
+        }
+        let raw = raw?;
         let seed = Meta {
             sha256: sha,
             ..Meta::default()
@@ -379,7 +483,7 @@ fn identity_of(m: &Meta) -> Identity {
 
 fn describe(spec: &Spec) -> String {
     match spec {
-        Spec::Path(p) => p.display().to_string(),
+        Spec::Path { path, .. } => path.display().to_string(),
         Spec::Url { url, .. } => url.clone(),
         Spec::OsList { name, .. } => format!("\"{name}\""),
     }

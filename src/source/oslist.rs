@@ -10,6 +10,7 @@ pub struct Entry {
     pub name: String,
     pub url: Option<String>,
     pub image_download_sha256: Option<String>,
+    pub image_download_size: Option<u64>,
     pub extract_sha256: Option<String>,
     pub extract_size: Option<u64>,
     pub release_date: Option<String>,

@@ -5,6 +5,9 @@
 //!   /dropall/N/NAME         every response stops after N body bytes
 //!   /norange/NAME           ignores Range (always 200 with the whole file)
 //!   /slow/NAME              64 KiB every 50 ms
+//!   /endless/NAME           200 without Content-Length, then zeros for ever
+//!   /stall/NAME             headers, then silence
+//!   /reset                  closes the connection before answering
 //!   anything else           404
 //! It counts body bytes sent, so tests can prove nothing is downloaded twice.
 #![allow(dead_code)]
@@ -78,6 +81,41 @@ fn handle(
     }
     reqs.fetch_add(1, Ordering::SeqCst);
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.first().copied() {
+        Some("reset") => {
+            // SO_LINGER 0: the close is a TCP reset, not an orderly end.
+            use std::os::fd::AsRawFd;
+            let l = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: a valid socket and a linger struct of the size given.
+            unsafe {
+                libc::setsockopt(
+                    c.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&l as *const libc::linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                );
+            }
+            return Ok(());
+        }
+        Some("endless") => {
+            c.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
+            let zeros = vec![0u8; 1 << 20];
+            loop {
+                c.write_all(&zeros)?;
+                sent.fetch_add(zeros.len() as u64, Ordering::SeqCst);
+            }
+        }
+        Some("stall") => {
+            c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n")?;
+            std::thread::sleep(std::time::Duration::from_secs(120));
+            return Ok(());
+        }
+        _ => {}
+    }
     let (mode, limit, name) = match parts.as_slice() {
         ["f", n] => ("f", None, *n),
         ["drop1", k, n] => ("drop1", k.parse::<u64>().ok(), *n),
