@@ -9,6 +9,7 @@ mod error;
 mod flash;
 mod image;
 mod inspect;
+mod interrupt;
 mod multihash;
 mod progress;
 mod render;
@@ -20,6 +21,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() {
+    interrupt::install();
     let cli = Cli::parse();
     let ctx = commands::Ctx {
         config: cli.config.clone(),

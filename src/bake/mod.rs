@@ -10,6 +10,7 @@ pub mod fanout;
 pub mod group;
 pub mod node;
 pub mod outputs;
+pub mod space;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -104,6 +105,59 @@ pub fn prepare_out_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::output_io(dir, "cannot create output directory", &e))
 }
 
+/// Held while a bake writes into its output directory: a flock on the
+/// directory itself (no lock file left behind), released on close. A second
+/// bake into the same directory waits for the first.
+pub struct OutLock(#[allow(dead_code)] std::fs::File);
+
+pub fn lock_out_dir(dir: &Path, quiet: bool) -> Result<OutLock> {
+    use rustix::fs::{FlockOperation, flock};
+    let f = std::fs::File::open(dir).map_err(|e| Error::output_io(dir, "cannot open", &e))?;
+    if flock(&f, FlockOperation::NonBlockingLockExclusive).is_err() {
+        if !quiet {
+            eprintln!(
+                "waiting for another piprep that is baking into {}…",
+                dir.display()
+            );
+        }
+        flock(&f, FlockOperation::LockExclusive)
+            .map_err(|e| Error::output(format!("cannot lock {}: {e}", dir.display())))?;
+    }
+    Ok(OutLock(f))
+}
+
+/// Under the lock, every piprep temporary in `dir` is left over from a
+/// killed bake: remove them. Returns how many and their allocated bytes.
+fn remove_stale(dir: &Path) -> (usize, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let (mut n, mut bytes) = (0, 0);
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with('.')
+            && (name.ends_with(".partial") || name.starts_with(".reproducibility-check."));
+        if !ours {
+            continue;
+        }
+        let size = e.metadata().map(|m| m.blocks() * 512).unwrap_or(0);
+        let gone = if e.path().is_dir() {
+            std::fs::remove_dir_all(e.path())
+        } else {
+            std::fs::remove_file(e.path())
+        };
+        if gone.is_ok() {
+            n += 1;
+            bytes += size;
+        }
+    }
+    (n, bytes)
+}
+
+/// Whether `img` carries piprep's stamp for `node`: then piprep made it,
+/// even if an interrupted bake never listed it in the manifest.
+fn stamped_for(img: &Path, node: &str) -> bool {
+    crate::inspect::read_stamp(img).is_some_and(|s| s["node"].as_str() == Some(node))
+}
+
 /// Whether `out/NAME.img` already is exactly what this plan and base give.
 fn up_to_date(manifest: &Manifest, plan: &NodePlan, base: &BaseImage, opts: &Options) -> bool {
     let Some(e) = manifest.nodes.get(&plan.name) else {
@@ -139,6 +193,18 @@ pub fn run(
     if let Err(e) = prepare_out_dir(&opts.out_dir) {
         return (Vec::new(), Err(e));
     }
+    let _lock = match lock_out_dir(&opts.out_dir, opts.quiet) {
+        Ok(l) => l,
+        Err(e) => return (Vec::new(), Err(e)),
+    };
+    let (stale, bytes) = remove_stale(&opts.out_dir);
+    if stale > 0 && !opts.quiet {
+        eprintln!(
+            "removed {stale} temporary file(s) ({}) left in {} by an interrupted bake",
+            crate::image::human_size(bytes),
+            opts.out_dir.display()
+        );
+    }
     let mut manifest = Manifest::load(&opts.out_dir);
     let mut todo: Vec<&NodePlan> = Vec::new();
     for p in plans {
@@ -148,7 +214,7 @@ pub fn run(
                 results.push((p.name.clone(), Ok(Outcome::UpToDate(img))));
                 continue;
             }
-            if !manifest.nodes.contains_key(&p.name) {
+            if !manifest.nodes.contains_key(&p.name) && !stamped_for(&img, &p.name) {
                 results.push((
                     p.name.clone(),
                     Err(Error::output(format!(
@@ -162,6 +228,23 @@ pub fn run(
             }
         }
         todo.push(p);
+    }
+    // Bake what fits on the disk; name the rest.
+    if let Some((free, shares)) = space::free(&opts.out_dir, base) {
+        let per = space::per_node(base, opts.compress);
+        let fit = space::fitting(free, shares, per, todo.len());
+        for p in todo.split_off(fit) {
+            results.push((
+                p.name.clone(),
+                Err(Error::output(format!(
+                    "not baked: {} has {} free and each image needs about {} on disk ({fit} of the nodes fit); free space there, choose another --out, or bake fewer nodes at a time",
+                    opts.out_dir.display(),
+                    crate::image::human_size(free),
+                    crate::image::human_size(per)
+                ))
+                .context(format!("node {}", p.name))),
+            ));
+        }
     }
     let time = match fat_time(base) {
         Ok(t) => t,
@@ -204,7 +287,9 @@ pub fn run(
     let any_baked = results
         .iter()
         .any(|(_, r)| matches!(r, Ok(Outcome::Baked(_))));
-    if !any_baked {
+    // Nothing new, and SHA256SUMS says what the manifest says: done. (A bake
+    // killed before it wrote them, or a full disk, leaves them to rewrite.)
+    if !any_baked && manifest.sums_current(&opts.out_dir) {
         return (results, Ok(()));
     }
     manifest.base = base.identity.clone();
@@ -393,9 +478,11 @@ fn check_reproducible(
     time: fatfs::DateTime,
     opts: &Options,
 ) -> Result<()> {
-    let scratch = opts
-        .out_dir
-        .join(format!(".reproducibility-check.{}", std::process::id()));
+    let guard = crate::interrupt::TempPath::new(
+        opts.out_dir
+            .join(format!(".reproducibility-check.{}", std::process::id())),
+    );
+    let scratch = guard.path().to_path_buf();
     std::fs::create_dir_all(&scratch)
         .map_err(|e| Error::output_io(&scratch, "cannot create", &e))?;
     let again = bake_parallel(
@@ -410,7 +497,7 @@ fn check_reproducible(
             ..opts.clone()
         },
     );
-    let _ = std::fs::remove_dir_all(&scratch);
+    drop(guard);
     let mut diffs = Vec::new();
     for (name, r) in again {
         let second = r?;

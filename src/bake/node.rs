@@ -19,6 +19,7 @@ use crate::bmap;
 use crate::config::plan::NodePlan;
 use crate::error::{Error, Result};
 use crate::image::{BaseImage, clone, fat};
+use crate::interrupt::TempPath;
 use crate::render::{self, Target};
 
 /// Per-phase wall times, for `--timings` and the benchmark. A group's pass
@@ -40,15 +41,6 @@ pub struct Baked {
     pub timings: Timings,
 }
 
-/// Removes temporary outputs unless they were renamed into place.
-struct Temps(Vec<PathBuf>);
-impl Drop for Temps {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
@@ -76,7 +68,8 @@ pub struct Prepared {
     name: String,
     out: PathBuf,
     tmp: PathBuf,
-    temps: Temps,
+    /// Removed on drop or on a signal unless renamed into place.
+    temps: Vec<TempPath>,
     pub pages: Vec<(u64, Vec<u8>)>,
     /// The block map, when the base digest gives it without reading the image.
     ranges: Option<Vec<bmap::Range>>,
@@ -133,7 +126,7 @@ pub fn prepare(job: &Job) -> Result<Prepared> {
     Ok(Prepared {
         name,
         out,
-        temps: Temps(vec![tmp.clone()]),
+        temps: vec![TempPath::new(tmp.clone())],
         tmp,
         pages,
         ranges,
@@ -234,8 +227,8 @@ pub fn finish(job: &Job, mut p: Prepared, w: Written, sha: Option<String>) -> Re
     let name = &p.name;
     let bmap_name = format!("{name}.bmap");
     let bmap_tmp = tmp_name(job.out_dir, &bmap_name);
-    p.temps.0.push(bmap_tmp.clone());
-    std::fs::write(&bmap_tmp, bmap::to_xml(base.len, digest::BLOCK, &ranges))
+    p.temps.push(TempPath::new(bmap_tmp.clone()));
+    crate::bake::outputs::write_synced(&bmap_tmp, bmap::to_xml(base.len, digest::BLOCK, &ranges).as_bytes())
         .map_err(|e| Error::output_io(&bmap_tmp, "cannot write", &e))?;
 
     let mut xz = None;
@@ -243,12 +236,13 @@ pub fn finish(job: &Job, mut p: Prepared, w: Written, sha: Option<String>) -> Re
         let t0 = Instant::now();
         let xz_name = format!("{name}.xz");
         let xz_tmp = tmp_name(job.out_dir, &xz_name);
-        p.temps.0.push(xz_tmp.clone());
+        p.temps.push(TempPath::new(xz_tmp.clone()));
         let sha = super::compress::xz(&dst, base.len, &xz_tmp)?;
         xz = Some((xz_name, xz_tmp, sha));
         p.timings.compress_ms = ms(t0);
     }
     drop(dst);
+    base.check_unchanged()?;
     // The .bmap and .xz first, the image last: an image never sits beside a
     // stale map.
     let rename = |from: &Path, to: &Path| {
@@ -259,7 +253,9 @@ pub fn finish(job: &Job, mut p: Prepared, w: Written, sha: Option<String>) -> Re
         rename(xz_tmp, &job.out_dir.join(xz_name))?;
     }
     rename(&p.tmp, &p.out)?;
-    p.temps.0.clear();
+    for t in p.temps.drain(..) {
+        t.persist();
+    }
     if let Ok(d) = File::open(job.out_dir) {
         let _ = d.sync_all();
     }

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::interrupt::TempPath;
 use crate::source::Identity;
 
 pub const MANIFEST: &str = "manifest.json";
@@ -69,6 +70,11 @@ impl Manifest {
             &dir.join(MANIFEST),
             &(serde_json::to_string_pretty(self).expect("json") + "\n"),
         )?;
+        write_atomic(&dir.join(SUMS), &self.sums())
+    }
+
+    /// SHA256SUMS for the entries, in `sha256sum -c` format.
+    fn sums(&self) -> String {
         let mut sums = String::new();
         for e in self.nodes.values() {
             sums += &format!("{}  {}\n", e.sha256, e.image);
@@ -76,22 +82,46 @@ impl Manifest {
                 sums += &format!("{}  {}\n", x.sha256, x.file);
             }
         }
-        write_atomic(&dir.join(SUMS), &sums)
+        sums
+    }
+
+    /// Whether manifest.json and SHA256SUMS on disk are exactly this.
+    pub fn sums_current(&self, dir: &Path) -> bool {
+        let on_disk = std::fs::read_to_string(dir.join(SUMS)).ok();
+        if self.nodes.is_empty() && on_disk.is_none() {
+            return true; // nothing was ever baked here
+        }
+        let listed = Manifest::load(dir) == *self;
+        listed && on_disk.as_deref() == Some(self.sums().as_str())
     }
 }
 
+/// Write `bytes` to a new file and flush them to the disk.
+pub fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Write through a temporary file, synced, renamed into place, and the
+/// directory synced: after a crash the file is the old one or the new one.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_file_name(format!(
+    let tmp = TempPath::new(path.with_file_name(format!(
         ".{}.{}.partial",
         path.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         std::process::id()
-    ));
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::output_io(path, "cannot write", &e)
-        })
+    )));
+    write_synced(tmp.path(), text.as_bytes())
+        .and_then(|_| std::fs::rename(tmp.path(), path))
+        .map_err(|e| Error::output_io(path, "cannot write", &e))?;
+    tmp.persist();
+    if let Some(dir) = path.parent()
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }

@@ -74,10 +74,17 @@ impl Config {
                 "no node chosen; pass --node NAME (repeatable) or --all",
             ));
         }
-        names
-            .iter()
+        // A node named twice is baked once.
+        let mut unique: Vec<&String> = Vec::new();
+        for n in names {
+            if !unique.contains(&n) {
+                unique.push(n);
+            }
+        }
+        unique
+            .into_iter()
             .map(|n| {
-                plans.iter().find(|p| &p.name == n).ok_or_else(|| {
+                plans.iter().find(|p| p.name == *n).ok_or_else(|| {
                     let known: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
                     Error::config(format!(
                         "unknown node `{n}` in {}; known nodes: {}",

@@ -54,6 +54,26 @@ pub struct BaseImage {
     pub cmdline: String,
     /// Where the image came from and its hashes, filled in by the caller.
     pub identity: crate::source::Identity,
+    /// Size, inode and modification time when opened.
+    version: Version,
+}
+
+/// What changes when a file is rewritten, truncated or replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Version {
+    len: u64,
+    ino: u64,
+    mtime: (i64, i64),
+}
+
+fn version(file: &File, len: u64) -> Option<Version> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata().ok()?;
+    Some(Version {
+        len,
+        ino: m.ino(),
+        mtime: (m.mtime(), m.mtime_nsec()),
+    })
 }
 
 /// Open an image or block device read-only and return it with its size
@@ -103,6 +123,33 @@ pub fn open_readonly(path: &Path) -> Result<(File, u64)> {
 }
 
 impl BaseImage {
+    /// Fails when the base was written to, truncated or replaced since it was
+    /// opened: what was baked from it no longer matches its checksums.
+    pub fn check_unchanged(&self) -> Result<()> {
+        let now_len = rustix::fs::seek(&self.file, rustix::fs::SeekFrom::End(0)).ok();
+        let now = now_len.and_then(|l| version(&self.file, l));
+        let replaced = std::fs::metadata(&self.path).ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.ino()
+        }) != Some(self.version.ino);
+        if now != Some(self.version) || replaced {
+            return Err(Error::image(format!(
+                "the base image {} changed while piprep was baking from it (its size, contents or file changed); nothing from this bake was kept; bake again from a copy nothing else writes to",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Bytes the base occupies on its disk (its data, holes excluded).
+    pub fn allocated(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        match self.file.metadata() {
+            Ok(m) if m.is_file() => m.blocks() * 512,
+            _ => self.len,
+        }
+    }
+
     pub fn open(path: &Path) -> Result<Self> {
         if path.extension().is_some_and(|x| x == "xz") {
             return Err(Error::image(format!(
@@ -144,13 +191,18 @@ impl BaseImage {
         })?;
         Ok(BaseImage {
             path: path.to_path_buf(),
-            file,
             len,
             boot,
             facts,
             boot_view,
             cmdline,
             identity: Default::default(),
+            version: version(&file, len).unwrap_or(Version {
+                len,
+                ino: 0,
+                mtime: (0, 0),
+            }),
+            file,
         })
     }
 }

@@ -279,7 +279,7 @@ pub fn download(
                     }
                     // No length announced: stop before the disk is full.
                     if limit.is_none()
-                        && got % (64 << 20) < n as u64
+                        && got % (4 << 20) < n as u64
                         && free_space(partial).is_some_and(|f| f < reserve(partial))
                     {
                         drop(file);

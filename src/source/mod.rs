@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::interrupt::TempPath;
 use cache::{Cache, Meta};
 
 /// `--cache-dir`/`PIPREP_CACHE`, else `$XDG_CACHE_HOME/piprep`, else `~/.cache/piprep`.
@@ -197,16 +198,6 @@ fn valid_sha(s: &str) -> Option<String> {
     (s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit())).then_some(s)
 }
 
-/// Removes a temporary file unless disarmed.
-struct Temp(Option<PathBuf>);
-impl Drop for Temp {
-    fn drop(&mut self) {
-        if let Some(p) = &self.0 {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 impl Fetcher {
     /// Resolve a URL/OS-list spec to the expected sha256 and what is known of it.
     /// The answer is remembered, so `--offline` can use it later.
@@ -370,7 +361,7 @@ impl Fetcher {
             .root
             .join("images")
             .join(format!(".incoming-{}.img", std::process::id()));
-        let mut tmp = Temp(Some(tmp_path.clone()));
+        let tmp = TempPath::new(tmp_path.clone());
         let out = std::fs::File::create(&tmp_path)
             .map_err(|e| Error::output_io(&tmp_path, "cannot create", &e))?;
         let (sha, raw) = std::thread::scope(|s| {
@@ -396,7 +387,7 @@ impl Fetcher {
             ..seed
         };
         let img = self.cache.commit(&meta, &tmp_path)?;
-        tmp.0 = None;
+        tmp.persist();
         Ok(Base {
             raw: img,
             identity: identity_of(&meta),
@@ -421,7 +412,7 @@ impl Fetcher {
         std::fs::create_dir_all(&entry)
             .map_err(|e| Error::output_io(&entry, "cannot create", &e))?;
         let tmp_path = entry.join(format!("image.img.tmp{}", std::process::id()));
-        let mut tmp = Temp(Some(tmp_path.clone()));
+        let tmp = TempPath::new(tmp_path.clone());
         let xz = decompress::is_xz(file).map_err(|e| Error::image_io(file, "cannot read", &e))?;
         let mut meta = seed.clone();
         if xz {
@@ -456,7 +447,7 @@ impl Fetcher {
             meta.extract_size = std::fs::metadata(&tmp_path).map(|m| m.len()).unwrap_or(0);
         }
         let img = self.cache.commit(&meta, &tmp_path)?;
-        tmp.0 = None;
+        tmp.persist();
         if downloaded {
             let _ = std::fs::remove_file(file);
         }
