@@ -166,12 +166,15 @@ pub struct CacheArgs {
 pub enum CacheCommand {
     /// List cached images and partial downloads.
     List,
-    /// Remove cached images (all, or those whose sha256 starts with a given
-    /// prefix) and partial downloads.
+    /// Remove cached images and partial downloads.
+    ///
+    /// `clean` removes everything; `clean --partial` only partial downloads
+    /// (complete images stay); `clean SHA…` the images whose sha256 starts
+    /// with a given prefix (with --partial, partial downloads too).
     Clean {
-        /// sha256 prefixes of images to remove [default: everything].
+        /// sha256 prefixes of images to remove [default: every image, unless --partial].
         images: Vec<String>,
-        /// Also remove partial downloads (always done when no image is named).
+        /// Remove partial downloads; alone, remove nothing else.
         #[arg(long)]
         partial: bool,
     },

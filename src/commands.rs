@@ -245,7 +245,30 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
 }
 
 pub fn validate(ctx: &Ctx, args: &ValidateArgs) -> Result<()> {
-    let cfg = Config::load(&ctx.config)?;
+    let cfg = match Config::load_detailed(&ctx.config) {
+        Ok(c) => c,
+        Err(crate::config::Loaded::Config(e)) if args.json => {
+            // Editors and CI read stdout: a file that does not parse is a
+            // finding like any other.
+            let doc = serde_json::json!({
+                "config": ctx.config.display().to_string(),
+                "nodes": [],
+                "findings": [{
+                    "severity": "error",
+                    "at": { "file": e.file, "line": e.line },
+                    "column": e.column,
+                    "node": null,
+                    "message": e.message,
+                    "fix": e.fix,
+                }],
+                "ok": false,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+            return Err(e.into());
+        }
+        Err(crate::config::Loaded::Config(e)) => return Err(e.into()),
+        Err(crate::config::Loaded::Other(e)) => return Err(e),
+    };
     let v = cfg.validate();
     if args.json {
         let doc = serde_json::json!({
@@ -524,7 +547,17 @@ pub fn cache(ctx: &Ctx, args: &CacheArgs) -> Result<()> {
             print(&s)
         }
         CacheCommand::Clean { images, partial } => {
-            let freed = cache.clean(images, *partial || images.is_empty(), ctx.quiet)?;
+            // `clean` frees everything; `clean --partial` only partial
+            // downloads; `clean SHA…` those images (and partials with --partial).
+            let which = match (images.is_empty(), *partial) {
+                (true, true) => crate::source::cache::Clean::PartialOnly,
+                (true, false) => crate::source::cache::Clean::Everything,
+                (false, p) => crate::source::cache::Clean::Images {
+                    prefixes: images.clone(),
+                    partials: p,
+                },
+            };
+            let freed = cache.clean(&which, ctx.quiet)?;
             print(&format!("freed {} MiB\n", freed >> 20))
         }
     }

@@ -41,7 +41,6 @@ pub struct Baked {
     pub timings: Timings,
 }
 
-
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
@@ -228,8 +227,11 @@ pub fn finish(job: &Job, mut p: Prepared, w: Written, sha: Option<String>) -> Re
     let bmap_name = format!("{name}.bmap");
     let bmap_tmp = tmp_name(job.out_dir, &bmap_name);
     p.temps.push(TempPath::new(bmap_tmp.clone()));
-    crate::bake::outputs::write_synced(&bmap_tmp, bmap::to_xml(base.len, digest::BLOCK, &ranges).as_bytes())
-        .map_err(|e| Error::output_io(&bmap_tmp, "cannot write", &e))?;
+    crate::bake::outputs::write_synced(
+        &bmap_tmp,
+        bmap::to_xml(base.len, digest::BLOCK, &ranges).as_bytes(),
+    )
+    .map_err(|e| Error::output_io(&bmap_tmp, "cannot write", &e))?;
 
     let mut xz = None;
     if job.compress {

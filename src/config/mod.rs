@@ -21,6 +21,12 @@ use profile::ProfileStore;
 use source::{Location, SourceFile};
 pub use validate::{Finding, Severity, Validated};
 
+/// Why an inventory could not be loaded.
+pub enum Loaded {
+    Config(source::LoadError),
+    Other(Error),
+}
+
 pub struct Config {
     pub path: PathBuf,
     /// Directory holding piprep.toml; relative paths resolve from here.
@@ -32,10 +38,19 @@ pub struct Config {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self> {
-        let source = SourceFile::read(path)?;
-        let inventory: Inventory = source.parse()?;
+        Self::load_detailed(path).map_err(|e| match e {
+            Loaded::Config(e) => e.into(),
+            Loaded::Other(e) => e,
+        })
+    }
+
+    /// `load`, with a parse or read failure of the inventory kept apart (for
+    /// `validate --json`, which reports it as a finding).
+    pub fn load_detailed(path: &Path) -> std::result::Result<Self, Loaded> {
+        let source = SourceFile::read_detailed(path).map_err(Loaded::Config)?;
+        let inventory: Inventory = source.parse_detailed().map_err(Loaded::Config)?;
         let dir = source::base_dir(path);
-        let profiles = ProfileStore::load(Some(&dir.join("profiles")))?;
+        let profiles = ProfileStore::load(Some(&dir.join("profiles"))).map_err(Loaded::Other)?;
         Ok(Config {
             path: path.to_path_buf(),
             dir,

@@ -28,15 +28,50 @@ impl fmt::Display for Location {
     }
 }
 
+/// A config file that could not be read or parsed, with where and why: the
+/// one-line error of every command, and a finding of `validate --json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LoadError {
+    pub file: String,
+    /// 0 when the file could not be read at all.
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub fix: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}; {}", self.message, self.fix)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        }
+    }
+}
+
+impl From<LoadError> for Error {
+    fn from(e: LoadError) -> Error {
+        Error::config(e.to_string())
+    }
+}
+
 impl SourceFile {
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            let fix = if e.kind() == std::io::ErrorKind::NotFound {
-                "; create it (see README) or pass --config PATH"
+        Ok(Self::read_detailed(path)?)
+    }
+
+    pub fn read_detailed(path: &Path) -> Result<Self, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read {}: {e}", path.display()),
+            fix: if e.kind() == std::io::ErrorKind::NotFound {
+                "create it (see README) or pass --config PATH".into()
             } else {
-                ""
-            };
-            Error::config(format!("cannot read {}: {e}{fix}", path.display()))
+                "make it a readable UTF-8 text file".into()
+            },
         })?;
         Ok(SourceFile {
             name: path.display().to_string(),
@@ -75,10 +110,21 @@ impl SourceFile {
 
     /// Parse with serde; an error becomes `file:line: message`, naming unknown keys.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
+        Ok(self.parse_detailed()?)
+    }
+
+    pub fn parse_detailed<T: DeserializeOwned>(&self) -> Result<T, LoadError> {
         toml::from_str(&self.text).map_err(|e| {
-            let line = e.span().map(|s| self.line_at(s.start)).unwrap_or(1);
-            let msg = e.message().trim().replace('\n', " ");
-            Error::config(format!("{}:{line}: {msg}", self.name))
+            let start = e.span().map_or(0, |s| s.start.min(self.text.len()));
+            let line = self.line_at(start);
+            let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+            LoadError {
+                file: self.name.clone(),
+                line,
+                column: self.text[line_start..start].chars().count() + 1,
+                message: e.message().trim().replace('\n', " "),
+                fix: "correct the TOML at that line (see README for the keys)".into(),
+            }
         })
     }
 }

@@ -27,6 +27,16 @@ pub struct Meta {
     pub download_size: u64,
 }
 
+/// What `cache clean` removes.
+pub enum Clean {
+    Everything,
+    PartialOnly,
+    Images {
+        prefixes: Vec<String>,
+        partials: bool,
+    },
+}
+
 pub struct Cache {
     pub root: PathBuf,
 }
@@ -139,13 +149,17 @@ impl Cache {
         (images, partial)
     }
 
-    /// Remove entries whose key starts with one of `prefixes` (all when empty)
-    /// and, with `partials`, partial downloads. Returns bytes freed.
-    pub fn clean(&self, prefixes: &[String], partials: bool, quiet: bool) -> Result<u64> {
+    /// Remove what `which` says. Returns bytes freed.
+    pub fn clean(&self, which: &Clean, quiet: bool) -> Result<u64> {
         let (images, parts) = self.list();
+        let (prefixes, partials, any_image): (&[String], bool, bool) = match which {
+            Clean::Everything => (&[], true, true),
+            Clean::PartialOnly => (&[], true, false),
+            Clean::Images { prefixes, partials } => (prefixes, *partials, false),
+        };
         let mut freed = 0;
         for l in images {
-            if prefixes.is_empty()
+            if any_image
                 || prefixes
                     .iter()
                     .any(|p| l.meta.sha256.starts_with(p.as_str()))
