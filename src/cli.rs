@@ -88,13 +88,27 @@ pub enum Command {
     /// Shows every checklist item of the guide with expected and observed
     /// values. Exit status 5 when any item failed, 6 when there is no report yet.
     Report(ReportArgs),
-    /// Write an image to an SD card (or a file), verified by reading it back.
+    /// Write an image to SD cards (or files), verified by reading it back.
     ///
-    /// Uses IMAGE.bmap when present so only mapped blocks are written. Refuses a
-    /// device that is mounted, holds the running root, is in use, is not
-    /// removable (unless --allow-non-removable) or is smaller than the image, and
-    /// asks for confirmation unless --yes. With --node, flashes out/NODE.img,
-    /// baking it first when it is missing or stale.
+    /// IMAGE is a raw image or an .img.xz (decompressed on the fly; told by its
+    /// content, not its name). Uses IMAGE.bmap when present, so only mapped
+    /// blocks are written, and checks each range's sha256 as it is read.
+    /// Several DEVICEs get the same image from one read; with --node A --node B,
+    /// each node's image goes to the DEVICE in the same position, all at once.
+    /// Every target is read back and its sha256 compared; a failing card stops
+    /// only itself.
+    ///
+    /// Refuses a device that is mounted, holds the running root, is in use, is
+    /// not removable (unless --allow-non-removable) or is smaller than the
+    /// image, and asks for confirmation unless --yes. Never creates a file under
+    /// /dev; a target file that does not exist needs --create, and an existing
+    /// one that holds a partition table, a piprep image or the inventory's base
+    /// image needs --force. With --node, out/NODE.img is baked first when it is
+    /// missing or stale.
+    ///
+    /// Exit codes: 0 all targets verified, 2 bad arguments or not confirmed, 3
+    /// the image cannot be read or does not match its .bmap, 4 a target was
+    /// refused or failed (the others are still written and verified).
     Flash(FlashArgs),
     /// Download, verify, decompress and cache the base image; print its path.
     ///
@@ -112,19 +126,28 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct FlashArgs {
-    /// IMAGE DEVICE, or just DEVICE with --node.
-    #[arg(value_name = "IMAGE] [DEVICE", num_args = 1..=2, required = true)]
+    /// IMAGE DEVICE…, or DEVICE… with --node (one per node, in order).
+    #[arg(value_name = "IMAGE|DEVICE", num_args = 1.., required = true)]
     pub paths: Vec<PathBuf>,
     /// Flash this node's image from --out, baking it if missing or stale.
+    /// Repeat for several cards: one DEVICE per --node, in the same order.
     #[arg(long, short = 'n', value_name = "NAME")]
-    pub node: Option<String>,
+    pub node: Vec<String>,
     /// Where --node finds and bakes images.
     #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
     /// Base image for baking with --node; overrides [image] path.
     #[arg(long, value_name = "PATH")]
     pub image: Option<PathBuf>,
-    /// Block map to use [default: IMAGE.bmap when it exists].
+    /// Write to a regular file that does not exist yet (never under /dev).
+    #[arg(long)]
+    pub create: bool,
+    /// Overwrite a regular file that holds a partition table, a piprep image
+    /// or the inventory's base image.
+    #[arg(long)]
+    pub force: bool,
+    /// Block map to use [default: IMAGE.bmap, or NAME.img.bmap for
+    /// NAME.img.xz, when it exists]. Only with a single image.
     #[arg(long, value_name = "PATH", conflicts_with = "no_bmap")]
     pub bmap: Option<PathBuf>,
     /// Ignore any .bmap and write every byte of the image.

@@ -390,100 +390,169 @@ pub fn report(args: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
-/// The image `flash --node` should write: out/NODE.img, re-baked when missing or
-/// when its stamp does not match the current plan and base.
-fn node_image(ctx: &Ctx, args: &FlashArgs, node: &str) -> Result<PathBuf> {
+/// The images `flash --node` should write: out/NODE.img, re-baked when
+/// missing or when its stamp does not match the current plan and base.
+fn node_images(ctx: &Ctx, args: &FlashArgs, nodes: &[String]) -> Result<Vec<PathBuf>> {
     let cfg = Config::load(&ctx.config)?;
     let (plans, findings) = cfg.plans()?;
     warn_findings(&findings, ctx.quiet);
-    let plan = cfg.select(&plans, &[node.to_string()], false)?[0];
+    let selected = cfg.select(&plans, nodes, false)?;
     let base = load_base(ctx, Some(&cfg), args.image.as_deref())?;
     let opts = bake::Options {
         out_dir: args.out.clone(),
         force: false,
         quiet: ctx.quiet,
         compress: false,
-        jobs: Some(1),
+        jobs: None,
         check_reproducible: false,
         cache_dir: ctx.cache_dir.clone(),
         init: cfg.init_mode(),
     };
-    let (mut results, saved) = bake::run(&base, &[plan], &opts);
+    let (results, saved) = bake::run(&base, &selected, &opts);
     saved?;
-    match results.pop().map(|(_, r)| r) {
-        Some(Ok(bake::Outcome::Baked(b))) => {
-            if !ctx.quiet {
-                eprintln!("baked {node} -> {}", b.path.display());
+    let mut paths = Vec::new();
+    for (node, r) in results {
+        match r.map_err(|e| e.context(format!("node {node}")))? {
+            bake::Outcome::Baked(b) => {
+                if !ctx.quiet {
+                    eprintln!("baked {node} -> {}", b.path.display());
+                }
+                paths.push(b.path);
             }
-            Ok(b.path)
-        }
-        Some(Ok(bake::Outcome::UpToDate(p))) => {
-            if !ctx.quiet {
-                eprintln!("{} is up to date", p.display());
+            bake::Outcome::UpToDate(p) => {
+                if !ctx.quiet {
+                    eprintln!("{} is up to date", p.display());
+                }
+                paths.push(p);
             }
-            Ok(p)
         }
-        Some(Err(e)) => Err(e),
-        None => Err(Error::internal("nothing was baked")),
+    }
+    Ok(paths)
+}
+
+/// Files `flash` never overwrites without --force: the inventory's base
+/// image, when the inventory names a local one.
+fn keep_list(ctx: &Ctx) -> Vec<(PathBuf, String)> {
+    let Ok(cfg) = Config::load(&ctx.config) else {
+        return Vec::new();
+    };
+    match cfg.image_spec() {
+        Ok(Some(crate::source::Spec::Path { path, .. })) => {
+            vec![(path, format!("the base image of {}", cfg.path.display()))]
+        }
+        _ => Vec::new(),
     }
 }
 
 pub fn flash(ctx: &Ctx, args: &FlashArgs) -> Result<()> {
-    let (image, device) = match (&args.node, args.paths.as_slice()) {
-        (Some(n), [dev]) => (node_image(ctx, args, n)?, dev.clone()),
-        (None, [img, dev]) => (img.clone(), dev.clone()),
-        (Some(_), _) => return Err(Error::config("with --node, give only the DEVICE")),
-        (None, _) => {
-            return Err(Error::config(
-                "give IMAGE and DEVICE, or --node NAME and DEVICE",
-            ));
+    use crate::flash::{image, target};
+    let (images, devices): (Vec<PathBuf>, &[PathBuf]) = if args.node.is_empty() {
+        match args.paths.as_slice() {
+            [img, devs @ ..] if !devs.is_empty() => (vec![img.clone()], devs),
+            _ => {
+                return Err(Error::config(
+                    "give IMAGE and one or more DEVICEs, or --node NAME and a DEVICE per node",
+                ));
+            }
         }
-    };
-    let bmap_path = if args.no_bmap {
-        None
     } else {
-        args.bmap.clone().or_else(|| {
-            let mut p = image.clone().into_os_string();
-            p.push(".bmap");
-            let p = PathBuf::from(p);
-            p.exists().then_some(p)
-        })
+        (Vec::new(), args.paths.as_slice())
     };
-    let bmap = match &bmap_path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| Error::image(format!("cannot read {}: {e}", p.display())))?;
-            Some(
-                crate::bmap::parse(&text)
-                    .map_err(|e| Error::image(format!("{}: {e}", p.display())))?,
-            )
+    let mut nodes = Vec::new();
+    for n in &args.node {
+        if !nodes.contains(n) {
+            nodes.push(n.clone());
         }
-        None => None,
-    };
+    }
+    if !nodes.is_empty() && nodes.len() != devices.len() {
+        return Err(Error::config(format!(
+            "{} node(s) but {} device(s): give one DEVICE per --node, in the same order (`piprep flash --node A --node B /dev/sdX /dev/sdY`)",
+            nodes.len(),
+            devices.len()
+        )));
+    }
+    if args.bmap.is_some() && nodes.len() > 1 {
+        return Err(Error::config(
+            "--bmap names one image's block map; with several --node, each image's own .bmap is used",
+        ));
+    }
     let system = crate::flash::device::SystemView {
         sysfs: args.sysfs.clone(),
         mountinfo: args.mountinfo.clone(),
     };
-    let opts = crate::flash::Options {
-        yes: args.yes,
+    let rules = target::Rules {
+        create: args.create,
+        force: args.force,
         allow_non_removable: args.allow_non_removable,
-        quiet: ctx.quiet,
-        bmap,
         system: &system,
+        keep: keep_list(ctx),
+        cache_dir: ctx.cache_dir.clone(),
     };
-    let s = crate::flash::flash(&image, &device, &opts)?;
-    if !ctx.quiet {
-        eprintln!(
-            "flashed {} -> {}: {} MiB in {} ranges{}, read back and verified (sha256) in {:.1} s",
-            image.display(),
-            device.display(),
-            s.written >> 20,
-            s.ranges,
-            if s.used_bmap { " (from the .bmap)" } else { "" },
-            s.seconds
-        );
+    // Every target is checked before anything is baked or written: a typo
+    // costs nothing.
+    let targets: Vec<target::Target> = devices
+        .iter()
+        .map(|d| target::classify(d, &rules))
+        .collect::<Result<_>>()?;
+    let images = if nodes.is_empty() {
+        images
+    } else {
+        node_images(ctx, args, &nodes)?
+    };
+    let choice = |_: &Path| {
+        if args.no_bmap {
+            image::BmapChoice::None
+        } else if let Some(b) = &args.bmap {
+            image::BmapChoice::Path(b.clone())
+        } else {
+            image::BmapChoice::Beside
+        }
+    };
+    let sources: Vec<image::Source> = images
+        .iter()
+        .map(|p| image::open(p, choice(p)))
+        .collect::<Result<_>>()?;
+    let device_refs: Vec<&Path> = devices.iter().map(PathBuf::as_path).collect();
+    let image_refs: Vec<&Path> = images.iter().map(PathBuf::as_path).collect();
+    target::check_distinct(&device_refs, &image_refs)?;
+    // One image to every device, or each node's image to its own device.
+    let mut jobs: Vec<crate::flash::Job> = Vec::new();
+    let mut targets = targets.into_iter();
+    for source in sources {
+        let take = if images.len() == 1 { devices.len() } else { 1 };
+        let ts: Vec<target::Target> = targets.by_ref().take(take).collect();
+        for t in &ts {
+            target::check_fits(t, source.size)?;
+        }
+        jobs.push(crate::flash::Job {
+            source,
+            targets: ts,
+        });
     }
-    Ok(())
+    let disks: Vec<&target::Target> = jobs
+        .iter()
+        .flat_map(|j| j.targets.iter())
+        .filter(|t| t.is_disk())
+        .collect();
+    target::confirm(&disks, args.yes)?;
+    let (outcomes, fatal) = crate::flash::run(&jobs, ctx.quiet);
+    for o in &outcomes {
+        match &o.result {
+            Ok(w) if !ctx.quiet => eprintln!(
+                "flashed {} -> {}: {} MiB in {} ranges{}, read back and verified (sha256) in {:.1} s",
+                o.image.display(),
+                o.target.display(),
+                w.bytes >> 20,
+                w.spans,
+                if o.used_bmap { " (from the .bmap)" } else { "" },
+                w.seconds
+            ),
+            Ok(_) => {}
+            Err(e) if outcomes.len() > 1 => eprintln!("{}: FAILED: {e}", o.target.display()),
+            Err(_) => {}
+        }
+    }
+    crate::flash::verdict(&outcomes, fatal)
 }
 
 pub fn completions(args: &CompletionsArgs) -> Result<()> {

@@ -1,6 +1,7 @@
-//! `piprep flash` into regular files and into files behind a fake sysfs tree:
-//! the bmap path, read-back verification catching an injected bad write, and
-//! every safety refusal.
+//! `piprep flash` into regular files, into files behind a fake sysfs tree and
+//! into loop devices: the bmap path, .img.xz, several cards at once,
+//! read-back verification catching an injected bad write, and every safety
+//! refusal.
 
 mod support;
 
@@ -19,31 +20,60 @@ struct Fake {
 /// A fake disk `sdz` of `size` bytes with one partition `sdz1`, pre-filled
 /// with 0xAA so untouched blocks are recognisable.
 fn fake_disk(dir: &Path, size: u64, removable: bool, mounted_at: Option<&str>) -> Fake {
+    fake_named_disk(dir, "sdz", 208, size, removable, mounted_at)
+}
+
+/// A fake disk `name` (major 8, minor `minor`) in `dir`'s sysfs; several can
+/// share one tree.
+fn fake_named_disk(
+    dir: &Path,
+    name: &str,
+    minor: u32,
+    size: u64,
+    removable: bool,
+    mounted_at: Option<&str>,
+) -> Fake {
     let sysfs = dir.join("sys");
-    let d = sysfs.join("class/block/sdz");
+    let d = sysfs.join("class/block").join(name);
+    let part = format!("{name}1");
     std::fs::create_dir_all(d.join("device")).unwrap();
-    std::fs::create_dir_all(d.join("sdz1")).unwrap();
+    std::fs::create_dir_all(d.join(&part)).unwrap();
     std::fs::write(d.join("size"), format!("{}\n", size / 512)).unwrap();
     std::fs::write(d.join("removable"), if removable { "1\n" } else { "0\n" }).unwrap();
-    std::fs::write(d.join("dev"), "8:208\n").unwrap();
+    std::fs::write(d.join("dev"), format!("8:{minor}\n")).unwrap();
     std::fs::write(d.join("device/vendor"), "Generic \n").unwrap();
     std::fs::write(d.join("device/model"), "STORAGE DEVICE  \n").unwrap();
-    std::fs::write(d.join("sdz1/partition"), "1\n").unwrap();
-    std::fs::write(d.join("sdz1/dev"), "8:209\n").unwrap();
+    std::fs::write(d.join(&part).join("partition"), "1\n").unwrap();
+    std::fs::write(d.join(&part).join("dev"), format!("8:{}\n", minor + 1)).unwrap();
     let mountinfo = dir.join("mountinfo");
-    let mut info = String::from("22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n");
+    let mut info = std::fs::read_to_string(&mountinfo).unwrap_or_else(|_| {
+        String::from("22 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw\n")
+    });
     if let Some(m) = mounted_at {
-        info += &format!("90 22 8:209 / {m} rw,relatime - vfat /dev/sdz1 rw\n");
+        info += &format!(
+            "90 22 8:{} / {m} rw,relatime - vfat /dev/{part} rw\n",
+            minor + 1
+        );
     }
     std::fs::write(&mountinfo, info).unwrap();
     std::fs::create_dir_all(dir.join("dev")).unwrap();
-    let dev = dir.join("dev/sdz");
+    let dev = dir.join("dev").join(name);
     std::fs::write(&dev, vec![0xAAu8; size as usize]).unwrap();
     Fake {
         dir: dir.to_path_buf(),
         sysfs,
         mountinfo,
         dev,
+    }
+}
+
+/// A target directory with no sysfs: every target there is a plain file.
+fn plain(dir: &Path, target: &str) -> Fake {
+    Fake {
+        dir: dir.to_path_buf(),
+        sysfs: dir.join("no-sys"),
+        mountinfo: dir.join("no-mountinfo"),
+        dev: dir.join(target),
     }
 }
 
@@ -272,7 +302,11 @@ fn a_bmap_for_another_image_or_tampered_is_refused() {
         text.replacen("<Range chksum=\"", "<Range chksum=\"0", 1),
     )
     .unwrap();
-    let o = flash(&f, &[img.to_str().unwrap(), f.dev.to_str().unwrap()], &[]);
+    let o = flash(
+        &f,
+        &["--create", img.to_str().unwrap(), f.dev.to_str().unwrap()],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("BmapFileChecksum mismatch"),
@@ -285,6 +319,7 @@ fn a_bmap_for_another_image_or_tampered_is_refused() {
     let o = flash(
         &f,
         &[
+            "--create",
             "--bmap",
             other.to_str().unwrap(),
             img.to_str().unwrap(),
@@ -311,11 +346,20 @@ fn flash_node_bakes_on_the_fly_then_reuses() {
         mountinfo: dir.join("none"),
         dev: dir.join("card.img"),
     };
-    let o = flash(&f, &["--node", "worker-1", "card.img"], &[]);
+    let o = flash(&f, &["--create", "--node", "worker-1", "card.img"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("baked worker-1"), "{}", stderr(&o));
     assert!(cmp_range(&dir.join("out/worker-1.img"), &f.dev, 0, None));
+    // card.img now holds a piprep image: replacing it needs --force.
     let o = flash(&f, &["--node", "worker-1", "card.img"], &[]);
-    assert!(o.status.success());
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds a piprep image (node worker-1); pass --force"),
+        "{}",
+        stderr(&o)
+    );
+    let o = flash(&f, &["--force", "--node", "worker-1", "card.img"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("is up to date"), "{}", stderr(&o));
+    assert!(cmp_range(&dir.join("out/worker-1.img"), &f.dev, 0, None));
 }

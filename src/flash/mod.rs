@@ -1,282 +1,185 @@
-//! `piprep flash`: write an image to a card, only the mapped blocks when a
-//! .bmap exists, fsync, then read every written range back and compare its
-//! sha256. Safety checks live in `device`.
+//! `piprep flash`: write images to cards (or files), only the mapped blocks
+//! when a .bmap exists, then read every written span back and compare its
+//! sha256. One image can go to several cards from one read; several images
+//! go to their cards at once. `image` tells what is flashed, `target` where
+//! it may go, `device` what a disk is, `copy` moves the bytes.
 
+pub mod copy;
 pub mod device;
+pub mod image;
+pub mod target;
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, IsTerminal, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::Path;
-use std::time::Instant;
+use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
+use indicatif::{MultiProgress, ProgressBar};
 
-use crate::bmap::Bmap;
 use crate::error::{Error, Kind, Result};
-use device::{SystemView, Target};
+use copy::{Layout, Span, Written};
+use image::{Format, Source};
+use target::Target;
 
-/// 4 MiB I/O: big sequential writes are what SD cards are fastest at.
-const BUF: usize = 4 << 20;
-/// Verification granularity without a bmap: a mismatch names a 64 MiB range.
-const CHUNK: u64 = 64 << 20;
-
-pub struct Options<'a> {
-    pub yes: bool,
-    pub allow_non_removable: bool,
-    pub quiet: bool,
-    pub bmap: Option<Bmap>,
-    pub system: &'a SystemView,
+/// One image and the targets it goes to.
+pub struct Job {
+    pub source: Source,
+    pub targets: Vec<Target>,
 }
 
-/// One range to write and verify; `sha256` is known up front from a bmap.
-struct Extent {
-    start: u64,
-    end: u64,
-    sha256: Option<String>,
-}
-
-fn split(start: u64, end: u64, out: &mut Vec<Extent>) {
-    let mut s = start;
-    while s < end {
-        let e = (s + CHUNK).min(end);
-        out.push(Extent {
-            start: s,
-            end: e,
-            sha256: None,
-        });
-        s = e;
-    }
-}
-
-/// Data extents of the image (SEEK_DATA/SEEK_HOLE), or everything.
-fn data_extents(file: &File, len: u64, whole: bool) -> Vec<Extent> {
-    let mut out = Vec::new();
-    if whole {
-        split(0, len, &mut out);
-        return out;
-    }
-    let mut pos = 0;
-    while pos < len {
-        let data = match rustix::fs::seek(file, rustix::fs::SeekFrom::Data(pos)) {
-            Ok(d) => d,
-            Err(rustix::io::Errno::NXIO) => break,
-            Err(_) => {
-                split(pos, len, &mut out);
-                break;
-            }
-        };
-        let hole = rustix::fs::seek(file, rustix::fs::SeekFrom::Hole(data))
-            .map(|h| h.min(len))
-            .unwrap_or(len);
-        split(data, hole, &mut out);
-        pos = hole;
-    }
-    out
-}
-
-fn confirm(device: &Path, disk: &device::Disk, yes: bool) -> Result<()> {
-    let parts: Vec<&str> = disk.partitions.iter().map(|(n, _)| n.as_str()).collect();
-    eprintln!(
-        "target {}: {}, {}, {}; partitions: {}",
-        device.display(),
-        disk.model,
-        crate::image::human_size(disk.size),
-        if disk.removable {
-            "removable"
-        } else {
-            "NOT removable"
-        },
-        if parts.is_empty() {
-            "none".to_string()
-        } else {
-            parts.join(", ")
-        }
-    );
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::new(
-            Kind::Config,
-            format!(
-                "refusing to overwrite {} without confirmation; pass --yes",
-                device.display()
-            ),
-        ));
-    }
-    eprint!(
-        "All data on {} will be lost. Type yes to continue: ",
-        device.display()
-    );
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::internal(format!("cannot read the answer: {e}")))?;
-    if line.trim() != "yes" {
-        return Err(Error::new(
-            Kind::Config,
-            "not confirmed; nothing was written",
-        ));
-    }
-    Ok(())
-}
-
-/// Test-only fault injection: flip the byte at this image offset as it is written,
-/// so tests can prove that read-back verification catches a bad write.
-fn failpoint() -> Option<u64> {
-    std::env::var("PIPREP_FAILPOINT_CORRUPT_WRITE")
-        .ok()?
-        .parse()
-        .ok()
-}
-
-pub struct Summary {
-    pub written: u64,
-    pub ranges: usize,
+/// What happened to one target.
+pub struct Outcome {
+    pub image: PathBuf,
+    pub target: PathBuf,
     pub used_bmap: bool,
-    pub seconds: f64,
+    pub result: Result<Written>,
 }
 
-pub fn flash(image: &Path, device: &Path, opts: &Options) -> Result<Summary> {
-    let started = Instant::now();
-    let (src, len) = crate::image::open_readonly(image)?;
-    if crate::image::same_file(device, image) {
-        return Err(Error::new(
-            Kind::Output,
-            format!("{} is the image itself", device.display()),
+/// The spans to read: the block map's ranges, or the image's data extents
+/// (everything for a disk, whose old contents must be overwritten), or the
+/// whole decoded stream of an .xz whose size is unknown.
+fn layout(job: &Job) -> Result<Layout> {
+    let src = &job.source;
+    if let Some(b) = &src.bmap {
+        return Ok(Layout::Spans(
+            b.ranges
+                .iter()
+                .map(|r| {
+                    let (start, end) = b.span(r);
+                    Span {
+                        start,
+                        end,
+                        sha256: r.sha256.clone(),
+                    }
+                })
+                .collect(),
         ));
     }
-    if let Some(b) = &opts.bmap
-        && b.image_size != len
-    {
-        return Err(Error::image(format!(
-            "{}: the .bmap describes a {} byte image but the image is {len} bytes; it belongs to another image",
-            image.display(),
-            b.image_size
-        )));
-    }
-    let target = if device.exists() {
-        device::probe(device, opts.system)?
-    } else {
-        Target::File
+    let Some(size) = src.size else {
+        return Ok(Layout::Stream);
     };
-    if let Target::Disk(d) = &target {
-        device::check_safe(d, len, opts.allow_non_removable, opts.system)?;
-        confirm(device, d, opts.yes)?;
+    let to_disk = job.targets.iter().any(Target::is_disk);
+    if src.format == Format::Xz || to_disk {
+        return Ok(Layout::split([(0, size)]));
     }
-    let is_block = std::fs::metadata(device).is_ok_and(|m| {
-        use std::os::unix::fs::FileTypeExt;
-        m.file_type().is_block_device()
-    });
-    let mut oo = OpenOptions::new();
-    oo.read(true).write(true);
-    if is_block {
-        // O_EXCL on a block device fails if anything has it mounted: a last guard.
-        oo.custom_flags(rustix::fs::OFlags::EXCL.bits() as i32);
-    } else {
-        oo.create(true);
-    }
-    let dst = oo
-        .open(device)
-        .map_err(|e| Error::output_io(device, "cannot open", &e))?;
+    let (file, _) = crate::image::open_readonly(&src.path)?;
+    let extents = crate::bake::digest::data_extents(&file, 0, size);
+    Ok(Layout::split(
+        extents.into_iter().map(|(a, b)| (a, b.min(size))),
+    ))
+}
 
-    let mut extents: Vec<Extent> = match &opts.bmap {
-        Some(b) => b
-            .ranges
+/// A bar per target, all under one display.
+fn bars(multi: &MultiProgress, job: &Job, quiet: bool) -> Vec<ProgressBar> {
+    let total = match &job.source.bmap {
+        Some(b) => Some(
+            b.ranges
+                .iter()
+                .map(|r| {
+                    let (s, e) = b.span(r);
+                    e - s
+                })
+                .sum(),
+        ),
+        None => job.source.size,
+    };
+    job.targets
+        .iter()
+        .map(|t| {
+            let pb = crate::progress::bar(quiet, total, "write");
+            if pb.is_hidden() {
+                return pb;
+            }
+            pb.set_prefix(format!("{} write", copy::short_name(&t.path)));
+            multi.add(pb)
+        })
+        .collect()
+}
+
+/// Run every job at once; every target gets an outcome. Errors that stop a
+/// whole job (an image that cannot be read) are returned as well.
+pub fn run(jobs: &[Job], quiet: bool) -> (Vec<Outcome>, Vec<Error>) {
+    let multi = MultiProgress::new();
+    let mut outcomes = Vec::new();
+    let mut fatal = Vec::new();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
             .iter()
-            .map(|r| {
-                let (s, e) = b.span(r);
-                Extent {
-                    start: s,
-                    end: e,
-                    sha256: r.sha256.clone(),
-                }
+            .map(|job| {
+                let bars = bars(&multi, job, quiet);
+                s.spawn(move || -> (Result<()>, Vec<Result<Written>>) {
+                    let prepared = layout(job).and_then(|l| Ok((l, image::reader(&job.source)?)));
+                    match prepared {
+                        Ok((layout, reader)) => copy::copy(
+                            reader,
+                            &job.source.path,
+                            &layout,
+                            job.source.size,
+                            &job.targets,
+                            &bars,
+                        ),
+                        Err(e) => (Err(e), Vec::new()),
+                    }
+                })
             })
-            .collect(),
-        None => data_extents(&src, len, is_block || matches!(target, Target::Disk(_))),
-    };
-    if matches!(target, Target::File) {
-        // A file target gets the image's exact size; unwritten blocks read as zeros.
-        let old = dst.metadata().map(|m| m.len()).unwrap_or(0);
-        dst.set_len(0)
-            .and_then(|_| dst.set_len(old.max(len)))
-            .map_err(|e| Error::output_io(device, "cannot size", &e))?;
-    }
-    let total: u64 = extents.iter().map(|e| e.end - e.start).sum();
-    let corrupt_at = failpoint();
-    let mut buf = vec![0u8; BUF];
-    let pb = crate::progress::bar(opts.quiet, Some(total), "write");
-    let mut done = 0u64;
-    for ext in extents.iter_mut() {
-        let mut h = Sha256::new();
-        let mut off = ext.start;
-        while off < ext.end {
-            let n = ((ext.end - off) as usize).min(BUF);
-            src.read_exact_at(&mut buf[..n], off)
-                .map_err(|e| Error::image_io(image, "cannot read", &e))?;
-            h.update(&buf[..n]);
-            if let Some(at) = corrupt_at.filter(|at| (off..off + n as u64).contains(at)) {
-                buf[(at - off) as usize] ^= 0xff;
+            .collect();
+        for (job, h) in jobs.iter().zip(handles) {
+            let (read, results) = h
+                .join()
+                .unwrap_or_else(|_| (Err(Error::internal("a flash job panicked")), Vec::new()));
+            let read_failed = read.is_err();
+            if let Err(e) = read {
+                fatal.push(e);
             }
-            dst.write_all_at(&buf[..n], off)
-                .map_err(|e| Error::output_io(device, "cannot write", &e))?;
-            off += n as u64;
-            done += n as u64;
-            pb.set_position(done);
-        }
-        let got = hex::encode(h.finalize());
-        match &ext.sha256 {
-            Some(want) if *want != got => {
-                return Err(Error::image(format!(
-                    "{}: bytes {}..{} hash to {got} but the .bmap says {want}; the image does not match its .bmap (the card is partly written: flash again with the right .bmap or --no-bmap)",
-                    image.display(),
-                    ext.start,
-                    ext.end
-                )));
+            let mut results = results.into_iter();
+            for t in &job.targets {
+                let result = match results.next() {
+                    Some(Err(_)) | None if read_failed => Err(Error::image(format!(
+                        "not written: {} could not be read{}",
+                        job.source.path.display(),
+                        if t.is_disk() {
+                            " (the card is partly written)"
+                        } else {
+                            ""
+                        }
+                    ))),
+                    Some(r) => r,
+                    None => Err(Error::internal("no result")),
+                };
+                outcomes.push(Outcome {
+                    image: job.source.path.clone(),
+                    target: t.path.clone(),
+                    used_bmap: job.source.bmap.is_some(),
+                    result,
+                });
             }
-            Some(_) => {}
-            None => ext.sha256 = Some(got),
         }
-    }
-    pb.finish_and_clear();
-    dst.sync_all()
-        .map_err(|e| Error::output_io(device, "cannot sync", &e))?;
-    // Drop cached pages so the read-back comes from the medium, not from memory.
-    let _ = rustix::fs::fadvise(&dst, 0, None, rustix::fs::Advice::DontNeed);
+    });
+    (outcomes, fatal)
+}
 
-    let pb = crate::progress::bar(opts.quiet, Some(total), "verify");
-    let mut done = 0u64;
-    for ext in &extents {
-        let mut h = Sha256::new();
-        let mut off = ext.start;
-        while off < ext.end {
-            let n = ((ext.end - off) as usize).min(BUF);
-            dst.read_exact_at(&mut buf[..n], off)
-                .map_err(|e| Error::output_io(device, "cannot read back", &e))?;
-            h.update(&buf[..n]);
-            off += n as u64;
-            done += n as u64;
-            pb.set_position(done);
-        }
-        let got = hex::encode(h.finalize());
-        let want = ext.sha256.as_deref().unwrap_or_default();
-        if got != want {
-            return Err(Error::output(format!(
-                "verification failed on {}: bytes {}..{} read back with sha256 {got}, expected {want}; the card may be faulty or counterfeit, try another",
-                device.display(),
-                ext.start,
-                ext.end
-            )));
-        }
+/// The error a flash run ends with: the image's own error first, then a
+/// single target's error as it is, or a count when several failed.
+pub fn verdict(outcomes: &[Outcome], fatal: Vec<Error>) -> Result<()> {
+    if let Some(e) = fatal.into_iter().next() {
+        return Err(e);
     }
-    pb.finish_and_clear();
-    Ok(Summary {
-        written: total,
-        ranges: extents.len(),
-        used_bmap: opts.bmap.is_some(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+    match failed.as_slice() {
+        [] => Ok(()),
+        [one] if outcomes.len() == 1 => match &one.result {
+            Err(e) => Err(Error::new(e.kind, e.message.clone())),
+            Ok(_) => Ok(()),
+        },
+        _ => Err(Error::new(
+            Kind::Output,
+            format!(
+                "{} of {} targets failed ({}); the others were written and verified",
+                failed.len(),
+                outcomes.len(),
+                failed
+                    .iter()
+                    .map(|o| o.target.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
 }

@@ -68,6 +68,12 @@ impl<'a> DirectWriter<'a> {
         self.file
     }
 
+    /// Whether aligned writes still bypass the page cache (they reach the
+    /// device before `write_at` returns).
+    pub fn is_direct(&self) -> bool {
+        self.direct.is_some()
+    }
+
     pub fn write_at(&mut self, data: &[u8], off: u64) -> io::Result<()> {
         let aligned = |n: usize| n.is_multiple_of(ALIGN);
         if let Some(d) = &self.direct

@@ -64,12 +64,15 @@ if [ -f "$offline" ] && [ -f "$online" ] && [ -f "$repo/Packages" ]; then
 fi
 
 # binfmt_misc for arm64 binaries in the chroot ('F' flag: works inside chroots).
-[ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+# The two releases build at once: whichever mounts or registers second finds
+# it done, which is success.
+binfmt=/proc/sys/fs/binfmt_misc
+[ -e $binfmt/register ] || mount -t binfmt_misc binfmt_misc $binfmt 2>/dev/null || [ -e $binfmt/register ]
+if [ ! -e $binfmt/qemu-aarch64 ]; then
 	if [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ]; then
-		cat /usr/lib/binfmt.d/qemu-aarch64.conf >/proc/sys/fs/binfmt_misc/register
+		cat /usr/lib/binfmt.d/qemu-aarch64.conf >$binfmt/register 2>/dev/null || [ -e $binfmt/qemu-aarch64 ]
 	else
-		update-binfmts --enable qemu-aarch64
+		update-binfmts --enable qemu-aarch64 || [ -e $binfmt/qemu-aarch64 ]
 	fi
 fi
 

@@ -1,0 +1,471 @@
+//! The copy itself: one reader per image and one writer thread per target.
+//! The reader decodes each chunk once and hands the same buffer to every
+//! writer, hashing each span as it goes; each writer then reads its target
+//! back and compares every span's sha256. A failing target stops only
+//! itself; an image that cannot be read stops its targets.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::Instant;
+
+use indicatif::ProgressBar;
+use sha2::{Digest, Sha256};
+
+use super::image::Sequential;
+use super::target::{Target, TargetKind};
+use crate::error::{Error, Result};
+use crate::image::aligned::{ALIGN, AlignedBuf, DirectWriter};
+use crate::interrupt::TempPath;
+
+/// 4 MiB reads and writes: large sequential writes are what SD cards are
+/// fastest at, and a few in flight per card keep memory small.
+pub const BUF: usize = 4 << 20;
+/// Verification granularity without a bmap: a mismatch names a 64 MiB span.
+pub const SPAN: u64 = 64 << 20;
+/// Chunks queued per writer: a slow card lets the reader run this far ahead.
+const QUEUE: usize = 4;
+/// Buffered writes (no O_DIRECT) are synced every this many bytes, so the
+/// progress shows bytes on the card, not in the page cache.
+const DIRTY_LIMIT: u64 = 32 << 20;
+
+/// A byte range of the image, with the sha256 the block map promises.
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub start: u64,
+    pub end: u64,
+    pub sha256: Option<String>,
+}
+
+/// What the reader reads: known spans (a block map or the data extents), or
+/// the whole decoded stream, `SPAN` at a time, until it ends.
+pub enum Layout {
+    Spans(Vec<Span>),
+    Stream,
+}
+
+impl Layout {
+    /// `start..end` split into `SPAN`-sized spans without checksums.
+    pub fn split(ranges: impl IntoIterator<Item = (u64, u64)>) -> Layout {
+        let mut out = Vec::new();
+        for (start, end) in ranges {
+            let mut s = start;
+            while s < end {
+                let e = (s + SPAN).min(end);
+                out.push(Span {
+                    start: s,
+                    end: e,
+                    sha256: None,
+                });
+                s = e;
+            }
+        }
+        Layout::Spans(out)
+    }
+}
+
+/// A span as read from the image: what every target must read back.
+#[derive(Debug, Clone, Copy)]
+struct Hashed {
+    start: u64,
+    end: u64,
+    sha256: [u8; 32],
+}
+
+struct Chunk {
+    off: u64,
+    buf: Arc<AlignedBuf>,
+    len: usize,
+    zero: bool,
+}
+
+enum Msg {
+    Data(Chunk),
+    /// The image was read whole: the spans to verify and the image's size.
+    Done(Arc<Vec<Hashed>>, u64),
+}
+
+/// What one target got.
+pub struct Written {
+    pub bytes: u64,
+    pub spans: usize,
+    pub seconds: f64,
+}
+
+/// Test-only fault injection: `OFFSET` or `OFFSET:PATH-SUFFIX` flips the
+/// byte at that image offset as it is written (to every target, or to those
+/// whose path ends so), to prove that read-back catches a bad write.
+fn failpoint(target: &Path) -> Option<u64> {
+    let v = std::env::var("PIPREP_FAILPOINT_CORRUPT_WRITE").ok()?;
+    let (off, suffix) = v.split_once(':').unwrap_or((&v, ""));
+    target
+        .to_string_lossy()
+        .ends_with(suffix)
+        .then(|| off.parse().ok())?
+}
+
+/// Read `src` once and feed every writer; returns when the image is read or
+/// every writer has stopped.
+fn read_image(
+    src: &mut dyn Sequential,
+    image: &Path,
+    layout: &Layout,
+    need_zero: bool,
+    writers: Vec<SyncSender<Msg>>,
+) -> Result<()> {
+    let mut live: Vec<Option<SyncSender<Msg>>> = writers.into_iter().map(Some).collect();
+    let send = |live: &mut Vec<Option<SyncSender<Msg>>>, make: &dyn Fn() -> Msg| {
+        for slot in live.iter_mut() {
+            if let Some(tx) = slot
+                && tx.send(make()).is_err()
+            {
+                *slot = None; // that writer failed and said why
+            }
+        }
+        live.iter().any(Option::is_some)
+    };
+    let mut hashed = Vec::new();
+    let mut spans = match layout {
+        Layout::Spans(s) => s.clone().into_iter(),
+        Layout::Stream => Vec::new().into_iter(),
+    };
+    let stream = matches!(layout, Layout::Stream);
+    let mut next_stream = 0u64;
+    let mut size = 0u64;
+    loop {
+        let span = if stream {
+            Span {
+                start: next_stream,
+                end: next_stream + SPAN,
+                sha256: None,
+            }
+        } else {
+            match spans.next() {
+                Some(s) => s,
+                None => break,
+            }
+        };
+        let mut h = Sha256::new();
+        let mut off = span.start;
+        let mut ended = false;
+        while off < span.end {
+            let want = ((span.end - off) as usize).min(BUF);
+            let mut buf = AlignedBuf::new(want);
+            let got = src
+                .read_at(off, &mut buf)
+                .map_err(|e| Error::image_io(image, "cannot read", &e))?;
+            if got < want && !stream {
+                return Err(Error::image(format!(
+                    "{}: the image ends at byte {} but its block map or size says {}; the image is truncated",
+                    image.display(),
+                    off + got as u64,
+                    span.end
+                )));
+            }
+            if got == 0 {
+                ended = true;
+                break;
+            }
+            h.update(&buf[..got]);
+            let zero = need_zero && buf[..got].iter().all(|b| *b == 0);
+            let buf = Arc::new(buf);
+            if !send(&mut live, &|| {
+                Msg::Data(Chunk {
+                    off,
+                    buf: buf.clone(),
+                    len: got,
+                    zero,
+                })
+            }) {
+                return Ok(());
+            }
+            off += got as u64;
+            if got < want {
+                ended = true;
+                break;
+            }
+        }
+        let digest: [u8; 32] = h.finalize().into();
+        if let Some(want) = &span.sha256
+            && *want != hex::encode(digest)
+        {
+            return Err(Error::image(format!(
+                "{}: bytes {}..{} hash to {} but the .bmap says {want}; the image does not match its .bmap (targets are partly written: flash again with the right .bmap or --no-bmap)",
+                image.display(),
+                span.start,
+                span.end,
+                hex::encode(digest)
+            )));
+        }
+        if off > span.start {
+            hashed.push(Hashed {
+                start: span.start,
+                end: off,
+                sha256: digest,
+            });
+        }
+        size = size.max(off);
+        next_stream = off;
+        if stream && ended {
+            break;
+        }
+    }
+    let hashed = Arc::new(hashed);
+    send(&mut live, &|| Msg::Done(hashed.clone(), size));
+    Ok(())
+}
+
+/// Open what a target's bytes go to: the disk itself (exclusively, when it is
+/// a block device), or a fresh temporary beside a file target.
+fn open_target(t: &Target) -> Result<(File, Option<TempPath>)> {
+    match &t.kind {
+        TargetKind::Disk(_) => {
+            let block = std::fs::metadata(&t.path).is_ok_and(|m| m.file_type().is_block_device());
+            let mut oo = OpenOptions::new();
+            oo.read(true).write(true);
+            if block {
+                // O_EXCL on a block device fails if anything has it mounted
+                // or claimed since the checks: a last guard.
+                oo.custom_flags(libc::O_EXCL);
+            }
+            let f = oo
+                .open(&t.path)
+                .map_err(|e| Error::output_io(&t.path, "cannot open", &e))?;
+            Ok((f, None))
+        }
+        TargetKind::File => {
+            let temp = super::target::temp_for(&t.path);
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(temp.path())
+                .map_err(|e| Error::output_io(temp.path(), "cannot create", &e))?;
+            Ok((f, Some(temp)))
+        }
+    }
+}
+
+/// Read back what was written, bypassing the page cache where the target
+/// allows O_DIRECT (otherwise after dropping its cached pages).
+struct ReadBack<'a> {
+    file: &'a File,
+    direct: Option<File>,
+}
+
+impl ReadBack<'_> {
+    fn read(&self, buf: &mut AlignedBuf, len: usize, off: u64) -> std::io::Result<()> {
+        if let Some(d) = &self.direct
+            && (off as usize).is_multiple_of(ALIGN)
+            && len.is_multiple_of(ALIGN)
+        {
+            return d.read_exact_at(&mut buf[..len], off);
+        }
+        self.file.read_exact_at(&mut buf[..len], off)
+    }
+}
+
+fn write_target(
+    t: &Target,
+    rx: Receiver<Msg>,
+    pb: &ProgressBar,
+    total: Option<u64>,
+) -> Result<Written> {
+    let started = Instant::now();
+    let (file, temp) = open_target(t)?;
+    let path = temp.as_ref().map_or(t.path.as_path(), |t| t.path());
+    let is_file = temp.is_some();
+    if let (true, Some(len)) = (is_file, total) {
+        file.set_len(len)
+            .map_err(|e| Error::output_io(path, "cannot size", &e))?;
+    }
+    let corrupt_at = failpoint(&t.path);
+    let mut w = DirectWriter::new(&file, path);
+    let mut pending = 0u64;
+    let mut bytes = 0u64;
+    let (hashed, size) = loop {
+        let chunk = match rx.recv() {
+            Ok(Msg::Data(c)) => c,
+            Ok(Msg::Done(h, size)) => break (h, size),
+            // The reader failed; it reports why.
+            Err(_) => return Err(Error::image("the image could not be read")),
+        };
+        let end = chunk.off + chunk.len as u64;
+        bytes += chunk.len as u64;
+        if let (true, Some(len)) = (is_file, total)
+            && end > len
+        {
+            return Err(Error::image("the image is longer than its size"));
+        }
+        // A fresh file reads zeros where nothing was written: keep holes.
+        if chunk.zero && is_file {
+            pb.inc(chunk.len as u64);
+            continue;
+        }
+        let data = &chunk.buf[..chunk.len];
+        let res = match corrupt_at.filter(|at| (chunk.off..end).contains(at)) {
+            Some(at) => {
+                let mut bad = AlignedBuf::new(chunk.len);
+                bad.copy_from_slice(data);
+                bad[(at - chunk.off) as usize] ^= 0xff;
+                w.write_at(&bad, chunk.off)
+            }
+            None => w.write_at(data, chunk.off),
+        };
+        res.map_err(|e| write_error(t, chunk.off, &e))?;
+        if w.is_direct() {
+            pb.inc(chunk.len as u64);
+        } else {
+            pending += chunk.len as u64;
+            if pending >= DIRTY_LIMIT {
+                file.sync_data()
+                    .map_err(|e| write_error(t, chunk.off, &e))?;
+                pb.inc(pending);
+                pending = 0;
+            }
+        }
+    };
+    if is_file {
+        // The image's size when known (trailing holes are not read), else
+        // where the decoded stream ended.
+        file.set_len(total.unwrap_or(size))
+            .map_err(|e| Error::output_io(path, "cannot size", &e))?;
+    }
+    file.sync_all()
+        .map_err(|e| Error::output_io(&t.path, "cannot sync", &e))?;
+    pb.inc(pending);
+
+    let verify_total: u64 = hashed.iter().map(|h| h.end - h.start).sum();
+    pb.set_prefix(format!("{} verify", short_name(&t.path)));
+    pb.set_length(verify_total);
+    pb.set_position(0);
+    let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
+    let rb = ReadBack {
+        file: &file,
+        direct: OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(path)
+            .ok(),
+    };
+    let mut buf = AlignedBuf::new(BUF);
+    for span in hashed.iter() {
+        let mut h = Sha256::new();
+        let mut off = span.start;
+        while off < span.end {
+            let n = ((span.end - off) as usize).min(BUF);
+            rb.read(&mut buf, n, off)
+                .map_err(|e| Error::output_io(&t.path, "cannot read back", &e))?;
+            h.update(&buf[..n]);
+            off += n as u64;
+            pb.inc(n as u64);
+        }
+        let got: [u8; 32] = h.finalize().into();
+        if got != span.sha256 {
+            return Err(Error::output(format!(
+                "verification failed on {}: bytes {}..{} read back with sha256 {}, expected {}; the card may be faulty or counterfeit, try another",
+                t.path.display(),
+                span.start,
+                span.end,
+                hex::encode(got),
+                hex::encode(span.sha256)
+            )));
+        }
+    }
+    if let Some(temp) = temp {
+        std::fs::rename(temp.path(), &t.path)
+            .map_err(|e| Error::output_io(&t.path, "cannot rename into place", &e))?;
+        temp.persist();
+        if let Some(dir) = t.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = File::open(dir).and_then(|d| d.sync_all());
+        }
+    }
+    pb.finish_and_clear();
+    Ok(Written {
+        bytes,
+        spans: hashed.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn write_error(t: &Target, off: u64, e: &std::io::Error) -> Error {
+    let nospc = e.raw_os_error() == Some(libc::ENOSPC);
+    match (&t.kind, nospc) {
+        (TargetKind::Disk(_), true) => Error::output(format!(
+            "cannot write {} at byte {off}: the device is full; it is smaller than the image, use a larger card",
+            t.path.display()
+        )),
+        _ => Error::output_io(&t.path, &format!("cannot write at byte {off} of"), e),
+    }
+}
+
+/// `sdb` for /dev/sdb: the label of a target's progress bar.
+pub fn short_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// Copy one image to its targets. The image's error, if it could not be
+/// read, comes first; then one result per target, in order.
+pub fn copy(
+    mut src: Box<dyn Sequential>,
+    image: &Path,
+    layout: &Layout,
+    size: Option<u64>,
+    targets: &[Target],
+    bars: &[ProgressBar],
+) -> (Result<()>, Vec<Result<Written>>) {
+    let need_zero = targets.iter().any(|t| !t.is_disk());
+    std::thread::scope(|s| {
+        let mut txs = Vec::new();
+        let mut handles = Vec::new();
+        for (t, pb) in targets.iter().zip(bars) {
+            let (tx, rx) = sync_channel(QUEUE);
+            txs.push(tx);
+            handles.push(s.spawn(move || write_target(t, rx, pb, size)));
+        }
+        let read = read_image(src.as_mut(), image, layout, need_zero, txs);
+        let results = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::internal("a flash writer panicked")))
+            })
+            .collect();
+        (read, results)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_makes_spans_of_at_most_span_bytes() {
+        let Layout::Spans(s) = Layout::split([(0, SPAN * 2 + 5), (SPAN * 3, SPAN * 3 + 1)]) else {
+            panic!("spans expected");
+        };
+        let got: Vec<(u64, u64)> = s.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(
+            got,
+            [
+                (0, SPAN),
+                (SPAN, 2 * SPAN),
+                (2 * SPAN, 2 * SPAN + 5),
+                (3 * SPAN, 3 * SPAN + 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn failpoint_applies_to_the_named_target_only() {
+        // SAFETY: this test alone reads or writes this variable.
+        unsafe { std::env::set_var("PIPREP_FAILPOINT_CORRUPT_WRITE", "77:card-b") };
+        assert_eq!(failpoint(Path::new("/x/card-b")), Some(77));
+        assert_eq!(failpoint(Path::new("/x/card-a")), None);
+        unsafe { std::env::remove_var("PIPREP_FAILPOINT_CORRUPT_WRITE") };
+    }
+}

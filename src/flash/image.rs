@@ -1,0 +1,243 @@
+//! What `flash` reads: a raw disk image or an .xz of one, told apart by
+//! content, never by name, and read front to back (an .xz cannot seek).
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use liblzma::read::XzDecoder;
+use liblzma::stream::MtStreamBuilder;
+
+use crate::bmap::Bmap;
+use crate::error::{Error, Result};
+use crate::source::xz_blocks;
+
+const XZ_MAGIC: [u8; 6] = [0xFD, b'7', b'z', b'X', b'Z', 0x00];
+/// Above this, liblzma decodes on fewer threads instead of using more memory.
+const THREAD_MEMLIMIT: u64 = 1 << 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Raw,
+    Xz,
+}
+
+/// An image to flash: its format, its raw size when known, and its block map.
+pub struct Source {
+    pub path: PathBuf,
+    pub format: Format,
+    /// Size of the raw image; `None` for an .xz whose index piprep cannot read
+    /// (several streams, padding): then the stream's end decides.
+    pub size: Option<u64>,
+    pub bmap: Option<Bmap>,
+}
+
+/// Formats users hand to flashers that piprep does not decode.
+fn other_format(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(&[0x1F, 0x8B]) {
+        Some("gzip")
+    } else if head.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
+        Some("zstd")
+    } else if head.starts_with(b"BZh") {
+        Some("bzip2")
+    } else if head.starts_with(b"PK\x03\x04") {
+        Some("zip")
+    } else {
+        None
+    }
+}
+
+/// A partition table: the MBR signature (a GPT disk has a protective MBR too)
+/// or a GPT header in sector 1.
+pub fn has_partition_table(first: &[u8]) -> bool {
+    (first.len() >= 512 && first[510] == 0x55 && first[511] == 0xAA)
+        || first.get(512..520) == Some(b"EFI PART")
+}
+
+/// The format of `path` by its first bytes; anything that is neither a raw
+/// disk image nor an .xz is refused.
+pub fn detect(path: &Path) -> Result<(Format, u64)> {
+    let (file, len) = crate::image::open_readonly(path)?;
+    let mut head = vec![0u8; 1024.min(len as usize)];
+    file.read_exact_at(&mut head, 0)
+        .map_err(|e| Error::image_io(path, "cannot read", &e))?;
+    if head.starts_with(&XZ_MAGIC) {
+        return Ok((Format::Xz, len));
+    }
+    if has_partition_table(&head) {
+        return Ok((Format::Raw, len));
+    }
+    let what = match other_format(&head) {
+        Some(f) => {
+            format!("a {f} file; piprep flashes raw images and .img.xz: decompress it first")
+        }
+        None => "not a disk image (no partition table) nor an .xz of one".to_string(),
+    };
+    Err(Error::image(format!(
+        "{}: {what}; nothing was written",
+        path.display()
+    )))
+}
+
+/// The block map beside `image`: IMAGE.bmap, and for an .xz also the .bmap of
+/// the image it was made from (`bake --compress xz` writes NODE.img.bmap).
+pub fn find_bmap(image: &Path, format: Format) -> Option<PathBuf> {
+    let mut p = image.as_os_str().to_owned();
+    p.push(".bmap");
+    let beside = PathBuf::from(p);
+    if beside.exists() {
+        return Some(beside);
+    }
+    if format == Format::Xz {
+        let name = image.file_name()?.to_str()?;
+        let stem = name.strip_suffix(".xz")?;
+        let p = image.with_file_name(format!("{stem}.bmap"));
+        return p.exists().then_some(p);
+    }
+    None
+}
+
+pub fn read_bmap(path: &Path) -> Result<Bmap> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::image(format!("cannot read {}: {e}", path.display())))?;
+    crate::bmap::parse(&text).map_err(|e| Error::image(format!("{}: {e}", path.display())))
+}
+
+/// Open `path` as a flash source with `bmap` (an explicit path, the one found
+/// beside it, or none).
+pub fn open(path: &Path, bmap: BmapChoice) -> Result<Source> {
+    let (format, len) = detect(path)?;
+    let size = match format {
+        Format::Raw => Some(len),
+        Format::Xz => {
+            let f = File::open(path).map_err(|e| Error::image_io(path, "cannot open", &e))?;
+            xz_blocks::layout(&f, len).map(|l| l.size)
+        }
+    };
+    let bmap_path = match bmap {
+        BmapChoice::None => None,
+        BmapChoice::Path(p) => Some(p),
+        BmapChoice::Beside => find_bmap(path, format),
+    };
+    let bmap = bmap_path.as_deref().map(read_bmap).transpose()?;
+    if let (Some(b), Some(size)) = (&bmap, size)
+        && b.image_size != size
+    {
+        return Err(Error::image(format!(
+            "{}: the .bmap {} describes a {} byte image but the image is {size} bytes; it belongs to another image (pass --no-bmap or the right --bmap)",
+            path.display(),
+            bmap_path.as_deref().unwrap_or(Path::new("")).display(),
+            b.image_size
+        )));
+    }
+    Ok(Source {
+        path: path.to_path_buf(),
+        format,
+        size: size.or(bmap.as_ref().map(|b| b.image_size)),
+        bmap,
+    })
+}
+
+pub enum BmapChoice {
+    None,
+    Path(PathBuf),
+    Beside,
+}
+
+/// Reads an image front to back: each call asks for bytes at or after the
+/// end of the previous one.
+pub trait Sequential: Send {
+    /// Fill `buf` from `off`; fewer bytes only at the end of the image.
+    fn read_at(&mut self, off: u64, buf: &mut [u8]) -> std::io::Result<usize>;
+}
+
+struct RawReader(File);
+
+impl Sequential for RawReader {
+    fn read_at(&mut self, off: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.0.read_at(&mut buf[got..], off + got as u64)? {
+                0 => break,
+                n => got += n,
+            }
+        }
+        Ok(got)
+    }
+}
+
+struct XzReader {
+    dec: XzDecoder<BufReader<File>>,
+    pos: u64,
+}
+
+impl Sequential for XzReader {
+    fn read_at(&mut self, off: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        if off < self.pos {
+            return Err(std::io::Error::other("an .xz is read front to back"));
+        }
+        // Skip to `off` (a gap between block-map ranges) by decoding into buf.
+        while self.pos < off {
+            let n = ((off - self.pos) as usize).min(buf.len());
+            let got = self.dec.read(&mut buf[..n])?;
+            if got == 0 {
+                return Ok(0);
+            }
+            self.pos += got as u64;
+        }
+        let mut got = 0;
+        while got < buf.len() {
+            match self.dec.read(&mut buf[got..])? {
+                0 => break,
+                n => got += n,
+            }
+        }
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
+/// A reader for `src`: the file itself, or liblzma's multi-threaded decoder
+/// (blocks decode on every core, output stays in order).
+pub fn reader(src: &Source) -> Result<Box<dyn Sequential>> {
+    let f = File::open(&src.path).map_err(|e| Error::image_io(&src.path, "cannot open", &e))?;
+    match src.format {
+        Format::Raw => Ok(Box::new(RawReader(f))),
+        Format::Xz => {
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+            let stream = MtStreamBuilder::new()
+                .threads(threads)
+                .memlimit_threading(THREAD_MEMLIMIT)
+                .memlimit_stop(u64::MAX)
+                .decoder()
+                .map_err(|e| Error::internal(format!("cannot start the xz decoder: {e}")))?;
+            Ok(Box::new(XzReader {
+                dec: XzDecoder::new_stream(BufReader::with_capacity(1 << 20, f), stream),
+                pos: 0,
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_told_by_content() {
+        let mut mbr = vec![0u8; 1024];
+        mbr[510] = 0x55;
+        mbr[511] = 0xAA;
+        assert!(has_partition_table(&mbr));
+        let mut gpt = vec![0u8; 1024];
+        gpt[512..520].copy_from_slice(b"EFI PART");
+        assert!(has_partition_table(&gpt));
+        assert!(!has_partition_table(&[0u8; 1024]));
+        assert!(!has_partition_table(&[0x55, 0xAA]));
+        assert_eq!(other_format(&[0x1F, 0x8B, 8]), Some("gzip"));
+        assert_eq!(other_format(&[0x28, 0xB5, 0x2F, 0xFD]), Some("zstd"));
+        assert_eq!(other_format(b"BZh9"), Some("bzip2"));
+        assert_eq!(other_format(b"hello"), None);
+    }
+}
