@@ -6,8 +6,8 @@ SAMPLE := images/raspios-bookworm-sample.img
 
 # Debian packages the fixture builder and the independent checks need, and one
 # command from each that proves it is installed.
-TEST_PACKAGES := fdisk dosfstools mtools e2fsprogs diffutils coreutils bmap-tools
-TEST_COMMANDS := sfdisk mkfs.vfat fsck.fat mcopy mtype mdir mdel minfo mkfs.ext4 debugfs cmp sha256sum bmaptool
+TEST_PACKAGES := fdisk dosfstools mtools e2fsprogs diffutils coreutils bmap-tools xz-utils
+TEST_COMMANDS := sfdisk mkfs.vfat fsck.fat mcopy mtype mdir mdel minfo mkfs.ext4 debugfs cmp sha256sum bmaptool xz
 
 # Tools in /usr/sbin are not on every user's PATH.
 export PATH := $(PATH):/usr/sbin:/sbin

@@ -115,14 +115,14 @@ pub fn classify(path: &Path, rules: &Rules) -> Result<Target> {
         }
     };
     let ft = meta.file_type();
-    if ft.is_block_device() || ft.is_file() {
-        if let device::Target::Disk(d) = device::probe(path, rules.system)? {
-            device::check_safe(&d, 0, rules.allow_non_removable, rules.system)?;
-            return Ok(Target {
-                path: path.to_path_buf(),
-                kind: TargetKind::Disk(d),
-            });
-        }
+    if (ft.is_block_device() || ft.is_file())
+        && let device::Target::Disk(d) = device::probe(path, rules.system)?
+    {
+        device::check_safe(&d, 0, rules.allow_non_removable, rules.system)?;
+        return Ok(Target {
+            path: path.to_path_buf(),
+            kind: TargetKind::Disk(d),
+        });
     }
     if !ft.is_file() {
         return Err(refuse(format!(
