@@ -778,5 +778,8 @@ fn an_interrupted_flash_leaves_no_partial_file() {
             assert!(cmp_range(&img, &target, 0, None));
         }
     }
-    assert!(interrupted > 0, "no flash was interrupted: make the image larger");
+    assert!(
+        interrupted > 0,
+        "no flash was interrupted: make the image larger"
+    );
 }
