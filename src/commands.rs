@@ -8,11 +8,10 @@ use crate::cli::{
     BakeArgs, CacheArgs, CacheCommand, CompletionsArgs, FetchArgs, FlashArgs, InspectArgs,
     RenderArgs, ReportArgs, ValidateArgs,
 };
-use crate::config::inventory::InitMode;
 use crate::config::{Config, Severity};
 use crate::error::{Error, Kind, Result};
 use crate::image::BaseImage;
-use crate::render::{self, Backend, Target};
+use crate::render::{self, Target};
 use crate::source::cache::Cache;
 use crate::source::{Fetcher, Identity, Spec, identity};
 
@@ -152,32 +151,8 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
     warn_findings(&findings, quiet);
     let plan = cfg.select(&plans, std::slice::from_ref(&args.node), false)?[0];
     let target = match &args.image {
-        Some(p) => {
-            let base = load_base(ctx, Some(&cfg), Some(p))?;
-            bake::target(&base, cfg.init_mode())
-        }
-        None => {
-            let backend = match cfg.init_mode() {
-                InitMode::CloudInit => (
-                    Backend::CloudInit,
-                    "[image] init = \"cloud-init\"".to_string(),
-                ),
-                InitMode::Firstrun => {
-                    (Backend::Firstrun, "[image] init = \"firstrun\"".to_string())
-                }
-                InitMode::Auto => (
-                    Backend::Firstrun,
-                    "auto, without an image: firstrun (pass --image to decide from the image)"
-                        .to_string(),
-                ),
-            };
-            Target {
-                boot_mount: "/boot/firmware".into(),
-                cmdline: None,
-                base: None,
-                backend,
-            }
-        }
+        Some(p) => Target::of_base(&load_base(ctx, Some(&cfg), Some(p))?, cfg.init_mode()),
+        None => Target::without_image(cfg.init_mode()),
     };
     let r = render::render(plan, &target).map_err(|m| Error::image(format!("cmdline.txt: {m}")))?;
     let cmdline_text = match &r.cmdline {
@@ -321,22 +296,28 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
 pub fn report(args: &ReportArgs) -> Result<()> {
     use crate::report::Outcome;
     let path = &args.image;
-    let (file, size) = crate::image::open_readonly(path)?;
+    let (file, size) = crate::io::open_readonly(path)?;
     let table = crate::image::table::read(&file, path, size)?;
     let boot = table.boot(path)?;
-    let (_, mut contents) = crate::image::fat::read(&file, path, boot, &[render::REPORT_FILE])?;
+    let (_, mut contents) =
+        crate::image::fat::read(&file, path, boot, &[crate::contract::REPORT_FILE])?;
     let Some(bytes) = contents.remove(0) else {
         return Err(Error::new(
             Kind::NoReport,
             format!(
                 "{}: no first-boot report ({}) yet; boot the node with its network cable in, wait for it to settle (it reboots once or twice), then check again",
                 path.display(),
-                render::REPORT_FILE
+                crate::contract::REPORT_FILE
             ),
         ));
     };
-    let r = crate::report::parse(&String::from_utf8_lossy(&bytes))
-        .map_err(|e| Error::image(format!("{}: {}: {e}", path.display(), render::REPORT_FILE)))?;
+    let r = crate::report::parse(&String::from_utf8_lossy(&bytes)).map_err(|e| {
+        Error::image(format!(
+            "{}: {}: {e}",
+            path.display(),
+            crate::contract::REPORT_FILE
+        ))
+    })?;
     if args.json {
         let doc = serde_json::json!({ "image": path.display().to_string(), "report": r, "failures": r.failures(), "ok": r.failures() == 0 });
         print(&(serde_json::to_string_pretty(&doc).expect("json") + "\n"))?;
@@ -445,7 +426,7 @@ fn keep_list(ctx: &Ctx) -> Vec<(PathBuf, String)> {
 }
 
 pub fn flash(ctx: &Ctx, args: &FlashArgs) -> Result<()> {
-    use crate::flash::{image, target};
+    use crate::flash::{destination, image};
     let (images, devices): (Vec<PathBuf>, &[PathBuf]) = if args.node.is_empty() {
         match args.paths.as_slice() {
             [img, devs @ ..] if !devs.is_empty() => (vec![img.clone()], devs),
@@ -480,7 +461,7 @@ pub fn flash(ctx: &Ctx, args: &FlashArgs) -> Result<()> {
         sysfs: args.sysfs.clone(),
         mountinfo: args.mountinfo.clone(),
     };
-    let rules = target::Rules {
+    let rules = destination::Rules {
         create: args.create,
         force: args.force,
         allow_non_removable: args.allow_non_removable,
@@ -490,9 +471,9 @@ pub fn flash(ctx: &Ctx, args: &FlashArgs) -> Result<()> {
     };
     // Every target is checked before anything is baked or written: a typo
     // costs nothing.
-    let targets: Vec<target::Target> = devices
+    let targets: Vec<destination::Destination> = devices
         .iter()
-        .map(|d| target::classify(d, &rules))
+        .map(|d| destination::classify(d, &rules))
         .collect::<Result<_>>()?;
     let images = if nodes.is_empty() {
         images
@@ -514,27 +495,27 @@ pub fn flash(ctx: &Ctx, args: &FlashArgs) -> Result<()> {
         .collect::<Result<_>>()?;
     let device_refs: Vec<&Path> = devices.iter().map(PathBuf::as_path).collect();
     let image_refs: Vec<&Path> = images.iter().map(PathBuf::as_path).collect();
-    target::check_distinct(&device_refs, &image_refs)?;
+    destination::check_distinct(&device_refs, &image_refs)?;
     // One image to every device, or each node's image to its own device.
     let mut jobs: Vec<crate::flash::Job> = Vec::new();
     let mut targets = targets.into_iter();
     for source in sources {
         let take = if images.len() == 1 { devices.len() } else { 1 };
-        let ts: Vec<target::Target> = targets.by_ref().take(take).collect();
+        let ts: Vec<destination::Destination> = targets.by_ref().take(take).collect();
         for t in &ts {
-            target::check_fits(t, source.size)?;
+            destination::check_fits(t, source.size)?;
         }
         jobs.push(crate::flash::Job {
             source,
             targets: ts,
         });
     }
-    let disks: Vec<&target::Target> = jobs
+    let disks: Vec<&destination::Destination> = jobs
         .iter()
         .flat_map(|j| j.targets.iter())
         .filter(|t| t.is_disk())
         .collect();
-    target::confirm(&disks, args.yes)?;
+    destination::confirm(&disks, args.yes)?;
     let (outcomes, fatal) = crate::flash::run(&jobs, ctx.quiet);
     for o in &outcomes {
         match &o.result {

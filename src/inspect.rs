@@ -6,12 +6,13 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::config::inventory::InitMode;
+use crate::contract::{self, HOOK_SCRIPT, REPORT_FILE, SECRETS_FILE, STAMP_FILE, Stamp};
 use crate::error::Result;
 use crate::image::ext4::{self, OsRelease};
 use crate::image::table::{Partition, Table};
-use crate::image::{fat, open_readonly, table};
-use crate::render::backend::{self, Evidence};
-use crate::render::{REPORT_FILE, SECRETS_FILE, STAMP_FILE, cmdline};
+use crate::image::{fat, table};
+use crate::io::open_readonly;
+use crate::render::backend::{self, Backend, Evidence};
 
 #[derive(Debug, Serialize)]
 pub struct Token {
@@ -44,25 +45,25 @@ pub struct Inspection {
     pub installed: Vec<String>,
     pub init: Option<Init>,
     pub cmdline: Option<Vec<Token>>,
-    pub stamp: Option<serde_json::Value>,
+    pub stamp: Option<Stamp>,
     pub piprep_files: Vec<BootFileInfo>,
     pub report_present: bool,
     pub problems: Vec<String>,
 }
 
 /// The boot-partition files a stamp says piprep placed, plus what the node adds.
-fn placed_files(stamp: Option<&serde_json::Value>, view: &fat::BootView) -> Vec<BootFileInfo> {
+fn placed_files(stamp: Option<&Stamp>, view: &fat::BootView) -> Vec<BootFileInfo> {
     let mut names: Vec<String> = stamp
-        .and_then(|s| s["boot_files"].as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .filter(|n| n != "cmdline.txt")
+        .map(|s| {
+            s.boot_files
+                .iter()
+                .filter(|n| *n != "cmdline.txt")
+                .cloned()
                 .collect()
         })
         .unwrap_or_default();
     // Without a stamp, still show any piprep file found.
-    for n in [cmdline::HOOK_SCRIPT, SECRETS_FILE, STAMP_FILE] {
+    for n in [HOOK_SCRIPT, SECRETS_FILE, STAMP_FILE] {
         if !names.iter().any(|x| x == n) && view.entry(n).is_some() {
             names.push(n.to_string());
         }
@@ -81,22 +82,12 @@ fn placed_files(stamp: Option<&serde_json::Value>, view: &fat::BootView) -> Vec<
         .collect()
 }
 
-fn mark_tokens(line: &str, stamp: Option<&serde_json::Value>) -> Vec<Token> {
-    let added: Vec<String> = stamp
-        .and_then(|s| s["cmdline_added"].as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let hook_present = line.contains(&format!("/{}", cmdline::HOOK_SCRIPT));
+fn mark_tokens(line: &str, stamp: Option<&Stamp>) -> Vec<Token> {
+    let added: &[String] = stamp.map(|s| s.cmdline_added.as_slice()).unwrap_or(&[]);
+    let hook_present = line.contains(&format!("/{HOOK_SCRIPT}"));
     line.split_whitespace()
         .map(|t| {
-            let ours_hook = hook_present
-                && (t.ends_with(&format!("/{}", cmdline::HOOK_SCRIPT))
-                    || t == "systemd.run_success_action=reboot"
-                    || t == "systemd.unit=kernel-command-line.target");
+            let ours_hook = hook_present && contract::is_hook_token(t);
             Token {
                 text: t.to_string(),
                 added_by_piprep: ours_hook || added.iter().any(|a| a == t),
@@ -151,49 +142,28 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
             return Ok(ins);
         }
     };
-    let stamp =
-        contents[1]
-            .as_ref()
-            .and_then(|b| match serde_json::from_slice::<serde_json::Value>(b) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    ins.problems
-                        .push(format!("{STAMP_FILE} is not valid JSON: {e}"));
-                    None
-                }
-            });
+    let stamp = contents[1].as_ref().and_then(|b| match Stamp::parse(b) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            ins.problems.push(e);
+            None
+        }
+    });
     match &contents[0] {
         Some(c) => ins.cmdline = Some(mark_tokens(&String::from_utf8_lossy(c), stamp.as_ref())),
         None => ins
             .problems
             .push("the boot partition has no cmdline.txt".into()),
     }
-    let seeded = ["user-data", "meta-data"]
-        .iter()
-        .all(|n| view.entry(n).is_some());
-    let has_ci = ins.installed.iter().any(|p| p == "cloud-init");
-    ins.init = Some(match stamp.as_ref().and_then(|s| s["backend"].as_str()) {
-        Some(b) => Init {
-            mechanism: if b == "cloud-init" {
-                "cloud-init"
-            } else {
-                "firstrun"
-            },
-            reason: format!(
-                "baked by piprep for {b}: {}",
-                stamp
-                    .as_ref()
-                    .and_then(|s| s["backend_reason"].as_str())
-                    .unwrap_or("")
-            ),
+    ins.init = Some(match stamp.as_ref().filter(|s| !s.backend.is_empty()) {
+        Some(st) => Init {
+            mechanism: Backend::from_name(&st.backend).name(),
+            reason: format!("baked by piprep for {}: {}", st.backend, st.backend_reason),
         },
         None => {
-            let evidence = Evidence {
-                installed: has_ci,
-                seeded,
-                init_format: None,
-            };
-            let (b, reason) = backend::choose(InitMode::Auto, &evidence);
+            let installed = ins.installed.iter().cloned().collect();
+            let evidence = Evidence::read(&installed, &view, None);
+            let (b, reason) = backend::choose(InitMode::Auto, Some(&evidence));
             Init {
                 mechanism: b.name(),
                 reason,
@@ -260,16 +230,15 @@ pub fn render_text(i: &Inspection) -> String {
     }
     match &i.stamp {
         Some(st) => {
-            let f = |k: &str| st[k].as_str().unwrap_or("?").to_string();
             s += &format!(
                 "piprep stamp: node {}, role {}, ip {}, profile {}, config hash {}, piprep {}, base image sha256 {}\n",
-                f("node"),
-                f("role"),
-                f("ip"),
-                f("profile"),
-                f("config_hash"),
-                f("piprep_version"),
-                st["base_image"]["sha256"].as_str().unwrap_or("unknown")
+                st.node,
+                st.role,
+                st.ip,
+                st.profile,
+                st.config_hash,
+                st.piprep_version,
+                st.base_image.sha256.as_deref().unwrap_or("unknown")
             );
         }
         None => s += "piprep stamp: none (not baked by piprep)\n",
@@ -295,13 +264,4 @@ pub fn render_text(i: &Inspection) -> String {
         s += &format!("problem: {p}\n");
     }
     s
-}
-
-/// The piprep stamp of an image, if it has one.
-pub fn read_stamp(path: &Path) -> Option<serde_json::Value> {
-    let (file, size) = open_readonly(path).ok()?;
-    let table = table::read(&file, path, size).ok()?;
-    let boot = table.boot(path).ok()?;
-    let (_, mut c) = fat::read(&file, path, boot, &[STAMP_FILE]).ok()?;
-    serde_json::from_slice(&c.remove(0)?).ok()
 }

@@ -111,8 +111,8 @@ mod tests {
 
     #[test]
     fn temp_paths_are_removed_unless_persisted() {
-        let dir = std::env::temp_dir().join(format!("piprep-temp-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let a = TempPath::new(dir.join("a"));
         std::fs::write(a.path(), b"x").unwrap();
         let b = TempPath::new(dir.join("b"));
@@ -129,6 +129,5 @@ mod tests {
         assert!(remove_all() >= 1);
         assert!(!dir.join("c").exists());
         std::mem::forget(c);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

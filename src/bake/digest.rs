@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::bmap::Range;
-use crate::image::aligned::AlignedBuf;
+use crate::io::aligned::AlignedBuf;
+use crate::io::extents::{self, data_blocks};
 use crate::multihash::{self, State};
 
 pub const BLOCK: u64 = 4096;
@@ -25,35 +26,6 @@ const BUF: usize = 1 << 20;
 /// Nodes whose sha256 one pass over the base computes: the SHA-NI interleave
 /// width (see `multihash`).
 pub const GROUP: usize = 4;
-
-/// Data extents of `file` within [from, to), widened to whole blocks.
-pub fn data_extents(file: &File, from: u64, to: u64) -> Vec<(u64, u64)> {
-    let mut out: Vec<(u64, u64)> = Vec::new();
-    let mut pos = from;
-    while pos < to {
-        let data = match rustix::fs::seek(file, rustix::fs::SeekFrom::Data(pos)) {
-            Ok(d) if d < to => d,
-            Ok(_) | Err(rustix::io::Errno::NXIO) => break,
-            Err(_) => {
-                out.push((pos, to)); // no SEEK_DATA: everything is data
-                break;
-            }
-        };
-        let hole = rustix::fs::seek(file, rustix::fs::SeekFrom::Hole(data))
-            .map(|h| h.min(to))
-            .unwrap_or(to);
-        let (a, b) = (
-            (data / BLOCK * BLOCK).max(from),
-            hole.div_ceil(BLOCK) * BLOCK,
-        );
-        match out.last_mut() {
-            Some(last) if last.1 >= a => last.1 = last.1.max(b),
-            _ => out.push((a, b)),
-        }
-        pos = hole;
-    }
-    out
-}
 
 /// Merge sorted byte extents that touch or overlap.
 pub fn merge(mut v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
@@ -66,40 +38,6 @@ pub fn merge(mut v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
         }
     }
     out
-}
-
-/// Feed [from, to) of `file` to `h`, holes as zeros (no reads for them).
-pub fn hash_span(
-    file: &File,
-    from: u64,
-    to: u64,
-    h: &mut Sha256,
-    buf: &mut [u8],
-) -> std::io::Result<()> {
-    let zeros = [0u8; 64 * 1024];
-    let mut pos = from;
-    for (a, b) in data_extents(file, from, to)
-        .into_iter()
-        .map(|(a, b)| (a.max(from), b.min(to)))
-    {
-        while pos < a {
-            let n = (a - pos).min(zeros.len() as u64) as usize;
-            h.update(&zeros[..n]);
-            pos += n as u64;
-        }
-        while pos < b {
-            let n = ((b - pos) as usize).min(buf.len());
-            file.read_exact_at(&mut buf[..n], pos)?;
-            h.update(&buf[..n]);
-            pos += n as u64;
-        }
-    }
-    while pos < to {
-        let n = (to - pos).min(zeros.len() as u64) as usize;
-        h.update(&zeros[..n]);
-        pos += n as u64;
-    }
-    Ok(())
 }
 
 /// Feed [from, to) of `base` with `pages` applied to `h`.
@@ -118,7 +56,7 @@ fn hash_overlay(
             continue;
         }
         if ps > pos {
-            hash_span(base, pos, ps, h, buf)?;
+            extents::hash_span(base, pos, ps, h, buf, &mut |_| {})?;
             pos = ps;
         }
         let end = pe.min(to);
@@ -126,7 +64,7 @@ fn hash_overlay(
         pos = end;
     }
     if pos < to {
-        hash_span(base, pos, to, h, buf)?;
+        extents::hash_span(base, pos, to, h, buf, &mut |_| {})?;
     }
     Ok(())
 }
@@ -141,7 +79,7 @@ pub fn ranges(file: &File, extents: &[(u64, u64)], len: u64) -> std::io::Result<
             continue;
         }
         let mut h = Sha256::new();
-        hash_span(file, a, end, &mut h, &mut buf)?;
+        extents::hash_span(file, a, end, &mut h, &mut buf, &mut |_| {})?;
         out.push(Range {
             first: a / BLOCK,
             last: (end - 1) / BLOCK,
@@ -200,8 +138,8 @@ impl BaseDigest {
                 })
                 .collect(),
             None => {
-                let mut ext = data_extents(base, 0, fat.0);
-                ext.extend(data_extents(base, fat.1, len));
+                let mut ext = data_blocks(base, 0, fat.0, BLOCK);
+                ext.extend(data_blocks(base, fat.1, len, BLOCK));
                 let r = ranges(base, &ext, len)?;
                 let m = Memo {
                     outside: r
@@ -210,10 +148,8 @@ impl BaseDigest {
                         .collect(),
                 };
                 if std::fs::create_dir_all(memo.parent().expect("memo has a parent")).is_ok() {
-                    let tmp = memo.with_extension(format!("tmp{}", std::process::id()));
-                    if std::fs::write(&tmp, serde_json::to_string(&m).expect("json")).is_ok() {
-                        let _ = std::fs::rename(&tmp, memo);
-                    }
+                    let json = serde_json::to_string(&m).expect("json");
+                    let _ = crate::io::atomic::write_atomic(memo, json.as_bytes());
                 }
                 r
             }
@@ -232,7 +168,7 @@ impl BaseDigest {
     pub fn node_map(&self, base: &File, pages: &[(u64, Vec<u8>)]) -> std::io::Result<Vec<Range>> {
         let (fs, fe) = self.fat;
         let mut buf = vec![0u8; BUF];
-        let mut fat_ext = data_extents(base, fs, fe);
+        let mut fat_ext = data_blocks(base, fs, fe, BLOCK);
         fat_ext.extend(pages.iter().map(|(o, d)| {
             (
                 o / BLOCK * BLOCK,
@@ -360,7 +296,7 @@ impl Chunk {
 pub fn read_sparse(file: &File, off: u64, buf: &mut [u8]) -> std::io::Result<()> {
     let end = off + buf.len() as u64;
     buf.fill(0);
-    for (a, b) in data_extents(file, off, end) {
+    for (a, b) in data_blocks(file, off, end, BLOCK) {
         let (a, b) = (a.max(off), b.min(end));
         file.read_exact_at(&mut buf[(a - off) as usize..(b - off) as usize], a)?;
     }
@@ -383,8 +319,8 @@ pub fn overlay(pages: &[(u64, Vec<u8>)], off: u64, buf: &mut [u8]) {
 pub fn full(out: &File, len: u64) -> std::io::Result<(String, Vec<Range>)> {
     let mut buf = vec![0u8; BUF];
     let mut h = Sha256::new();
-    hash_span(out, 0, len, &mut h, &mut buf)?;
-    let r = ranges(out, &data_extents(out, 0, len), len)?;
+    extents::hash_span(out, 0, len, &mut h, &mut buf, &mut |_| {})?;
+    let r = ranges(out, &data_blocks(out, 0, len, BLOCK), len)?;
     Ok((hex::encode(h.finalize()), r))
 }
 
@@ -403,8 +339,8 @@ mod tests {
 
     #[test]
     fn node_digests_equal_plain_hashes() {
-        let dir = std::env::temp_dir().join(format!("piprep-digest-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let bp = dir.join("base");
         // Not a whole number of SHA-256 blocks, so the last chunk has a tail.
         let len = 4 * BUF as u64 + 37;
@@ -483,6 +419,5 @@ mod tests {
         std::fs::write(&memo, text.replacen(",\"", ",\"f", 1)).unwrap();
         let d3 = BaseDigest::new(&b, len, fat, 512, &memo).unwrap();
         assert_ne!(d3.node_map(&b, &nodes[0]).unwrap(), maps[0]);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

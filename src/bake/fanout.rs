@@ -16,7 +16,7 @@ use std::sync::{Arc, mpsc};
 
 use super::digest::{BLOCK, BaseDigest, Chunk, overlay, read_sparse};
 use crate::bmap::Range;
-use crate::image::aligned::{AlignedBuf, DirectWriter};
+use crate::io::aligned::{AlignedBuf, DirectWriter};
 
 /// 1 MiB: 1, 2 and 4 MiB wrote equally fast on the benchmark VM, and memory
 /// is what chunks cost: a group holds `DEPTH` + 1 of them, plus one scratch
@@ -36,7 +36,7 @@ pub struct Output<'a> {
 }
 
 /// Per node: the image's sha256, or why writing it failed.
-pub type Written = Vec<io::Result<String>>;
+pub type SyncedImage = Vec<io::Result<String>>;
 
 /// Write every output (synced) and return their sha256 values. A read error of
 /// the base fails the whole group; a write error fails its node alone.
@@ -46,7 +46,7 @@ pub fn write_group(
     base: &File,
     outs: &[Output],
     progress: &(dyn Fn(u64) + Sync),
-) -> io::Result<Written> {
+) -> io::Result<SyncedImage> {
     if outs.is_empty() {
         return Ok(Vec::new());
     }
@@ -221,8 +221,8 @@ mod tests {
 
     #[test]
     fn writes_each_image_once_from_one_read() {
-        let dir = std::env::temp_dir().join(format!("piprep-fanout-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let bp = dir.join("base");
         // Odd length, FAT partition not on a chunk boundary, data on both
         // sides of it and a hole of several chunks.
@@ -317,6 +317,5 @@ mod tests {
             &hex::encode(Sha256::digest(std::fs::read(&fresh).unwrap()))
         );
         assert_eq!(std::fs::read(&fresh).unwrap(), base_bytes);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

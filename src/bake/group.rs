@@ -12,7 +12,7 @@ use indicatif::ProgressBar;
 
 use super::digest::BaseDigest;
 use super::fanout::{self, Output};
-use super::node::{self, Prepared, Written};
+use super::node::{self, Prepared, SyncedImage};
 use crate::error::{Error, Result};
 use crate::image::BaseImage;
 use crate::image::clone::{self, Method};
@@ -24,7 +24,7 @@ pub fn write(
     d: &BaseDigest,
     preps: &[&Prepared],
     progress: &ProgressBar,
-) -> Vec<Result<(Written, String)>> {
+) -> Vec<Result<(SyncedImage, String)>> {
     let t0 = Instant::now();
     let files: Vec<Result<File>> = preps.iter().map(|p| node::create(p)).collect();
     let live: Vec<usize> = (0..preps.len()).filter(|&i| files[i].is_ok()).collect();
@@ -78,7 +78,7 @@ pub fn write(
             let sha = r
                 .expect("every live node has an outcome")
                 .map_err(|e| Error::output_io(p.tmp(), "cannot copy the base image into", &e))?;
-            Ok((Written::new(f, method, ms), sha))
+            Ok((SyncedImage::new(f, method, ms), sha))
         })
         .collect()
 }
@@ -135,8 +135,8 @@ mod tests {
 
     #[test]
     fn clones_get_their_edits_and_checksums() {
-        let dir = std::env::temp_dir().join(format!("piprep-group-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let len = 3 << 20;
         let fat = (4 * 4096, 4 * 4096 + (1 << 20));
         let bp = dir.join("base");
@@ -184,6 +184,5 @@ mod tests {
         let fail = |_: &File, _: &File| Err(io::Error::other("no reflink"));
         let got = edit_clones(&d, &b, &outs, &fail, &ProgressBar::hidden()).unwrap();
         assert!(got[0].is_ok() && got[1].is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

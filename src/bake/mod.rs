@@ -23,7 +23,6 @@ use crate::config::plan::NodePlan;
 use crate::error::{Error, Result};
 use crate::image::{BaseImage, fat};
 use crate::render::Target;
-use crate::render::backend::{self, Evidence};
 use digest::BaseDigest;
 use node::{Baked, Job};
 use outputs::Manifest;
@@ -82,24 +81,6 @@ fn parse_date(s: &str) -> Option<i64> {
     Some((era * 146_097 + doe - 719_468) * 86_400)
 }
 
-/// What a node image built from `base` is rendered for, including which
-/// first-boot backend it uses and why.
-pub fn target(base: &BaseImage, mode: InitMode) -> Target {
-    let evidence = Evidence {
-        installed: base.facts.installed.contains("cloud-init"),
-        seeded: ["user-data", "meta-data"]
-            .iter()
-            .all(|n| base.boot_view.entry(n).is_some()),
-        init_format: base.identity.init_format.clone(),
-    };
-    Target {
-        boot_mount: base.facts.boot_mount.clone(),
-        cmdline: Some(base.cmdline.clone()),
-        base: Some(base.identity.clone()),
-        backend: backend::choose(mode, &evidence),
-    }
-}
-
 pub fn prepare_out_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::output_io(dir, "cannot create output directory", &e))
@@ -155,7 +136,7 @@ fn remove_stale(dir: &Path) -> (usize, u64) {
 /// Whether `img` carries piprep's stamp for `node`: then piprep made it,
 /// even if an interrupted bake never listed it in the manifest.
 fn stamped_for(img: &Path, node: &str) -> bool {
-    crate::inspect::read_stamp(img).is_some_and(|s| s["node"].as_str() == Some(node))
+    crate::contract::read_stamp(img).is_some_and(|s| s.node == node)
 }
 
 /// Whether `out/NAME.img` already is exactly what this plan and base give.
@@ -170,8 +151,7 @@ fn up_to_date(manifest: &Manifest, plan: &NodePlan, base: &BaseImage, opts: &Opt
         && (e.xz.is_some() || !opts.compress)
         && opts.out_dir.join(&e.bmap).exists()
         && std::fs::metadata(&img).is_ok_and(|m| m.len() == e.size)
-        && crate::inspect::read_stamp(&img)
-            .is_some_and(|s| s["config_hash"].as_str() == Some(e.config_hash.as_str()))
+        && crate::contract::read_stamp(&img).is_some_and(|s| s.config_hash == e.config_hash)
 }
 
 fn bars(quiet: bool) -> MultiProgress {
@@ -386,7 +366,7 @@ fn bake_parallel(
     // some wait for writeback while others compute.
     let workers = opts.jobs.unwrap_or(2 * cores).max(1);
     let mp = bars(opts.quiet);
-    let target = target(base, opts.init);
+    let target = Target::of_base(base, opts.init);
     let bar = |prefix: String| {
         mp.add(
             ProgressBar::new(base.len)
@@ -420,7 +400,7 @@ fn bake_parallel(
         }
         None => (ready.iter().map(|&i| Task::Copy(i)).collect(), workers),
     };
-    let written: Vec<Mutex<Option<Result<node::Written>>>> =
+    let written: Vec<Mutex<Option<Result<node::SyncedImage>>>> =
         index.iter().map(|_| Mutex::new(None)).collect();
     // Per node: its image's sha256 when the pass over the base gave it.
     let hashed: Vec<Mutex<Option<String>>> = index.iter().map(|_| Mutex::new(None)).collect();

@@ -14,7 +14,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::digest::{self, BaseDigest};
-use super::outputs::{NodeEntry, Xz};
+use super::outputs::{ManifestEntry, Xz};
 use crate::bmap;
 use crate::config::plan::NodePlan;
 use crate::error::{Error, Result};
@@ -37,7 +37,7 @@ pub struct Timings {
 pub struct Baked {
     pub path: PathBuf,
     pub method: clone::Method,
-    pub entry: NodeEntry,
+    pub entry: ManifestEntry,
     pub timings: Timings,
 }
 
@@ -58,7 +58,7 @@ pub struct Job<'a> {
 }
 
 fn tmp_name(dir: &Path, file: &str) -> PathBuf {
-    dir.join(format!(".{file}.{}.partial", std::process::id()))
+    crate::io::atomic::temp_beside(&dir.join(file))
 }
 
 /// A node rendered and its FAT edit computed; nothing written yet. Owns the
@@ -136,16 +136,16 @@ pub fn prepare(job: &Job) -> Result<Prepared> {
 }
 
 /// A node's temporary image, complete and synced.
-pub struct Written {
+pub struct SyncedImage {
     file: File,
     method: clone::Method,
     ms: f64,
 }
 
-impl Written {
+impl SyncedImage {
     /// `file` was written by `method` in `ms` milliseconds.
     pub fn new(file: File, method: clone::Method, ms: f64) -> Self {
-        Written { file, method, ms }
+        SyncedImage { file, method, ms }
     }
 }
 
@@ -174,7 +174,7 @@ impl Prepared {
 
 /// Clone the base into the temporary image (skipping the pages the edit
 /// replaces, so no byte is written twice), write the edit, and sync.
-pub fn write(job: &Job, p: &Prepared, progress: &ProgressBar) -> Result<Written> {
+pub fn write(job: &Job, p: &Prepared, progress: &ProgressBar) -> Result<SyncedImage> {
     let base = job.base;
     let t0 = Instant::now();
     let dst = create(p)?;
@@ -194,7 +194,7 @@ pub fn write(job: &Job, p: &Prepared, progress: &ProgressBar) -> Result<Written>
     }
     dst.sync_all()
         .map_err(|e| Error::output_io(&p.tmp, "cannot sync", &e))?;
-    Ok(Written {
+    Ok(SyncedImage {
         file: dst,
         method,
         ms: ms(t0),
@@ -204,9 +204,9 @@ pub fn write(job: &Job, p: &Prepared, progress: &ProgressBar) -> Result<Written>
 /// Write the .bmap (and .xz), then rename everything into place. `sha` is
 /// the image's sha256 when the pass that wrote it computed it (its time is in
 /// `clone_ms`); otherwise the image is read back.
-pub fn finish(job: &Job, mut p: Prepared, w: Written, sha: Option<String>) -> Result<Baked> {
+pub fn finish(job: &Job, mut p: Prepared, w: SyncedImage, sha: Option<String>) -> Result<Baked> {
     let (base, plan) = (job.base, job.plan);
-    let Written {
+    let SyncedImage {
         file: dst,
         method,
         ms: clone_ms,
@@ -227,7 +227,7 @@ pub fn finish(job: &Job, mut p: Prepared, w: Written, sha: Option<String>) -> Re
     let bmap_name = format!("{name}.bmap");
     let bmap_tmp = tmp_name(job.out_dir, &bmap_name);
     p.temps.push(TempPath::new(bmap_tmp.clone()));
-    crate::bake::outputs::write_synced(
+    crate::io::atomic::write_synced(
         &bmap_tmp,
         bmap::to_xml(base.len, digest::BLOCK, &ranges).as_bytes(),
     )
@@ -258,11 +258,9 @@ pub fn finish(job: &Job, mut p: Prepared, w: Written, sha: Option<String>) -> Re
     for t in p.temps.drain(..) {
         t.persist();
     }
-    if let Ok(d) = File::open(job.out_dir) {
-        let _ = d.sync_all();
-    }
+    crate::io::atomic::sync_parent(&p.out);
     p.timings.total_ms = ms(p.started);
-    let entry = NodeEntry {
+    let entry = ManifestEntry {
         role: plan.role.as_str().into(),
         ip: format!("{}/{}", plan.address, plan.prefix),
         profile: plan.profile.name.clone(),

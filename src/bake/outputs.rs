@@ -9,7 +9,6 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::interrupt::TempPath;
 use crate::source::Identity;
 
 pub const MANIFEST: &str = "manifest.json";
@@ -22,7 +21,7 @@ pub struct Xz {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct NodeEntry {
+pub struct ManifestEntry {
     pub role: String,
     pub ip: String,
     pub profile: String,
@@ -44,7 +43,7 @@ pub struct Manifest {
     pub piprep_version: String,
     /// The base image of the latest bake.
     pub base: Identity,
-    pub nodes: BTreeMap<String, NodeEntry>,
+    pub nodes: BTreeMap<String, ManifestEntry>,
 }
 
 impl Manifest {
@@ -96,32 +95,8 @@ impl Manifest {
     }
 }
 
-/// Write `bytes` to a new file and flush them to the disk.
-pub fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
-/// Write through a temporary file, synced, renamed into place, and the
-/// directory synced: after a crash the file is the old one or the new one.
+/// Replace `path` atomically (see `io::atomic`), as an output error.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let tmp = TempPath::new(path.with_file_name(format!(
-        ".{}.{}.partial",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    )));
-    write_synced(tmp.path(), text.as_bytes())
-        .and_then(|_| std::fs::rename(tmp.path(), path))
-        .map_err(|e| Error::output_io(path, "cannot write", &e))?;
-    tmp.persist();
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::io::atomic::write_atomic(path, text.as_bytes())
+        .map_err(|e| Error::output_io(path, "cannot write", &e))
 }

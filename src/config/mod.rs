@@ -3,27 +3,28 @@
 
 pub mod cmdline;
 pub mod grammar;
+pub mod image_spec;
 pub mod inventory;
 pub mod net;
 pub mod plan;
 pub mod profile;
 pub mod reach;
-pub mod source;
+pub mod toml_file;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::source::Spec;
+use image_spec::Spec;
 use inventory::Inventory;
 use plan::NodePlan;
 use profile::ProfileStore;
-use source::{Location, SourceFile};
+use toml_file::{Location, SourceFile};
 pub use validate::{Finding, Severity, Validated};
 
 /// Why an inventory could not be loaded.
 pub enum Loaded {
-    Config(source::LoadError),
+    Config(toml_file::LoadError),
     Other(Error),
 }
 
@@ -49,7 +50,7 @@ impl Config {
     pub fn load_detailed(path: &Path) -> std::result::Result<Self, Loaded> {
         let source = SourceFile::read_detailed(path).map_err(Loaded::Config)?;
         let inventory: Inventory = source.parse_detailed().map_err(Loaded::Config)?;
-        let dir = source::base_dir(path);
+        let dir = toml_file::base_dir(path);
         let profiles = ProfileStore::load(Some(&dir.join("profiles"))).map_err(Loaded::Other)?;
         Ok(Config {
             path: path.to_path_buf(),

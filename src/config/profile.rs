@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::source::{Location, SourceFile};
+use super::toml_file::{Location, SourceFile};
 use crate::error::{Error, Result};
 
 /// Profiles compiled into the binary, so `profile = "k8s-node"` works anywhere.
@@ -391,8 +391,8 @@ mod tests {
 
     #[test]
     fn local_profile_extends_builtin_and_reports_lines() {
-        let dir = std::env::temp_dir().join(format!("piprep-prof-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         std::fs::write(
             dir.join("edge.toml"),
             "extends = \"k8s-node\"\n[kernel]\nmodules = [\"wireguard\"]\n\n[[firewall.rule]]\ndirection = \"in\"\nport = \"51820\"\nproto = \"udp\"\n",
@@ -411,6 +411,5 @@ mod tests {
         assert!(err.contains("module"), "{err}");
         let err = store.resolve("nope").unwrap_err().message;
         assert!(err.contains("k8s-node"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

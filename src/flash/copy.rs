@@ -14,11 +14,11 @@ use std::time::Instant;
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 
+use super::destination::{Destination, DestinationKind};
 use super::image::Sequential;
-use super::target::{Target, TargetKind};
 use crate::error::{Error, Result};
-use crate::image::aligned::{ALIGN, AlignedBuf, DirectWriter};
 use crate::interrupt::TempPath;
+use crate::io::aligned::{ALIGN, AlignedBuf, DirectWriter};
 
 /// 4 MiB reads and writes: large sequential writes are what SD cards are
 /// fastest at, and a few in flight per card keep memory small.
@@ -88,7 +88,7 @@ enum Msg {
 }
 
 /// What one target got.
-pub struct Written {
+pub struct CardWritten {
     pub bytes: u64,
     pub spans: usize,
     pub seconds: f64,
@@ -219,9 +219,9 @@ fn read_image(
 
 /// Open what a target's bytes go to: the disk itself (exclusively, when it is
 /// a block device), or a fresh temporary beside a file target.
-fn open_target(t: &Target) -> Result<(File, Option<TempPath>)> {
+fn open_target(t: &Destination) -> Result<(File, Option<TempPath>)> {
     match &t.kind {
-        TargetKind::Disk(_) => {
+        DestinationKind::Disk(_) => {
             let block = std::fs::metadata(&t.path).is_ok_and(|m| m.file_type().is_block_device());
             let mut oo = OpenOptions::new();
             oo.read(true).write(true);
@@ -235,8 +235,8 @@ fn open_target(t: &Target) -> Result<(File, Option<TempPath>)> {
                 .map_err(|e| Error::output_io(&t.path, "cannot open", &e))?;
             Ok((f, None))
         }
-        TargetKind::File => {
-            let temp = super::target::temp_for(&t.path);
+        DestinationKind::File => {
+            let temp = super::destination::temp_for(&t.path);
             let f = OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -268,11 +268,11 @@ impl ReadBack<'_> {
 }
 
 fn write_target(
-    t: &Target,
+    t: &Destination,
     rx: Receiver<Msg>,
     pb: &ProgressBar,
     total: Option<u64>,
-) -> Result<Written> {
+) -> Result<CardWritten> {
     let started = Instant::now();
     let (file, temp) = open_target(t)?;
     let path = temp.as_ref().map_or(t.path.as_path(), |t| t.path());
@@ -375,25 +375,21 @@ fn write_target(
         }
     }
     if let Some(temp) = temp {
-        std::fs::rename(temp.path(), &t.path)
+        crate::io::atomic::commit(temp, &t.path)
             .map_err(|e| Error::output_io(&t.path, "cannot rename into place", &e))?;
-        temp.persist();
-        if let Some(dir) = t.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            let _ = File::open(dir).and_then(|d| d.sync_all());
-        }
     }
     pb.finish_and_clear();
-    Ok(Written {
+    Ok(CardWritten {
         bytes,
         spans: hashed.len(),
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-fn write_error(t: &Target, off: u64, e: &std::io::Error) -> Error {
+fn write_error(t: &Destination, off: u64, e: &std::io::Error) -> Error {
     let nospc = e.raw_os_error() == Some(libc::ENOSPC);
     match (&t.kind, nospc) {
-        (TargetKind::Disk(_), true) => Error::output(format!(
+        (DestinationKind::Disk(_), true) => Error::output(format!(
             "cannot write {} at byte {off}: the device is full; it is smaller than the image, use a larger card",
             t.path.display()
         )),
@@ -415,9 +411,9 @@ pub fn copy(
     image: &Path,
     layout: &Layout,
     size: Option<u64>,
-    targets: &[Target],
+    targets: &[Destination],
     bars: &[ProgressBar],
-) -> (Result<()>, Vec<Result<Written>>) {
+) -> (Result<()>, Vec<Result<CardWritten>>) {
     let need_zero = targets.iter().any(|t| !t.is_disk());
     std::thread::scope(|s| {
         let mut txs = Vec::new();

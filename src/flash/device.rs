@@ -25,7 +25,7 @@ pub struct Disk {
 }
 
 #[derive(Debug, Clone)]
-pub enum Target {
+pub enum DeviceKind {
     /// A plain file (tests, VM disks): no device checks apply.
     File,
     /// A whole disk: a real block device, or a file described by a fake sysfs.
@@ -97,7 +97,7 @@ fn load_disk(name: &str, dir: &Path) -> Result<Disk> {
 
 /// Classify `path`: a block device (looked up in sysfs by major:minor), a file
 /// that a (fake) sysfs describes as a disk by its name, or a plain file.
-pub fn probe(path: &Path, sys: &SystemView) -> Result<Target> {
+pub fn probe(path: &Path, sys: &SystemView) -> Result<DeviceKind> {
     let meta = std::fs::metadata(path).map_err(|e| {
         Error::new(
             Kind::Output,
@@ -123,16 +123,16 @@ pub fn probe(path: &Path, sys: &SystemView) -> Result<Target> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        return Ok(Target::Disk(load_disk(&name, &dir)?));
+        return Ok(DeviceKind::Disk(load_disk(&name, &dir)?));
     }
     if ft.is_file() {
         if let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) {
             let dir = sys.sysfs.join("class/block").join(&name);
             if dir.is_dir() {
-                return Ok(Target::Disk(load_disk(&name, &dir)?));
+                return Ok(DeviceKind::Disk(load_disk(&name, &dir)?));
             }
         }
-        return Ok(Target::File);
+        return Ok(DeviceKind::File);
     }
     Err(Error::new(
         Kind::Output,

@@ -58,7 +58,7 @@ pub fn has_partition_table(first: &[u8]) -> bool {
 /// The format of `path` by its first bytes; anything that is neither a raw
 /// disk image nor an .xz is refused.
 pub fn detect(path: &Path) -> Result<(Format, u64)> {
-    let (file, len) = crate::image::open_readonly(path)?;
+    let (file, len) = crate::io::open_readonly(path)?;
     let mut head = vec![0u8; 1024.min(len as usize)];
     file.read_exact_at(&mut head, 0)
         .map_err(|e| Error::image_io(path, "cannot read", &e))?;

@@ -5,23 +5,23 @@
 //! it may go, `device` what a disk is, `copy` moves the bytes.
 
 pub mod copy;
+pub mod destination;
 pub mod device;
 pub mod image;
-pub mod target;
 
 use std::path::PathBuf;
 
 use indicatif::{MultiProgress, ProgressBar};
 
 use crate::error::{Error, Kind, Result};
-use copy::{Layout, Span, Written};
+use copy::{CardWritten, Layout, Span};
+use destination::Destination;
 use image::{Format, Source};
-use target::Target;
 
 /// One image and the targets it goes to.
 pub struct Job {
     pub source: Source,
-    pub targets: Vec<Target>,
+    pub targets: Vec<Destination>,
 }
 
 /// What happened to one target.
@@ -29,7 +29,7 @@ pub struct Outcome {
     pub image: PathBuf,
     pub target: PathBuf,
     pub used_bmap: bool,
-    pub result: Result<Written>,
+    pub result: Result<CardWritten>,
 }
 
 /// The spans to read: the block map's ranges, or the image's data extents
@@ -55,12 +55,12 @@ fn layout(job: &Job) -> Result<Layout> {
     let Some(size) = src.size else {
         return Ok(Layout::Stream);
     };
-    let to_disk = job.targets.iter().any(Target::is_disk);
+    let to_disk = job.targets.iter().any(Destination::is_disk);
     if src.format == Format::Xz || to_disk {
         return Ok(Layout::split([(0, size)]));
     }
-    let (file, _) = crate::image::open_readonly(&src.path)?;
-    let extents = crate::bake::digest::data_extents(&file, 0, size);
+    let (file, _) = crate::io::open_readonly(&src.path)?;
+    let extents = crate::io::extents::data_blocks(&file, 0, size, 4096);
     Ok(Layout::split(
         extents.into_iter().map(|(a, b)| (a, b.min(size))),
     ))
@@ -104,7 +104,7 @@ pub fn run(jobs: &[Job], quiet: bool) -> (Vec<Outcome>, Vec<Error>) {
             .iter()
             .map(|job| {
                 let bars = bars(&multi, job, quiet);
-                s.spawn(move || -> (Result<()>, Vec<Result<Written>>) {
+                s.spawn(move || -> (Result<()>, Vec<Result<CardWritten>>) {
                     let prepared = layout(job).and_then(|l| Ok((l, image::reader(&job.source)?)));
                     match prepared {
                         Ok((layout, reader)) => copy::copy(

@@ -7,13 +7,10 @@ use std::fs::File;
 use std::io::{self, ErrorKind};
 use std::os::unix::fs::FileExt;
 
-use rustix::fs::SeekFrom;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Reflink,
     SparseCopy,
-    PlainCopy,
 }
 
 /// 8 MiB per copy_file_range call: large enough to amortise the syscall, small
@@ -38,26 +35,7 @@ pub fn clone(
         return Ok(Method::Reflink);
     }
     dst.set_len(len)?;
-    let mut pos = 0u64;
-    let mut method = Method::SparseCopy;
-    while pos < len {
-        let data = match rustix::fs::seek(src, SeekFrom::Data(pos)) {
-            Ok(d) => d,
-            Err(rustix::io::Errno::NXIO) => break, // only a hole remains
-            Err(rustix::io::Errno::INVAL) if pos == 0 => {
-                // No SEEK_DATA support: treat everything as data.
-                method = Method::PlainCopy;
-                0
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let hole = if method == Method::PlainCopy {
-            len
-        } else {
-            rustix::fs::seek(src, SeekFrom::Hole(data))
-                .map_err(io::Error::from)?
-                .min(len)
-        };
+    for (data, hole) in crate::io::extents::data_ranges(src, 0, len) {
         for (a, b) in minus(data, hole, skip) {
             let mut off = a;
             while off < b {
@@ -66,9 +44,8 @@ pub fn clone(
                 progress(off);
             }
         }
-        pos = hole;
     }
-    Ok(method)
+    Ok(Method::SparseCopy)
 }
 
 /// Make `dst` share all of `src`'s extents (FICLONE; btrfs, XFS, bcachefs).
@@ -137,9 +114,9 @@ mod tests {
 
     #[test]
     fn keeps_holes_and_bytes() {
-        let dir = std::env::temp_dir();
-        let a = dir.join(format!("piprep-clone-a-{}", std::process::id()));
-        let b = dir.join(format!("piprep-clone-b-{}", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
         let f = File::create(&a).unwrap();
         f.set_len(64 << 20).unwrap();
         f.write_all_at(&[1u8; 1 << 20], 4 << 20).unwrap();
@@ -159,7 +136,5 @@ mod tests {
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
         // 64 MiB apparent, about 1 MiB allocated.
         assert!(dst.metadata().unwrap().blocks() * 512 < 8 << 20);
-        std::fs::remove_file(&a).unwrap();
-        std::fs::remove_file(&b).unwrap();
     }
 }

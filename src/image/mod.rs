@@ -2,7 +2,6 @@
 //! root (read-only), and sparse cloning. Knows disks and filesystems, nothing
 //! about Kubernetes.
 
-pub mod aligned;
 pub mod clone;
 pub mod ext4;
 pub mod fat;
@@ -14,6 +13,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::io::open_readonly;
 use ext4::RootFacts;
 use fat::BootView;
 use table::Partition;
@@ -74,52 +74,6 @@ fn version(file: &File, len: u64) -> Option<Version> {
         ino: m.ino(),
         mtime: (m.mtime(), m.mtime_nsec()),
     })
-}
-
-/// Open an image or block device read-only and return it with its size
-/// (block devices report size 0 in metadata, so seek to the end instead).
-pub fn open_readonly(path: &Path) -> Result<(File, u64)> {
-    // A FIFO would block the open for ever and a character device never
-    // ends: only regular files and block devices hold images.
-    if let Ok(m) = std::fs::metadata(path) {
-        use std::os::unix::fs::FileTypeExt;
-        let t = m.file_type();
-        if t.is_fifo() || t.is_socket() || t.is_char_device() {
-            return Err(Error::image(format!(
-                "{} is a {}, not an image file or block device",
-                path.display(),
-                if t.is_fifo() {
-                    "pipe (FIFO)"
-                } else if t.is_socket() {
-                    "socket"
-                } else {
-                    "character device"
-                }
-            )));
-        }
-    }
-    let file = File::open(path).map_err(|e| {
-        let fix = match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                "; check [image] path in piprep.toml or pass --image PATH"
-            }
-            std::io::ErrorKind::PermissionDenied => "; make it readable by this user",
-            _ => "",
-        };
-        Error::image(format!("cannot open image {}: {e}{fix}", path.display()))
-    })?;
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::image_io(path, "cannot stat", &e))?;
-    if meta.is_dir() {
-        return Err(Error::image(format!(
-            "{} is a directory, not an image file",
-            path.display()
-        )));
-    }
-    let len = rustix::fs::seek(&file, rustix::fs::SeekFrom::End(0))
-        .map_err(|e| Error::image_io(path, "cannot find the size of", &e.into()))?;
-    Ok((file, len))
 }
 
 impl BaseImage {

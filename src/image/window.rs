@@ -131,7 +131,8 @@ mod tests {
 
     #[test]
     fn captures_writes_without_touching_the_file() {
-        let path = std::env::temp_dir().join(format!("piprep-window-{}", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image");
         std::fs::write(&path, vec![7u8; 300_000]).unwrap();
         let before = std::fs::read(&path).unwrap();
         let file = File::open(&path).unwrap();
@@ -166,6 +167,5 @@ mod tests {
             before,
             "the file was modified"
         );
-        std::fs::remove_file(&path).unwrap();
     }
 }

@@ -2,19 +2,6 @@
 //! profile's permanent arguments added once, and the first-boot hook last,
 //! because Raspberry Pi OS clean-ups cut everything from ` systemd.run` onwards.
 
-/// File name of the first-boot hook on the boot partition. It must not contain
-/// `firstboot` or ` resize`, which Raspberry Pi OS initramfs scripts grep for.
-pub const HOOK_SCRIPT: &str = "piprep-run.sh";
-
-/// The three hook arguments, in the order Raspberry Pi Imager uses.
-pub fn hook_tokens(boot_mount: &str) -> Vec<String> {
-    vec![
-        format!("systemd.run={boot_mount}/{HOOK_SCRIPT}"),
-        "systemd.run_success_action=reboot".to_string(),
-        "systemd.unit=kernel-command-line.target".to_string(),
-    ]
-}
-
 /// cloud-init's datasource argument is piprep's to set: an earlier bake's (or
 /// Imager's) is replaced, and a firstrun image gets none.
 fn is_datasource(token: &str) -> bool {
@@ -82,6 +69,7 @@ const FIRMWARE_ARGS: usize = 512;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::hook_tokens;
 
     const BOOKWORM: &str = "console=serial0,115200 console=tty1 root=PARTUUID=8acef004-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot\n";
 

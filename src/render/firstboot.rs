@@ -9,7 +9,8 @@ use crate::config::plan::NodePlan;
 use crate::config::profile::TimeDaemon;
 
 use super::shell::{fill, put_file, quote};
-use super::{Backend, REPORT_FILE, SECRETS_FILE, cmdline, firewall, network};
+use super::{Backend, firewall, network};
+use crate::contract::{HOOK_SCRIPT, REPORT_FILE, SECRETS_FILE, hook_tokens};
 
 const HOOK: &str = include_str!("templates/hook.sh");
 const SETUP: &str = include_str!("templates/setup.sh");
@@ -310,7 +311,7 @@ pub fn hook_script(plan: &NodePlan, boot_mount: &str) -> String {
     } else {
         "\trm -f /etc/ssh/sshd_config.d/piprep.conf"
     };
-    let hook_patterns = cmdline::hook_tokens(boot_mount)
+    let hook_patterns = hook_tokens(boot_mount)
         .iter()
         .map(|t| quote(t))
         .collect::<Vec<_>>()
@@ -334,7 +335,7 @@ pub fn hook_script(plan: &NodePlan, boot_mount: &str) -> String {
         ("TIME_FUNCTION", time_function(plan)),
         ("PREPARE_PATH", PREPARE_PATH.to_string()),
         ("HOOK_PATTERNS", hook_patterns),
-        ("HOOK_FILE", cmdline::HOOK_SCRIPT.to_string()),
+        ("HOOK_FILE", HOOK_SCRIPT.to_string()),
     ]);
     fill(HOOK, &v)
 }

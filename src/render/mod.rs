@@ -10,17 +10,12 @@ pub mod firstboot;
 pub mod network;
 pub mod shell;
 
-use serde::Serialize;
-
 use crate::config::plan::NodePlan;
-pub use backend::Backend;
+use crate::contract::{SECRETS_FILE, STAMP_FILE, STAMP_FORMAT, Stamp, StampBase};
+pub use backend::{Backend, Evidence};
 
-/// Written by the first boot: the checklist report.
-pub const REPORT_FILE: &str = "piprep-report.txt";
-/// Secrets (password hash) for the hook; deleted by the first boot.
-pub const SECRETS_FILE: &str = "piprep-secrets.txt";
-/// What piprep baked, for `inspect`; not secret, stays after boot.
-pub const STAMP_FILE: &str = "piprep-stamp.json";
+use crate::config::inventory::InitMode;
+use crate::image::BaseImage;
 
 /// Facts about the target image that change what is rendered.
 #[derive(Debug, Clone)]
@@ -33,6 +28,34 @@ pub struct Target {
     pub base: Option<crate::source::Identity>,
     /// The first-boot mechanism, with the reason it was chosen.
     pub backend: (Backend, String),
+}
+
+impl Target {
+    /// For a node image built from `base`.
+    pub fn of_base(base: &BaseImage, mode: InitMode) -> Target {
+        let evidence = Evidence::read(
+            &base.facts.installed,
+            &base.boot_view,
+            base.identity.init_format.as_deref(),
+        );
+        Target {
+            boot_mount: base.facts.boot_mount.clone(),
+            cmdline: Some(base.cmdline.clone()),
+            base: Some(base.identity.clone()),
+            backend: backend::choose(mode, Some(&evidence)),
+        }
+    }
+
+    /// With no image at hand: Raspberry Pi OS's mount point, the command
+    /// line unknown.
+    pub fn without_image(mode: InitMode) -> Target {
+        Target {
+            boot_mount: "/boot/firmware".into(),
+            cmdline: None,
+            base: None,
+            backend: backend::choose(mode, None),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,36 +94,8 @@ pub struct Rendered {
     pub files: Vec<BootFile>,
 }
 
-#[derive(Serialize)]
-struct Stamp<'a> {
-    format: &'static str,
-    piprep_version: &'static str,
-    cluster: &'a str,
-    node: &'a str,
-    role: &'a str,
-    ip: String,
-    profile: &'a str,
-    backend: &'static str,
-    backend_reason: &'a str,
-    config_hash: String,
-    cmdline_added: &'a [String],
-    boot_files: Vec<&'a str>,
-    base_image: BaseIdentity<'a>,
-}
-
-#[derive(Serialize)]
-struct BaseIdentity<'a> {
-    /// sha256 of the raw .img baked from.
-    sha256: Option<&'a str>,
-    /// sha256 of the file as published (the .img.xz), when it was fetched.
-    download_sha256: Option<&'a str>,
-    url: Option<&'a str>,
-    release_date: Option<&'a str>,
-    init_format: Option<&'a str>,
-}
-
 pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
-    let own_hook = cmdline::hook_tokens(&target.boot_mount);
+    let own_hook = crate::contract::hook_tokens(&target.boot_mount);
     let (backend, reason) = (target.backend.0, target.backend.1.as_str());
     let (hook, stale) = match backend {
         Backend::Firstrun => (own_hook, Vec::new()),
@@ -118,7 +113,7 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
     match backend {
         Backend::Firstrun => {
             files.push(BootFile {
-                name: cmdline::HOOK_SCRIPT.to_string(),
+                name: crate::contract::HOOK_SCRIPT.to_string(),
                 content: firstboot::hook_script(plan, &target.boot_mount).into_bytes(),
                 secret: false,
                 redact: None,
@@ -155,37 +150,34 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
     }
     let mut cmdline_added = permanent;
     cmdline_added.extend(hook.iter().cloned());
-    let mut names: Vec<&str> = vec!["cmdline.txt"];
-    names.extend(files.iter().map(|f| f.name.as_str()));
-    names.push(STAMP_FILE);
+    let mut boot_files = vec!["cmdline.txt".to_string()];
+    boot_files.extend(files.iter().map(|f| f.name.clone()));
+    boot_files.push(STAMP_FILE.to_string());
+    let b = target.base.as_ref();
     let stamp = Stamp {
-        format: "piprep-stamp/1",
-        piprep_version: env!("CARGO_PKG_VERSION"),
-        cluster: &plan.cluster,
-        node: &plan.name,
-        role: plan.role.as_str(),
+        format: STAMP_FORMAT.into(),
+        piprep_version: env!("CARGO_PKG_VERSION").into(),
+        cluster: plan.cluster.clone(),
+        node: plan.name.clone(),
+        role: plan.role.as_str().into(),
         ip: format!("{}/{}", plan.address, plan.prefix),
-        profile: &plan.profile.name,
-        backend: backend.name(),
-        backend_reason: reason,
+        profile: plan.profile.name.clone(),
+        backend: backend.name().into(),
+        backend_reason: reason.into(),
         config_hash: plan.config_hash(),
-        cmdline_added: &cmdline_added,
-        boot_files: names,
-        base_image: {
-            let b = target.base.as_ref();
-            BaseIdentity {
-                sha256: b.and_then(|b| b.raw_sha256.as_deref()),
-                download_sha256: b.and_then(|b| b.sha256.as_deref()),
-                url: b.and_then(|b| b.url.as_deref()),
-                release_date: b.and_then(|b| b.release_date.as_deref()),
-                init_format: b.and_then(|b| b.init_format.as_deref()),
-            }
+        cmdline_added: cmdline_added.clone(),
+        boot_files,
+        base_image: StampBase {
+            sha256: b.and_then(|b| b.raw_sha256.clone()),
+            download_sha256: b.and_then(|b| b.sha256.clone()),
+            url: b.and_then(|b| b.url.clone()),
+            release_date: b.and_then(|b| b.release_date.clone()),
+            init_format: b.and_then(|b| b.init_format.clone()),
         },
     };
-    let stamp = serde_json::to_string_pretty(&stamp).expect("stamp serialises") + "\n";
     files.push(BootFile {
         name: STAMP_FILE.to_string(),
-        content: stamp.into_bytes(),
+        content: stamp.to_json().into_bytes(),
         secret: false,
         redact: None,
     });

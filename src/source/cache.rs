@@ -109,13 +109,9 @@ impl Cache {
         let dir = self.entry(&meta.sha256);
         std::fs::create_dir_all(&dir).map_err(|e| Error::output_io(&dir, "cannot create", &e))?;
         let m = dir.join("meta.json");
-        let tmp_meta = dir.join("meta.json.tmp");
-        std::fs::write(
-            &tmp_meta,
-            serde_json::to_string_pretty(meta).expect("json") + "\n",
-        )
-        .and_then(|_| std::fs::rename(&tmp_meta, &m))
-        .map_err(|e| Error::output_io(&m, "cannot write", &e))?;
+        let json = serde_json::to_string_pretty(meta).expect("json") + "\n";
+        crate::io::atomic::write_atomic(&m, json.as_bytes())
+            .map_err(|e| Error::output_io(&m, "cannot write", &e))?;
         let img = self.image(&meta.sha256);
         std::fs::rename(tmp_image, &img)
             .map_err(|e| Error::output_io(&img, "cannot move into", &e))?;

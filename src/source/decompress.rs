@@ -228,7 +228,14 @@ fn by_blocks(
                     }
                     drop(d);
                     // Holes (zero blocks not written) are hashed without reads.
-                    crate::bake::digest::hash_span(&r, b.out, b.out + b.size, &mut h, &mut buf)?;
+                    crate::io::extents::hash_span(
+                        &r,
+                        b.out,
+                        b.out + b.size,
+                        &mut h,
+                        &mut buf,
+                        &mut |_| {},
+                    )?;
                 }
                 Ok(Some(hex::encode(h.finalize())))
             })

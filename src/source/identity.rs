@@ -2,7 +2,7 @@
 //! (device, inode, size, mtime), so re-baking does not re-read gigabytes.
 
 use std::fs::File;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -15,33 +15,8 @@ const BUF: usize = 1 << 20;
 /// Hash `len` bytes of `file`. Holes are fed as zeros without reading them.
 pub fn sha256(file: &File, len: u64, progress: &mut dyn FnMut(u64)) -> std::io::Result<String> {
     let mut h = Sha256::new();
-    let zeros = vec![0u8; BUF];
     let mut buf = vec![0u8; BUF];
-    let mut pos = 0u64;
-    while pos < len {
-        // Where the next data starts; everything before it is a hole.
-        let data = match rustix::fs::seek(file, rustix::fs::SeekFrom::Data(pos)) {
-            Ok(d) => d.min(len),
-            Err(rustix::io::Errno::NXIO) => len,
-            Err(_) => pos, // no SEEK_DATA: read everything
-        };
-        while pos < data {
-            let n = (data - pos).min(BUF as u64) as usize;
-            h.update(&zeros[..n]);
-            pos += n as u64;
-        }
-        let hole = rustix::fs::seek(file, rustix::fs::SeekFrom::Hole(pos))
-            .map(|x| x.min(len))
-            .unwrap_or(len);
-        while pos < hole {
-            let n = (hole - pos).min(BUF as u64) as usize;
-            file.read_exact_at(&mut buf[..n], pos)?;
-            h.update(&buf[..n]);
-            pos += n as u64;
-            progress(pos);
-        }
-        progress(pos);
-    }
+    crate::io::extents::hash_span(file, 0, len, &mut h, &mut buf, progress)?;
     Ok(hex::encode(h.finalize()))
 }
 
@@ -74,10 +49,7 @@ pub fn remember(path: &Path, sha: &str, cache: &Path) {
 fn write_memo(memo: &Path, sha: &str) {
     // Remembering is an optimisation: failure to write the memo is not an error.
     if std::fs::create_dir_all(memo.parent().expect("memo has a parent")).is_ok() {
-        let tmp = memo.with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&tmp, format!("{sha}\n")).is_ok() {
-            let _ = std::fs::rename(&tmp, memo);
-        }
+        let _ = crate::io::atomic::write_atomic(memo, format!("{sha}\n").as_bytes());
     }
 }
 
@@ -109,10 +81,12 @@ pub fn image_sha256(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileExt;
 
     #[test]
     fn hashes_sparse_files_like_a_plain_read() {
-        let p = std::env::temp_dir().join(format!("piprep-sha-{}", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sparse.img");
         let f = File::create(&p).unwrap();
         f.set_len(5 << 20).unwrap();
         f.write_all_at(b"hello", 3 << 20).unwrap();
@@ -121,6 +95,5 @@ mod tests {
         let got = sha256(&f, 5 << 20, &mut |_| {}).unwrap();
         let want = hex::encode(Sha256::digest(std::fs::read(&p).unwrap()));
         assert_eq!(got, want);
-        std::fs::remove_file(&p).unwrap();
     }
 }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use crate::config::image_spec::Spec;
 use crate::error::{Error, Result};
 use crate::interrupt::TempPath;
 use cache::{Cache, Meta};
@@ -31,44 +32,6 @@ pub fn cache_dir(flag: Option<&Path>) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("piprep")
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Spec {
-    /// A local .img or .img.xz, with the sha256 it must have (of the file as
-    /// it is) when one is given.
-    Path {
-        path: PathBuf,
-        sha256: Option<String>,
-    },
-    Url {
-        url: String,
-        sha256: Option<String>,
-        sha256_url: Option<String>,
-    },
-    OsList {
-        list: String,
-        name: String,
-    },
-}
-
-impl Spec {
-    /// `--image` accepts a URL (checked against its `<url>.sha256` sidecar) or a path.
-    pub fn from_flag(s: &Path) -> Spec {
-        let t = s.to_string_lossy();
-        if t.starts_with("http://") || t.starts_with("https://") {
-            Spec::Url {
-                url: t.into_owned(),
-                sha256: None,
-                sha256_url: None,
-            }
-        } else {
-            Spec::Path {
-                path: s.to_path_buf(),
-                sha256: None,
-            }
-        }
-    }
 }
 
 /// What identifies a base image, recorded in every node's stamp and manifest.
@@ -283,7 +246,7 @@ impl Fetcher {
     /// the cache does not already hold.
     pub fn fetch(&self, spec: &Spec) -> Result<Base> {
         if let Spec::Path { path: p, sha256 } = spec {
-            let (file, len) = crate::image::open_readonly(p)?;
+            let (file, len) = crate::io::open_readonly(p)?;
             let want = expected_sha(p, sha256.as_deref())?;
             let xz = decompress::is_xz(p).map_err(|e| Error::image_io(p, "cannot read", &e))?;
             if !xz {

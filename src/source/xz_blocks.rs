@@ -380,8 +380,8 @@ mod tests {
 
     #[test]
     fn decodes_every_check_type_and_rejects_damage() {
-        let dir = std::env::temp_dir().join(format!("piprep-xzb-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         for check in ["none", "crc32", "crc64", "sha256"] {
             let c = format!("--check={check}");
             let (raw, f, len) = sample(&dir, &["-T2", "-1", "--block-size=1MiB", &c]);
@@ -408,6 +408,5 @@ mod tests {
         // A truncated file, or one with trailing padding, is not this layout.
         let (_, f, len) = sample(&dir, &["-T2", "--block-size=1MiB"]);
         assert!(layout(&f, len - 1).is_none());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

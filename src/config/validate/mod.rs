@@ -18,7 +18,7 @@ use toml::Spanned;
 use super::Config;
 use super::plan::{NodePlan, ProfilePlan};
 use super::profile::{Profile, Role};
-use super::source::Location;
+use super::toml_file::Location;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -105,7 +105,8 @@ mod tests {
             assert_eq!(b.as_ptr() as usize % ALIGN, 0);
             assert!(b.iter().all(|&x| x == 0));
         }
-        let p = std::env::temp_dir().join(format!("piprep-aligned-{}", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("direct");
         let f = File::options()
             .read(true)
             .write(true)
@@ -124,6 +125,5 @@ mod tests {
         assert!(got[5..104].iter().all(|&x| x == 7));
         assert!(got[104..ALIGN].iter().all(|&x| x == 0));
         assert!(got[ALIGN..].iter().all(|&x| x == 7));
-        std::fs::remove_file(&p).unwrap();
     }
 }

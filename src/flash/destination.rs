@@ -25,7 +25,7 @@ pub struct Rules<'a> {
 }
 
 #[derive(Debug)]
-pub enum TargetKind {
+pub enum DestinationKind {
     /// A whole disk: a block device, or a file a (test) sysfs describes.
     Disk(Disk),
     /// A regular file, written as a temporary beside it and renamed into place
@@ -34,14 +34,14 @@ pub enum TargetKind {
 }
 
 #[derive(Debug)]
-pub struct Target {
+pub struct Destination {
     pub path: PathBuf,
-    pub kind: TargetKind,
+    pub kind: DestinationKind,
 }
 
-impl Target {
+impl Destination {
     pub fn is_disk(&self) -> bool {
-        matches!(self.kind, TargetKind::Disk(_))
+        matches!(self.kind, DestinationKind::Disk(_))
     }
 }
 
@@ -74,11 +74,8 @@ fn worth_keeping(path: &Path) -> Option<String> {
     if !super::image::has_partition_table(&head[..n]) {
         return None;
     }
-    let what = match crate::inspect::read_stamp(path) {
-        Some(stamp) => format!(
-            "a piprep image (node {})",
-            stamp["node"].as_str().unwrap_or("?")
-        ),
+    let what = match crate::contract::read_stamp(path) {
+        Some(stamp) => format!("a piprep image (node {})", stamp.node),
         None => "a partition table".to_string(),
     };
     Some(format!("holds {what}"))
@@ -86,7 +83,7 @@ fn worth_keeping(path: &Path) -> Option<String> {
 
 /// Classify one target and check what can be checked without writing or
 /// knowing the image (`check_fits` comes once the image is known).
-pub fn classify(path: &Path, rules: &Rules) -> Result<Target> {
+pub fn classify(path: &Path, rules: &Rules) -> Result<Destination> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -102,9 +99,9 @@ pub fn classify(path: &Path, rules: &Rules) -> Result<Target> {
                     path.display()
                 )));
             }
-            return Ok(Target {
+            return Ok(Destination {
                 path: path.to_path_buf(),
-                kind: TargetKind::File,
+                kind: DestinationKind::File,
             });
         }
         Err(e) => {
@@ -116,12 +113,12 @@ pub fn classify(path: &Path, rules: &Rules) -> Result<Target> {
     };
     let ft = meta.file_type();
     if (ft.is_block_device() || ft.is_file())
-        && let device::Target::Disk(d) = device::probe(path, rules.system)?
+        && let device::DeviceKind::Disk(d) = device::probe(path, rules.system)?
     {
         device::check_safe(&d, 0, rules.allow_non_removable, rules.system)?;
-        return Ok(Target {
+        return Ok(Destination {
             path: path.to_path_buf(),
-            kind: TargetKind::Disk(d),
+            kind: DestinationKind::Disk(d),
         });
     }
     if !ft.is_file() {
@@ -161,15 +158,15 @@ pub fn classify(path: &Path, rules: &Rules) -> Result<Target> {
             )));
         }
     }
-    Ok(Target {
+    Ok(Destination {
         path: path.to_path_buf(),
-        kind: TargetKind::File,
+        kind: DestinationKind::File,
     })
 }
 
 /// A disk smaller than the image is refused before anything is written.
-pub fn check_fits(t: &Target, image_len: Option<u64>) -> Result<()> {
-    if let (TargetKind::Disk(d), Some(len)) = (&t.kind, image_len)
+pub fn check_fits(t: &Destination, image_len: Option<u64>) -> Result<()> {
+    if let (DestinationKind::Disk(d), Some(len)) = (&t.kind, image_len)
         && d.size < len
     {
         return Err(refuse(format!(
@@ -219,9 +216,9 @@ pub fn check_distinct(targets: &[&Path], sources: &[&Path]) -> Result<()> {
 }
 
 /// Show every disk that will be overwritten and ask once, unless --yes.
-pub fn confirm(disks: &[&Target], yes: bool) -> Result<()> {
+pub fn confirm(disks: &[&Destination], yes: bool) -> Result<()> {
     for t in disks {
-        let TargetKind::Disk(disk) = &t.kind else {
+        let DestinationKind::Disk(disk) = &t.kind else {
             continue;
         };
         let parts: Vec<&str> = disk.partitions.iter().map(|(n, _)| n.as_str()).collect();
@@ -272,11 +269,7 @@ pub fn confirm(disks: &[&Target], yes: bool) -> Result<()> {
 /// The file a regular-file target is written to before its rename:
 /// `.NAME.PID.partial` beside it, registered for removal on a signal.
 pub fn temp_for(path: &Path) -> TempPath {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into());
-    TempPath::new(path.with_file_name(format!(".{name}.{}.partial", std::process::id())))
+    TempPath::new(crate::io::atomic::temp_beside(path))
 }
 
 #[cfg(test)]

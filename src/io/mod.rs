@@ -1,0 +1,11 @@
+//! Byte-moving helpers with no knowledge of images, nodes or Raspberry Pi
+//! OS, one concern per file: sparse extents, atomic writes, aligned buffers,
+//! opening an input read-only.
+//! Every stage may use them; they use no stage.
+
+pub mod aligned;
+pub mod atomic;
+pub mod extents;
+pub mod open;
+
+pub use open::open_readonly;
