@@ -6,9 +6,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::image::{fat, table};
-use crate::io::open_readonly;
-
 /// Written by the first boot: the checklist report.
 pub const REPORT_FILE: &str = "piprep-report.txt";
 /// Secrets (password hash) for the hook; deleted by the first boot.
@@ -87,10 +84,7 @@ impl Stamp {
 
 /// The piprep stamp of an image or card, if it has a readable one.
 pub fn read_stamp(path: &Path) -> Option<Stamp> {
-    let (file, size) = open_readonly(path).ok()?;
-    let table = table::read(&file, path, size).ok()?;
-    let boot = table.boot(path).ok()?;
-    let (_, mut c) = fat::read(&file, path, boot, &[STAMP_FILE]).ok()?;
+    let mut c = crate::image::read_boot_files(path, &[STAMP_FILE]).ok()?;
     Stamp::parse(&c.remove(0)?).ok()
 }
 

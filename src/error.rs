@@ -38,6 +38,9 @@ impl Kind {
 pub struct Error {
     pub kind: Kind,
     pub message: String,
+    /// Set by `output_io` for a full disk or a refused write, which the
+    /// caller may answer with its own alternative (`--out`, `--cache-dir`).
+    elsewhere: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -47,6 +50,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            elsewhere: false,
         }
     }
     pub fn config(message: impl Into<String>) -> Self {
@@ -69,13 +73,25 @@ impl Error {
         let code = e.raw_os_error();
         let is = |errno: Errno| code == Some(errno.raw_os_error());
         let hint = if is(Errno::NOSPC) || is(Errno::DQUOT) {
-            "; free space on that filesystem or choose another --out directory"
+            "; free space on that filesystem"
         } else if is(Errno::ACCESS) || is(Errno::PERM) || is(Errno::ROFS) {
-            "; check the directory's permissions or choose another --out directory"
+            "; check the directory's permissions"
         } else {
             ""
         };
-        Self::output(format!("{what} {}: {e}{hint}", path.display()))
+        let mut err = Self::output(format!("{what} {}: {e}{hint}", path.display()));
+        err.elsewhere = !hint.is_empty();
+        err
+    }
+
+    /// For a full disk or a refused write, add the caller's way around it
+    /// (`choose another --out directory`).
+    pub fn or_instead(mut self, alternative: &str) -> Self {
+        if self.elsewhere {
+            self.message = format!("{} or {alternative}", self.message);
+            self.elsewhere = false;
+        }
+        self
     }
 
     /// An I/O error while reading the input image.
@@ -97,3 +113,31 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_hints_are_generic_until_the_caller_adds_its_own() {
+        let p = Path::new("/x/out/cp-1.img");
+        let full = std::io::Error::from_raw_os_error(rustix::io::Errno::NOSPC.raw_os_error());
+        let e = Error::output_io(p, "cannot write", &full);
+        assert!(
+            e.message.ends_with("; free space on that filesystem"),
+            "{e}"
+        );
+        let e = e.or_instead("choose another --out directory");
+        assert!(
+            e.message
+                .ends_with("free space on that filesystem or choose another --out directory"),
+            "{e}"
+        );
+        // Added once, and never to an error without such a hint.
+        let e = e.or_instead("again");
+        assert!(!e.message.ends_with("again"), "{e}");
+        let other = std::io::Error::from_raw_os_error(rustix::io::Errno::IO.raw_os_error());
+        let e = Error::output_io(p, "cannot write", &other).or_instead("choose another");
+        assert!(!e.message.contains("choose another"), "{e}");
+    }
+}

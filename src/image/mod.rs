@@ -43,6 +43,15 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// The named files of the FAT boot partition of an image or card (`None`
+/// for each one absent): the one way commands read what a card holds.
+pub fn read_boot_files(path: &Path, names: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
+    let (file, size) = open_readonly(path)?;
+    let table = table::read(&file, path, size)?;
+    let boot = table.boot(path)?;
+    Ok(fat::read(&file, path, boot, names)?.1)
+}
+
 /// A base image, opened read-only and inspected once.
 pub struct BaseImage {
     pub path: PathBuf,

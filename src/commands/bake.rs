@@ -1,0 +1,77 @@
+//! `piprep bake`: node images from the base, one per selected node.
+
+use super::{Ctx, load_base, load_plans};
+use crate::bake;
+use crate::cli::BakeArgs;
+use crate::error::{Error, Result};
+
+/// The bake's own way around a full or read-only output filesystem.
+pub const OUT_FIX: &str = "choose another --out directory";
+
+pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
+    let quiet = ctx.quiet;
+    let (cfg, plans) = load_plans(ctx)?;
+    let chosen = cfg.select(&plans, &args.nodes, args.all)?;
+    let base = load_base(ctx, Some(&cfg), args.image.as_deref())?;
+    let opts = bake::Options {
+        out_dir: args.out.clone(),
+        force: args.force,
+        quiet,
+        compress: args.compress.is_some(),
+        jobs: args.jobs,
+        check_reproducible: args.check_reproducible,
+        cache_dir: ctx.cache_dir.clone(),
+        init: cfg.init_mode(),
+    };
+    let (results, saved) = bake::run(&base, &chosen, &opts);
+    if let Some(path) = &args.timings {
+        let t: serde_json::Map<String, serde_json::Value> = results
+            .iter()
+            .filter_map(|(n, r)| match r {
+                Ok(bake::Outcome::Baked(b)) => {
+                    Some((n.clone(), serde_json::to_value(&b.timings).expect("json")))
+                }
+                _ => None,
+            })
+            .collect();
+        std::fs::write(path, serde_json::to_string_pretty(&t).expect("json"))
+            .map_err(|e| Error::output_io(path, "cannot write", &e))?;
+    }
+    report_bake(results, saved, quiet)
+}
+
+/// Print what happened per node; the first error decides the exit code, the
+/// others are printed too.
+fn report_bake(
+    results: Vec<(String, Result<bake::Outcome>)>,
+    saved: Result<()>,
+    quiet: bool,
+) -> Result<()> {
+    let mut first_err: Option<Error> = None;
+    for (name, r) in results {
+        match r {
+            Ok(bake::Outcome::Baked(b)) if !quiet => eprintln!(
+                "baked {name} -> {} in {:.0} ms ({:?}; FAT edit {:.1} ms)",
+                b.path.display(),
+                b.timings.total_ms,
+                b.method,
+                b.timings.fat_edit_ms
+            ),
+            Ok(bake::Outcome::UpToDate(p)) if !quiet => {
+                eprintln!("{name}: {} is up to date (--force rebakes)", p.display())
+            }
+            Ok(_) => {}
+            Err(e) => match (&first_err, e.or_instead(OUT_FIX)) {
+                (Some(_), e) => eprintln!("piprep: error: {e}"),
+                (None, e) => first_err = Some(e),
+            },
+        }
+    }
+    if let Err(e) = saved.map_err(|e| e.or_instead(OUT_FIX)) {
+        match &first_err {
+            Some(_) => eprintln!("piprep: error: {e}"),
+            None => first_err = Some(e),
+        }
+    }
+    first_err.map_or(Ok(()), Err)
+}

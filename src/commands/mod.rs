@@ -1,0 +1,115 @@
+//! Command handlers: glue between the CLI and the stages, one file per
+//! command. Here: what they share (options, loading plans, the base image,
+//! printing).
+
+mod bake;
+mod docs;
+mod fetch;
+mod flash;
+mod inspect;
+mod render;
+mod report;
+mod validate;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::config::plan::NodePlan;
+use crate::config::{Config, Severity};
+use crate::error::{Error, Result};
+use crate::image::BaseImage;
+use crate::source::cache::Cache;
+use crate::source::{Fetcher, Identity, Spec, identity};
+
+pub use bake::bake;
+pub use docs::{completions, man};
+pub use fetch::{cache, fetch};
+pub use flash::flash;
+pub use inspect::inspect;
+pub use render::render;
+pub use report::report;
+pub use validate::validate;
+
+/// Options every command shares.
+pub struct Ctx {
+    pub config: PathBuf,
+    pub cache_dir: PathBuf,
+    pub quiet: bool,
+    pub offline: bool,
+}
+
+impl Ctx {
+    fn fetcher(&self) -> Fetcher {
+        Fetcher {
+            cache: Cache::new(&self.cache_dir),
+            quiet: self.quiet,
+            offline: self.offline,
+        }
+    }
+}
+
+fn warn_findings(findings: &[crate::config::Finding], quiet: bool) {
+    if quiet {
+        return;
+    }
+    for f in findings.iter().filter(|f| f.severity == Severity::Warning) {
+        eprintln!("{f}");
+    }
+}
+
+/// The inventory and every node's plan, its warnings printed once.
+fn load_plans(ctx: &Ctx) -> Result<(Config, Vec<NodePlan>)> {
+    let cfg = Config::load(&ctx.config)?;
+    let (plans, findings) = cfg.plans()?;
+    warn_findings(&findings, ctx.quiet);
+    Ok((cfg, plans))
+}
+
+/// The raw base image for a command: `--image` (URL or path) or `[image]`,
+/// fetched into the cache when needed, opened, and its identity completed.
+fn load_base(ctx: &Ctx, cfg: Option<&Config>, flag: Option<&Path>) -> Result<BaseImage> {
+    let spec = match (flag, cfg) {
+        (Some(p), _) => Spec::from_flag(p),
+        (None, Some(cfg)) => cfg.image_spec()?.ok_or_else(|| {
+            Error::config(format!(
+                "no base image: pass --image PATH|URL or add an [image] section to {}",
+                cfg.path.display()
+            ))
+        })?,
+        (None, None) => return Err(Error::config("no base image: pass --image PATH|URL")),
+    };
+    // Name where a local path came from: the same open error fits `--image`
+    // and `[image] path` only with it.
+    let origin = match (flag, cfg) {
+        (Some(_), _) => "--image".to_string(),
+        (None, Some(cfg)) => format!("[image] path in {}", cfg.path.display()),
+        (None, None) => String::new(),
+    };
+    let fetched = ctx.fetcher().fetch(&spec).map_err(|e| match &spec {
+        Spec::Path { .. } => e.context(&origin),
+        _ => e,
+    })?;
+    let mut base = BaseImage::open(&fetched.raw)?;
+    let raw_sha = match &fetched.identity.raw_sha256 {
+        Some(s) => s.clone(),
+        None => identity::image_sha256(
+            &fetched.raw,
+            &base.file,
+            base.len,
+            &ctx.cache_dir,
+            ctx.quiet,
+        )?,
+    };
+    base.identity = Identity {
+        raw_sha256: Some(raw_sha),
+        ..fetched.identity
+    };
+    Ok(base)
+}
+
+fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::internal(format!("cannot write to stdout: {e}")))
+}
