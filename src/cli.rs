@@ -275,7 +275,10 @@ pub struct RenderArgs {
     /// without it the profile's added arguments are shown and /boot/firmware assumed.
     #[arg(long, value_name = "PATH")]
     pub image: Option<PathBuf>,
-    /// Write the files into DIR instead of printing them (secrets included).
+    /// Write the boot-partition files into DIR instead of printing them
+    /// (secrets included), and what the first boot installs into the root
+    /// filesystem as a tree under DIR/rootfs (replaced on each render), so
+    /// `diff -r` shows exactly what changes for a node.
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: Option<PathBuf>,
 }

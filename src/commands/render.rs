@@ -1,10 +1,13 @@
 //! `piprep render`: what a node's card would get, printed or written as a tree.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path};
 
 use super::{Ctx, load_base, load_plans};
 use crate::cli::RenderArgs;
 use crate::error::{Error, Result};
+use crate::render::setup::RootFile;
 use crate::render::{self, Target};
 
 pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
@@ -41,12 +44,16 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
             let p = dir.join(&name);
             std::fs::write(&p, content).map_err(|e| Error::output_io(&p, "cannot write", &e))?;
         }
+        let tree = dir.join("rootfs");
+        write_tree(&tree, &r.rootfs)?;
         if !quiet {
             eprintln!(
-                "wrote {} files for node {} to {}",
+                "wrote {} boot-partition files for node {} to {}, and the {} files its first boot installs under {}",
                 r.files.len() + 1,
                 plan.name,
-                dir.display()
+                dir.display(),
+                r.rootfs.len(),
+                tree.display()
             );
         }
         return Ok(());
@@ -78,4 +85,35 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
         Ok(())
     };
     emit().map_err(|e| Error::internal(format!("cannot write to stdout: {e}")))
+}
+
+/// The root-filesystem files as a tree under `tree` (`tree/etc/...`), with
+/// their modes, so a node's content can be diffed. A tree from an earlier
+/// render is replaced, so no file of an older plan lingers.
+fn write_tree(tree: &Path, files: &[RootFile]) -> Result<()> {
+    if tree.exists() {
+        std::fs::remove_dir_all(tree).map_err(|e| Error::output_io(tree, "cannot replace", &e))?;
+    }
+    for f in files {
+        // Absolute paths made relative; nothing may climb out of the tree.
+        let rel: std::path::PathBuf = Path::new(&f.path)
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(Ok(n)),
+                Component::RootDir => None,
+                _ => Some(Err(())),
+            })
+            .collect::<std::result::Result<_, ()>>()
+            .map_err(|_| Error::internal(format!("unsafe root-filesystem path {}", f.path)))?;
+        let p = tree.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::output_io(parent, "cannot create", &e))?;
+        }
+        std::fs::write(&p, &f.content).map_err(|e| Error::output_io(&p, "cannot write", &e))?;
+        let mode = u32::from_str_radix(f.mode, 8).unwrap_or(0o644);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::output_io(&p, "cannot set the mode of", &e))?;
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use super::{Backend, firstboot};
+use super::setup::NodeSetup;
 use crate::config::plan::NodePlan;
 
 #[derive(Serialize)]
@@ -86,17 +86,16 @@ if systemctl cat userconfig.service >/dev/null 2>&1; then \
 systemctl disable --quiet userconfig.service; systemctl stop --no-block userconfig.service; \
 systemctl enable --quiet getty@tty1.service; systemctl start --no-block getty@tty1.service; fi; true";
 
-pub fn user_data(plan: &NodePlan, boot_mount: &str) -> String {
-    let files = firstboot::rootfs_files(plan, boot_mount, Backend::CloudInit);
+pub fn user_data(plan: &NodePlan, setup: &NodeSetup) -> String {
     // cloud-init's runcmd runs in cloud-final, after its users and files: the
     // shared offline preparation (which also takes the password hash out of
     // user-data), then sshd and the networked setup started now (not only
     // enabled), which installs what is missing and applies chrony and the
     // firewall once per rule set, and writes the report.
     let run: Vec<Vec<String>> = vec![
-        cmd(&[firstboot::PREPARE_PATH]),
+        setup.offline.clone(),
         cmd(&["systemctl", "enable", "--now", "ssh"]),
-        cmd(&["systemctl", "enable", "--now", "piprep-setup.service"]),
+        cmd(&["systemctl", "enable", "--now", setup.networked]),
     ];
 
     let cfg = CloudConfig {
@@ -118,13 +117,14 @@ pub fn user_data(plan: &NodePlan, boot_mount: &str) -> String {
         ssh_pwauth: plan.user.password_hash.is_some(),
         ssh_genkeytypes: vec!["rsa", "ecdsa", "ed25519"],
         bootcmd: vec![cmd(&["sh", "-c", FIRST_USER, "piprep", &plan.user.name])],
-        write_files: files
+        write_files: setup
+            .files
             .iter()
             .map(|f| WriteFile {
                 path: &f.path,
                 content: &f.content,
                 permissions: f.mode,
-                owner: "root:root",
+                owner: f.owner,
             })
             .collect(),
         runcmd: run,

@@ -4,8 +4,6 @@
 use crate::config::plan::FirewallPlan;
 use crate::config::profile::{Action, Direction, Policy, Proto, RuleSpec};
 
-use super::shell::quote;
-
 fn policy(p: Policy) -> &'static str {
     match p {
         Policy::Allow => "allow",
@@ -52,15 +50,6 @@ pub fn words(r: &RuleSpec) -> Vec<String> {
         w.extend(["comment".into(), cm.clone()]);
     }
     w
-}
-
-/// The same rule as one shell command line.
-pub fn command(r: &RuleSpec) -> String {
-    words(r)
-        .iter()
-        .map(|w| quote(w))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The IPv4 line of `ufw status verbose` for this rule, spaces collapsed.
@@ -121,30 +110,6 @@ pub fn logging_line(fw: &FirewallPlan) -> String {
         "on" => "on (low)".to_string(),
         level => format!("on ({level})"),
     }
-}
-
-/// The shell function that resets ufw to exactly this rule set, once per set.
-pub fn function(fw: &FirewallPlan, ruleset_hash: &str) -> String {
-    if !fw.enable {
-        return "configure_firewall() { return 0; }".to_string();
-    }
-    let mut s = String::from("configure_firewall() {\n");
-    s += &format!("\twant={ruleset_hash}\n");
-    s += "\tif [ \"$(cat \"$STATE/ufw.applied\" 2>/dev/null)\" = \"$want\" ] && ufw status | grep -q '^Status: active'; then\n\t\treturn 0\n\tfi\n";
-    s += "\tcommand -v ufw >/dev/null || { log \"ufw is not installed\"; return 1; }\n";
-    s += "\tlog \"applying firewall rule set $want\"\n";
-    s += "\tufw --force reset >/dev/null || return 1\n";
-    for (policy, direction) in defaults_words(fw) {
-        s += &format!("\tufw default {policy} {direction} || return 1\n");
-    }
-    s += &format!("\tufw logging {} || return 1\n", quote(&fw.logging));
-    for r in &fw.rules {
-        s += &format!("\t{} || return 1\n", command(r));
-    }
-    s += "\tufw --force enable || return 1\n";
-    s += "\techo \"$want\" >\"$STATE/ufw.applied\"\n";
-    s += "}";
-    s
 }
 
 #[cfg(test)]
@@ -247,7 +212,7 @@ mod tests {
             "it's the API",
         );
         assert_eq!(
-            command(&rule),
+            crate::render::scripts::command_line(&words(&rule)),
             r"ufw allow in proto tcp from 10.1.1.0/24 to any port 6443 comment 'it'\''s the API'"
         );
     }

@@ -8,6 +8,8 @@ pub mod cmdline;
 pub mod firewall;
 pub mod firstboot;
 pub mod network;
+pub mod scripts;
+pub mod setup;
 pub mod shell;
 
 use crate::config::plan::NodePlan;
@@ -92,6 +94,8 @@ pub struct Rendered {
     pub cmdline_added: Vec<String>,
     /// Files for the FAT root, in write order.
     pub files: Vec<BootFile>,
+    /// What the first boot installs into the root filesystem.
+    pub rootfs: Vec<setup::RootFile>,
 }
 
 pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
@@ -109,12 +113,13 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
         Some(orig) => Some(cmdline::edit(orig, &permanent, &hook, &stale)?),
         None => None,
     };
+    let setup = setup::node_setup(plan, &target.boot_mount, backend);
     let mut files = Vec::new();
     match backend {
         Backend::Firstrun => {
             files.push(BootFile {
                 name: crate::contract::HOOK_SCRIPT.to_string(),
-                content: firstboot::hook_script(plan, &target.boot_mount).into_bytes(),
+                content: firstboot::hook_script(plan, &setup, &target.boot_mount).into_bytes(),
                 secret: false,
                 redact: None,
             });
@@ -131,7 +136,7 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
             // These replace the image's template seed files, not append to them.
             files.push(BootFile {
                 name: "user-data".into(),
-                content: cloudinit::user_data(plan, &target.boot_mount).into_bytes(),
+                content: cloudinit::user_data(plan, &setup).into_bytes(),
                 secret: false,
                 redact: plan.user.password_hash.clone(),
             });
@@ -185,5 +190,6 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
         cmdline,
         cmdline_added,
         files,
+        rootfs: setup.files,
     })
 }

@@ -101,8 +101,8 @@ disable_cloud_init() {
 @@TIME_FUNCTION@@
 
 enable_setup_unit() {
-	systemctl enable piprep-setup.service >/dev/null 2>&1 ||
-		ln -sf /etc/systemd/system/piprep-setup.service /etc/systemd/system/multi-user.target.wants/piprep-setup.service
+	systemctl enable @@SETUP_UNIT@@ >/dev/null 2>&1 ||
+		ln -sf /etc/systemd/system/@@SETUP_UNIT@@ /etc/systemd/system/multi-user.target.wants/@@SETUP_UNIT@@
 }
 
 # Remove exactly our own arguments; keep every other token in order.
@@ -128,9 +128,9 @@ step "static address" set_network
 step "user $USER_NAME" set_user
 step "ssh" set_ssh
 step "cloud-init off (this hook configures the node)" disable_cloud_init
-step "node preparation" @@PREPARE_PATH@@
+step "node preparation" @@OFFLINE_STEP@@
 step "time synchronisation" set_time
-step "enable piprep-setup.service" enable_setup_unit
+step "enable @@SETUP_UNIT@@" enable_setup_unit
 /usr/local/lib/piprep/check.sh first-boot-hook || true
 step "remove first-boot arguments from cmdline.txt" clean_cmdline
 scrub "$SECRETS" || rm -f "$SECRETS"

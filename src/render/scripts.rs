@@ -1,0 +1,173 @@
+//! The root-filesystem scripts both backends install: prepare (the offline
+//! node preparation), setup (run by piprep-setup.service once the network is
+//! up) and check (the checklist that writes the report). The shell lives in
+//! `templates/`; here values are quoted and filled in.
+
+use sha2::{Digest, Sha256};
+
+use super::shell::{fill, quote};
+use super::{Backend, firewall};
+use crate::config::plan::NodePlan;
+use crate::config::profile::TimeDaemon;
+use crate::contract::{REPORT_FILE, SECRETS_FILE};
+
+const SETUP: &str = include_str!("templates/setup.sh");
+const CHECK: &str = include_str!("templates/check.sh");
+const PREPARE: &str = include_str!("templates/prepare.sh");
+const SWAP: &str = include_str!("templates/swap.sh");
+const CHRONY: &str = include_str!("templates/chrony.sh");
+const CHRONY_ONLY_OURS: &str = include_str!("templates/chrony-only-ours.sh");
+const FIREWALL: &str = include_str!("templates/firewall.sh");
+/// Helpers every generated script shares (log, step, put_file, has_pkg, has_unit).
+const SHELL_LIB: &str = include_str!("templates/lib.sh");
+
+/// A shell function that does nothing, for a step the profile leaves out.
+pub fn skipped(name: &str) -> String {
+    format!("{name}() {{ return 0; }}")
+}
+
+/// A template fragment without its final newline, as placed in a script.
+pub fn fragment(t: &str) -> String {
+    t.trim_end_matches('\n').to_string()
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+/// Values every script template uses.
+pub fn common(plan: &NodePlan) -> Vec<(&'static str, String)> {
+    vec![
+        ("SHELL_LIB", SHELL_LIB.trim_end().to_string()),
+        ("NODE_Q", quote(&plan.name)),
+        ("USER_Q", quote(&plan.user.name)),
+        ("VERSION", env!("CARGO_PKG_VERSION").to_string()),
+        ("HASH", plan.config_hash()),
+    ]
+}
+
+/// `key=value` lines for the scripts' sysctl loops.
+fn sysctl_lines(plan: &NodePlan) -> String {
+    let lines: Vec<String> = plan
+        .profile
+        .sysctl
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    lines.join("\n")
+}
+
+/// One command as a quoted shell line.
+pub fn command_line(words: &[String]) -> String {
+    words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+}
+
+pub fn check(plan: &NodePlan, boot_mount: &str, backend: Backend) -> String {
+    let p = &plan.profile;
+    let fw = &p.firewall;
+    let mut v = common(plan);
+    v.extend([
+        ("BACKEND", backend.name().to_string()),
+        ("BOOT_Q", quote(boot_mount)),
+        ("REPORT_FILE", REPORT_FILE.to_string()),
+        (
+            "ADDRESS_Q",
+            quote(&format!("{}/{}", plan.address, plan.prefix)),
+        ),
+        ("IFACE_Q", quote(&plan.interface)),
+        ("MODULES_Q", quote(&p.modules.join(" "))),
+        ("CMDLINE_Q", quote(&p.cmdline.join(" "))),
+        ("SWAP_DISABLE", yes_no(p.swap_disable)),
+        (
+            "TIME_DAEMON_Q",
+            match p.time_daemon {
+                TimeDaemon::Chrony => "chrony",
+                TimeDaemon::SystemdTimesyncd => "systemd-timesyncd",
+            }
+            .to_string(),
+        ),
+        ("FIREWALL_ENABLE", yes_no(fw.enable)),
+        ("FIREWALL_DEFAULTS_Q", quote(&firewall::defaults_line(fw))),
+        ("FIREWALL_LOGGING_Q", quote(&firewall::logging_line(fw))),
+        ("KEY_COUNT", plan.user.ssh_authorized_keys.len().to_string()),
+        ("SYSCTL_LINES_Q", quote(&sysctl_lines(plan))),
+        (
+            "UFW_STATUS_LINES_Q",
+            quote(
+                &fw.rules
+                    .iter()
+                    .map(firewall::status_line)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        ),
+    ]);
+    fill(CHECK, &v)
+}
+
+/// configure_firewall: reset ufw to exactly `commands`, once per rule set
+/// (the set's hash is remembered on the node).
+fn firewall_function(commands: &[Vec<String>]) -> String {
+    if commands.is_empty() {
+        return skipped("configure_firewall");
+    }
+    let lines: String = commands
+        .iter()
+        .map(|c| format!("\t{} || return 1\n", command_line(c)))
+        .collect();
+    let with = |ruleset: &str| {
+        fragment(&fill(
+            FIREWALL,
+            &[
+                ("RULESET", ruleset.to_string()),
+                ("FIREWALL_COMMANDS", lines.clone()),
+            ],
+        ))
+    };
+    let ruleset = hex::encode(&Sha256::digest(with("RULESET").as_bytes())[..8]);
+    with(&ruleset)
+}
+
+pub fn setup(plan: &NodePlan, packages: &[&str], firewall: &[Vec<String>]) -> String {
+    let chrony = if plan.profile.time_daemon == TimeDaemon::Chrony {
+        // Use only the inventory's servers: the distribution's are commented out.
+        let only_ours = if plan.ntp.is_empty() {
+            ""
+        } else {
+            CHRONY_ONLY_OURS
+        };
+        fragment(&fill(
+            CHRONY,
+            &[("ONLY_OUR_SOURCES", only_ours.to_string())],
+        ))
+    } else {
+        skipped("configure_time")
+    };
+    let mut v = common(plan);
+    v.extend([
+        ("PACKAGES_Q", quote(&packages.join(" "))),
+        ("CHRONY_FUNCTION", chrony),
+        ("FIREWALL_FUNCTION", firewall_function(firewall)),
+    ]);
+    fill(SETUP, &v)
+}
+
+/// The offline node preparation both backends run: swap, kernel settings, the
+/// user's login shell, SSH host keys, and the password hash off the boot
+/// partition.
+pub fn prepare(plan: &NodePlan, boot_mount: &str) -> String {
+    let swap = if plan.profile.swap_disable {
+        fragment(SWAP)
+    } else {
+        skipped("set_swap")
+    };
+    let mut v = common(plan);
+    v.extend([
+        ("BOOT_Q", quote(boot_mount)),
+        ("SECRETS_FILE", SECRETS_FILE.to_string()),
+        ("SWAP_FUNCTION", swap),
+        ("MODULES_Q", quote(&plan.profile.modules.join(" "))),
+        ("SYSCTL_LINES_Q", quote(&sysctl_lines(plan))),
+    ]);
+    fill(PREPARE, &v)
+}

@@ -1,0 +1,286 @@
+//! NodePlan → NodeSetup: what a node gets on its first boot, as data, decided
+//! once. The firstrun hook and cloud-init are two serializers of the same
+//! NodeSetup, so a file, package, step or firewall command added here reaches
+//! both backends.
+
+use super::Backend;
+use super::scripts;
+use crate::config::plan::NodePlan;
+use crate::config::profile::TimeDaemon;
+
+pub const PREPARE_PATH: &str = "/usr/local/lib/piprep/prepare.sh";
+pub const SETUP_PATH: &str = "/usr/local/lib/piprep/setup.sh";
+pub const CHECK_PATH: &str = "/usr/local/lib/piprep/check.sh";
+pub const SETUP_UNIT: &str = "piprep-setup.service";
+pub const UNIT_PATH: &str = "/etc/systemd/system/piprep-setup.service";
+
+const SETUP_UNIT_FILE: &str = include_str!("templates/piprep-setup.service");
+
+/// A file installed into the root filesystem (by the hook's put_file, or
+/// cloud-init's write_files).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootFile {
+    pub path: String,
+    pub mode: &'static str,
+    pub owner: &'static str,
+    pub content: String,
+}
+
+/// The card's content for one node, whichever backend carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSetup {
+    /// Root-filesystem files, in install order.
+    pub files: Vec<RootFile>,
+    /// Packages the networked step installs when the image lacks them.
+    pub packages: Vec<&'static str>,
+    /// The command run once, before the network: swap, kernel settings, login shell,
+    /// host keys, the password hash off the boot partition.
+    pub offline: Vec<String>,
+    /// The unit enabled for every boot, after the network is up: it installs
+    /// the packages, applies time and firewall, and writes the report.
+    pub networked: &'static str,
+    /// The ufw commands that build the rule set, after `ufw --force reset`
+    /// and before `ufw --force enable`. Empty when the firewall is off.
+    pub firewall: Vec<Vec<String>>,
+}
+
+pub fn modules_conf(plan: &NodePlan) -> String {
+    plan.profile
+        .modules
+        .iter()
+        .map(|m| format!("{m}\n"))
+        .collect()
+}
+
+/// sysctl.d file, aligned as in the guide.
+pub fn sysctl_conf(plan: &NodePlan) -> String {
+    let width = plan
+        .profile
+        .sysctl
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
+    plan.profile
+        .sysctl
+        .iter()
+        .map(|(k, v)| format!("{k:<width$} = {v}\n"))
+        .collect()
+}
+
+pub fn chrony_sources(plan: &NodePlan) -> String {
+    let mut s = String::from("# Time sources from piprep.toml [cluster] ntp\n");
+    for server in &plan.ntp {
+        let kind = if server.contains("pool") {
+            "pool"
+        } else {
+            "server"
+        };
+        s += &format!("{kind} {server} iburst\n");
+    }
+    s
+}
+
+pub fn packages(plan: &NodePlan) -> Vec<&'static str> {
+    let p = &plan.profile;
+    let mut v = Vec::new();
+    if p.time_daemon == TimeDaemon::Chrony {
+        v.push("chrony");
+    }
+    if p.firewall.enable {
+        v.push("ufw");
+    }
+    v
+}
+
+fn words(w: &[&str]) -> Vec<String> {
+    w.iter().map(|s| s.to_string()).collect()
+}
+
+/// The ufw commands of the plan's rule set, in the order they apply.
+pub fn firewall_commands(plan: &NodePlan) -> Vec<Vec<String>> {
+    let fw = &plan.profile.firewall;
+    if !fw.enable {
+        return Vec::new();
+    }
+    let mut v: Vec<Vec<String>> = super::firewall::defaults_words(fw)
+        .iter()
+        .map(|(policy, direction)| words(&["ufw", "default", policy, direction]))
+        .collect();
+    v.push(vec!["ufw".into(), "logging".into(), fw.logging.clone()]);
+    v.extend(fw.rules.iter().map(super::firewall::words));
+    v
+}
+
+pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSetup {
+    let p = &plan.profile;
+    let mut files = Vec::new();
+    let mut add = |path: String, mode, content| {
+        files.push(RootFile {
+            path,
+            mode,
+            owner: "root:root",
+            content,
+        })
+    };
+    if !p.modules.is_empty() {
+        add(
+            format!("/etc/modules-load.d/{}.conf", p.conf_name),
+            "0644",
+            modules_conf(plan),
+        );
+    }
+    if !p.sysctl.is_empty() {
+        add(
+            format!("/etc/sysctl.d/{}.conf", p.conf_name),
+            "0644",
+            sysctl_conf(plan),
+        );
+    }
+    if p.time_daemon == TimeDaemon::Chrony && !plan.ntp.is_empty() {
+        add(
+            "/etc/chrony/sources.d/piprep.sources".into(),
+            "0644",
+            chrony_sources(plan),
+        );
+    }
+    let firewall = firewall_commands(plan);
+    let packages = packages(plan);
+    add(
+        PREPARE_PATH.into(),
+        "0755",
+        scripts::prepare(plan, boot_mount),
+    );
+    add(
+        SETUP_PATH.into(),
+        "0755",
+        scripts::setup(plan, &packages, &firewall),
+    );
+    add(
+        CHECK_PATH.into(),
+        "0755",
+        scripts::check(plan, boot_mount, backend),
+    );
+    add(UNIT_PATH.into(), "0644", SETUP_UNIT_FILE.to_string());
+    NodeSetup {
+        files,
+        packages,
+        offline: vec![PREPARE_PATH.to_string()],
+        networked: SETUP_UNIT,
+        firewall,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::render::{cloudinit, firstboot, shell};
+
+    fn plans() -> Vec<NodePlan> {
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let mut all = Vec::new();
+        for inv in ["piprep.toml", "cloud-init.toml"] {
+            let cfg = Config::load(&data.join(inv)).unwrap();
+            all.extend(cfg.plans().unwrap().0);
+        }
+        all
+    }
+
+    /// The files cloud-init's user-data carries, as (path, mode, owner, body).
+    fn write_files(user_data: &str) -> Vec<(String, String, String, String)> {
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(user_data).unwrap();
+        let s = |v: &serde_yaml_ng::Value, k: &str| v[k].as_str().unwrap().to_string();
+        doc["write_files"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    s(f, "path"),
+                    s(f, "permissions"),
+                    s(f, "owner"),
+                    s(f, "content"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn both_backends_carry_the_same_setup() {
+        for plan in plans() {
+            let fr = node_setup(&plan, "/boot/firmware", Backend::Firstrun);
+            let ci = node_setup(&plan, "/boot/firmware", Backend::CloudInit);
+            // One decision: the backend changes only what the report names.
+            assert_eq!(
+                (&fr.packages, &fr.firewall, &fr.offline, fr.networked),
+                (&ci.packages, &ci.firewall, &ci.offline, ci.networked)
+            );
+            assert_eq!(fr.files.len(), ci.files.len());
+            for (a, b) in fr.files.iter().zip(&ci.files) {
+                assert_eq!((&a.path, a.mode, a.owner), (&b.path, b.mode, b.owner));
+                if a.path == CHECK_PATH {
+                    let differ: Vec<_> = a
+                        .content
+                        .lines()
+                        .zip(b.content.lines())
+                        .filter(|(x, y)| x != y)
+                        .collect();
+                    assert_eq!(differ, [("BACKEND=firstrun", "BACKEND=cloud-init")]);
+                } else {
+                    assert_eq!(a.content, b.content, "{}", a.path);
+                }
+            }
+            // The firstrun hook installs every file, byte for byte.
+            let hook = firstboot::hook_script(&plan, &fr, "/boot/firmware");
+            for f in &fr.files {
+                let line = shell::put_file(&f.path, f.mode, &f.content, "\t");
+                assert!(hook.contains(&line), "hook lacks {}", f.path);
+            }
+            assert!(hook.contains(&format!("step \"node preparation\" {}", PREPARE_PATH)));
+            // cloud-init writes exactly the same files.
+            let ud = cloudinit::user_data(&plan, &ci);
+            let want: Vec<_> = ci
+                .files
+                .iter()
+                .map(|f| {
+                    (
+                        f.path.clone(),
+                        f.mode.to_string(),
+                        f.owner.to_string(),
+                        f.content.clone(),
+                    )
+                })
+                .collect();
+            assert_eq!(write_files(&ud), want);
+            // Packages and firewall commands reach the node through setup.sh,
+            // which both carry.
+            let setup = &fr
+                .files
+                .iter()
+                .find(|f| f.path == SETUP_PATH)
+                .unwrap()
+                .content;
+            assert!(setup.contains(&format!("pkgs={}", shell::quote(&fr.packages.join(" ")))));
+            for c in &fr.firewall {
+                let line = format!("\t{} || return 1\n", scripts::command_line(c));
+                assert!(setup.contains(&line), "setup.sh lacks {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_firewall_is_the_profiles_rule_set_in_order() {
+        let plan = &plans()[0];
+        let fw = firewall_commands(plan);
+        let rules = &plan.profile.firewall.rules;
+        assert_eq!(fw.len(), 4 + rules.len());
+        assert_eq!(fw[0], ["ufw", "default", "deny", "incoming"]);
+        assert_eq!(fw[3][..2], ["ufw", "logging"]);
+        assert_eq!(fw[4], crate::render::firewall::words(&rules[0]));
+        let mut off = plan.clone();
+        off.profile.firewall.enable = false;
+        assert!(firewall_commands(&off).is_empty());
+        assert!(!packages(&off).contains(&"ufw"));
+    }
+}
