@@ -7,14 +7,16 @@
 pub mod compress;
 pub mod digest;
 pub mod fanout;
+pub mod fat_time;
 pub mod group;
 pub mod node;
+pub mod out_dir;
 pub mod outputs;
+mod reproducible;
 pub mod space;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 
@@ -24,7 +26,9 @@ use crate::error::{Error, Result};
 use crate::image::{BaseImage, fat};
 use crate::render::Target;
 use digest::BaseDigest;
+use fat_time::fat_time;
 use node::{Baked, Job};
+use out_dir::{lock_out_dir, prepare_out_dir, remove_stale, stamped_for, up_to_date};
 use outputs::Manifest;
 
 #[derive(Clone)]
@@ -42,116 +46,6 @@ pub struct Options {
 pub enum Outcome {
     Baked(Box<Baked>),
     UpToDate(PathBuf),
-}
-
-/// FAT timestamps: SOURCE_DATE_EPOCH, else the base's release date, else the
-/// base's own cmdline.txt time, so the same inputs give the same bytes.
-fn fat_time(base: &BaseImage) -> Result<fatfs::DateTime> {
-    if let Ok(s) = std::env::var("SOURCE_DATE_EPOCH") {
-        let secs: i64 = s.trim().parse().map_err(|_| {
-            Error::config(format!(
-                "SOURCE_DATE_EPOCH=`{s}` is not a number of seconds"
-            ))
-        })?;
-        return Ok(fat::fat_time_from_unix(secs));
-    }
-    if let Some(d) = base.identity.release_date.as_deref().and_then(parse_date) {
-        return Ok(fat::fat_time_from_unix(d));
-    }
-    Ok(base
-        .boot_view
-        .entry("cmdline.txt")
-        .map(|e| e.modified)
-        .unwrap_or_else(|| fat::fat_time_from_unix(1_577_836_800)))
-}
-
-/// `YYYY-MM-DD` → Unix seconds at midnight UTC.
-fn parse_date(s: &str) -> Option<i64> {
-    let mut it = s.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, d) = (it.next()??, it.next()??, it.next()??);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Days from civil (Howard Hinnant).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * 86_400)
-}
-
-pub fn prepare_out_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::output_io(dir, "cannot create output directory", &e))
-}
-
-/// Held while a bake writes into its output directory: a flock on the
-/// directory itself (no lock file left behind), released on close. A second
-/// bake into the same directory waits for the first.
-pub struct OutLock(#[allow(dead_code)] std::fs::File);
-
-pub fn lock_out_dir(dir: &Path, quiet: bool) -> Result<OutLock> {
-    use rustix::fs::{FlockOperation, flock};
-    let f = std::fs::File::open(dir).map_err(|e| Error::output_io(dir, "cannot open", &e))?;
-    if flock(&f, FlockOperation::NonBlockingLockExclusive).is_err() {
-        if !quiet {
-            eprintln!(
-                "waiting for another piprep that is baking into {}…",
-                dir.display()
-            );
-        }
-        flock(&f, FlockOperation::LockExclusive)
-            .map_err(|e| Error::output(format!("cannot lock {}: {e}", dir.display())))?;
-    }
-    Ok(OutLock(f))
-}
-
-/// Under the lock, every piprep temporary in `dir` is left over from a
-/// killed bake: remove them. Returns how many and their allocated bytes.
-fn remove_stale(dir: &Path) -> (usize, u64) {
-    use std::os::unix::fs::MetadataExt;
-    let (mut n, mut bytes) = (0, 0);
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let ours = name.starts_with('.')
-            && (name.ends_with(".partial") || name.starts_with(".reproducibility-check."));
-        if !ours {
-            continue;
-        }
-        let size = e.metadata().map(|m| m.blocks() * 512).unwrap_or(0);
-        let gone = if e.path().is_dir() {
-            std::fs::remove_dir_all(e.path())
-        } else {
-            std::fs::remove_file(e.path())
-        };
-        if gone.is_ok() {
-            n += 1;
-            bytes += size;
-        }
-    }
-    (n, bytes)
-}
-
-/// Whether `img` carries piprep's stamp for `node`: then piprep made it,
-/// even if an interrupted bake never listed it in the manifest.
-fn stamped_for(img: &Path, node: &str) -> bool {
-    crate::contract::read_stamp(img).is_some_and(|s| s.node == node)
-}
-
-/// Whether `out/NAME.img` already is exactly what this plan and base give.
-fn up_to_date(manifest: &Manifest, plan: &NodePlan, base: &BaseImage, opts: &Options) -> bool {
-    let Some(e) = manifest.nodes.get(&plan.name) else {
-        return false;
-    };
-    let img = opts.out_dir.join(&e.image);
-    e.config_hash == plan.config_hash()
-        && Some(&e.base_sha256) == base.identity.raw_sha256.as_ref()
-        && e.piprep_version == env!("CARGO_PKG_VERSION")
-        && (e.xz.is_some() || !opts.compress)
-        && opts.out_dir.join(&e.bmap).exists()
-        && std::fs::metadata(&img).is_ok_and(|m| m.len() == e.size)
-        && crate::contract::read_stamp(&img).is_some_and(|s| s.config_hash == e.config_hash)
 }
 
 fn bars(quiet: bool) -> MultiProgress {
@@ -275,35 +169,10 @@ pub fn run(
     manifest.base = base.identity.clone();
     let mut saved = manifest.save(&opts.out_dir);
     if saved.is_ok() && opts.check_reproducible {
-        saved = check_reproducible(base, &todo, digest.as_ref(), &results, time, opts);
+        saved =
+            reproducible::check_reproducible(base, &todo, digest.as_ref(), &results, time, opts);
     }
     (results, saved)
-}
-
-/// Run `f` on every item with up to `workers` threads; results in item order.
-fn pool<T: Sync, R: Send>(workers: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..workers.clamp(1, items.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(item) = items.get(i) else { break };
-                    let r = f(item);
-                    *slots[i].lock().expect("no worker panics") = Some(r);
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .expect("no worker panics")
-                .expect("every item ran")
-        })
-        .collect()
 }
 
 fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
@@ -386,7 +255,7 @@ fn bake_parallel(
     let named = |i: usize, e: Error| e.context(format!("node {}", todo[i].name));
     let index: Vec<usize> = (0..todo.len()).collect();
 
-    let prepared = pool(workers, &index, |&i| node::prepare(&job(i)));
+    let prepared = crate::io::pool::map(workers, &index, |&i| node::prepare(&job(i)));
     let ready: Vec<usize> = index
         .iter()
         .copied()
@@ -409,7 +278,7 @@ fn bake_parallel(
             .as_ref()
             .expect("only prepared nodes have tasks")
     };
-    pool(task_workers, &tasks, |task| match task {
+    crate::io::pool::map(task_workers, &tasks, |task| match task {
         Task::Copy(i) => {
             let pb = bar(todo[*i].name.clone());
             let r = node::write(&job(*i), prep(*i), &pb);
@@ -438,7 +307,7 @@ fn bake_parallel(
 
     let parts: Vec<Mutex<Option<Result<node::Prepared>>>> =
         prepared.into_iter().map(|p| Mutex::new(Some(p))).collect();
-    let done = pool(workers, &index, |&i| {
+    let done = crate::io::pool::map(workers, &index, |&i| {
         let p = take(&parts[i]).expect("each node finishes once")?;
         let w = take(&written[i]).expect("every prepared node was written")?;
         node::finish(&job(i), p, w, take(&hashed[i]))
@@ -447,66 +316,6 @@ fn bake_parallel(
         .enumerate()
         .map(|(i, r)| (todo[i].name.clone(), r.map_err(|e| named(i, e))))
         .collect()
-}
-
-/// Bake the nodes again into a scratch directory and compare sha256 values.
-fn check_reproducible(
-    base: &BaseImage,
-    todo: &[&NodePlan],
-    digest: Option<&BaseDigest>,
-    results: &[(String, Result<Outcome>)],
-    time: fatfs::DateTime,
-    opts: &Options,
-) -> Result<()> {
-    let guard = crate::interrupt::TempPath::new(
-        opts.out_dir
-            .join(format!(".reproducibility-check.{}", std::process::id())),
-    );
-    let scratch = guard.path().to_path_buf();
-    std::fs::create_dir_all(&scratch)
-        .map_err(|e| Error::output_io(&scratch, "cannot create", &e))?;
-    let again = bake_parallel(
-        base,
-        todo,
-        digest,
-        &scratch,
-        time,
-        &Options {
-            compress: false,
-            check_reproducible: false,
-            ..opts.clone()
-        },
-    );
-    drop(guard);
-    let mut diffs = Vec::new();
-    for (name, r) in again {
-        let second = r?;
-        let first = results.iter().find_map(|(n, r)| match r {
-            Ok(Outcome::Baked(b)) if *n == name => Some(b.entry.sha256.clone()),
-            _ => None,
-        });
-        if first.as_deref() != Some(second.entry.sha256.as_str()) {
-            diffs.push(format!(
-                "{name}: {} then {}",
-                first.unwrap_or_default(),
-                second.entry.sha256
-            ));
-        }
-    }
-    if diffs.is_empty() {
-        if !opts.quiet {
-            eprintln!(
-                "reproducible: a second bake gave identical images ({} checked)",
-                todo.len()
-            );
-        }
-        Ok(())
-    } else {
-        Err(Error::internal(format!(
-            "not reproducible: {}",
-            diffs.join("; ")
-        )))
-    }
 }
 
 #[cfg(test)]
@@ -543,13 +352,5 @@ mod tests {
         assert_eq!(g(8, 2, Some(6)), (4, 1));
         assert_eq!(g(8, 4, Some(6)), (2, 3));
         assert_eq!(g(8, 2, Some(0)), (1, 1));
-    }
-
-    #[test]
-    fn parses_release_dates() {
-        assert_eq!(super::parse_date("2025-10-01"), Some(1_759_276_800));
-        assert_eq!(super::parse_date("1970-01-01"), Some(0));
-        assert_eq!(super::parse_date("2024-02-29"), Some(1_709_164_800));
-        assert_eq!(super::parse_date("soon"), None);
     }
 }

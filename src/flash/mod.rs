@@ -8,6 +8,7 @@ pub mod copy;
 pub mod destination;
 pub mod device;
 pub mod image;
+mod reader;
 
 use std::path::PathBuf;
 

@@ -1,11 +1,12 @@
 //! Byte-moving helpers with no knowledge of images, nodes or Raspberry Pi
 //! OS, one concern per file: sparse extents, atomic writes, aligned buffers,
-//! opening an input read-only.
+//! opening an input read-only, the worker pool.
 //! Every stage may use them; they use no stage.
 
 pub mod aligned;
 pub mod atomic;
 pub mod extents;
 pub mod open;
+pub mod pool;
 
 pub use open::open_readonly;

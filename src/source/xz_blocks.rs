@@ -12,7 +12,6 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use liblzma::stream::{Action, Filters, Status, Stream};
 use sha2::{Digest, Sha256};
@@ -293,31 +292,12 @@ pub fn decode_all(
     consumed: &(dyn Fn(u64) + Sync),
     done: &(dyn Fn(usize) + Sync),
 ) -> Result<(), String> {
-    let next = AtomicUsize::new(0);
-    let failed = std::sync::Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..threads.clamp(1, layout.blocks.len().max(1)) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(b) = layout.blocks.get(i) else { break };
-                    if failed.lock().expect("no panics").is_some() {
-                        break;
-                    }
-                    if let Err(e) = decode_block(f, layout, b, out, consumed) {
-                        let mut slot = failed.lock().expect("no panics");
-                        // Report the earliest block that failed.
-                        if slot.as_ref().is_none_or(|(j, _)| i < *j) {
-                            *slot = Some((i, e));
-                        }
-                        break;
-                    }
-                    done(i);
-                }
-            });
-        }
+    let r = crate::io::pool::try_each::<String>(threads, layout.blocks.len(), |i| {
+        decode_block(f, layout, &layout.blocks[i], out, consumed)?;
+        done(i);
+        Ok(())
     });
-    match failed.into_inner().expect("no panics") {
+    match r.err() {
         Some((i, e)) => Err(format!(
             "block {} of {} (raw offset {}): {e}",
             i + 1,

@@ -1,0 +1,68 @@
+//! `bake --check-reproducible`: bake again into a scratch directory and
+//! compare the images' sha256 values.
+
+use super::digest::BaseDigest;
+use super::{Options, Outcome, bake_parallel};
+use crate::config::plan::NodePlan;
+use crate::error::{Error, Result};
+use crate::image::BaseImage;
+
+/// Bake the nodes again into a scratch directory and compare sha256 values.
+pub fn check_reproducible(
+    base: &BaseImage,
+    todo: &[&NodePlan],
+    digest: Option<&BaseDigest>,
+    results: &[(String, Result<Outcome>)],
+    time: fatfs::DateTime,
+    opts: &Options,
+) -> Result<()> {
+    let guard = crate::interrupt::TempPath::new(
+        opts.out_dir
+            .join(format!(".reproducibility-check.{}", std::process::id())),
+    );
+    let scratch = guard.path().to_path_buf();
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| Error::output_io(&scratch, "cannot create", &e))?;
+    let again = bake_parallel(
+        base,
+        todo,
+        digest,
+        &scratch,
+        time,
+        &Options {
+            compress: false,
+            check_reproducible: false,
+            ..opts.clone()
+        },
+    );
+    drop(guard);
+    let mut diffs = Vec::new();
+    for (name, r) in again {
+        let second = r?;
+        let first = results.iter().find_map(|(n, r)| match r {
+            Ok(Outcome::Baked(b)) if *n == name => Some(b.entry.sha256.clone()),
+            _ => None,
+        });
+        if first.as_deref() != Some(second.entry.sha256.as_str()) {
+            diffs.push(format!(
+                "{name}: {} then {}",
+                first.unwrap_or_default(),
+                second.entry.sha256
+            ));
+        }
+    }
+    if diffs.is_empty() {
+        if !opts.quiet {
+            eprintln!(
+                "reproducible: a second bake gave identical images ({} checked)",
+                todo.len()
+            );
+        }
+        Ok(())
+    } else {
+        Err(Error::internal(format!(
+            "not reproducible: {}",
+            diffs.join("; ")
+        )))
+    }
+}
