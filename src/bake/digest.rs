@@ -9,15 +9,14 @@
 //! swapped in where they apply (see `multihash`).
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::chunk::{Chunk, overlay};
 use crate::bmap::Range;
-use crate::io::aligned::AlignedBuf;
-use crate::io::extents::{self, data_blocks};
+use crate::io::extents::{self, data_blocks, read_sparse};
 use crate::multihash::{self, State};
 
 pub const BLOCK: u64 = 4096;
@@ -120,7 +119,7 @@ impl BaseDigest {
         let mut pos = 0;
         while pos < fat.0 {
             let chunk = &mut buf[..(fat.0 - pos).min(BUF as u64) as usize];
-            read_sparse(base, pos, chunk)?;
+            read_sparse(base, pos, chunk, BLOCK)?;
             multihash::compress_shared(std::slice::from_mut(&mut prefix), chunk);
             pos += chunk.len() as u64;
         }
@@ -215,7 +214,7 @@ impl BaseDigest {
             let end = (pos + c.base.len() as u64).min(self.len);
             (c.pos, c.len) = (pos, (end - pos) as usize);
             let chunk = &mut c.base[..c.len];
-            read_sparse(base, pos, chunk)?;
+            read_sparse(base, pos, chunk, BLOCK)?;
             // Only the image's last chunk can end inside a block.
             let whole = chunk.len() / 64 * 64;
             shared.clear();
@@ -270,51 +269,6 @@ impl BaseDigest {
     }
 }
 
-/// A piece of the base image: `len` bytes at `pos`.
-pub struct Chunk {
-    pub pos: u64,
-    pub len: usize,
-    pub base: AlignedBuf,
-}
-
-impl Chunk {
-    /// An empty chunk holding up to `cap` bytes.
-    pub fn new(cap: usize) -> Self {
-        Chunk {
-            pos: 0,
-            len: 0,
-            base: AlignedBuf::new(cap),
-        }
-    }
-
-    pub fn bytes(&self) -> &[u8] {
-        &self.base[..self.len]
-    }
-}
-
-/// Fill `buf` with the bytes of `file` at `off`, holes as zeros (not read).
-pub fn read_sparse(file: &File, off: u64, buf: &mut [u8]) -> std::io::Result<()> {
-    let end = off + buf.len() as u64;
-    buf.fill(0);
-    for (a, b) in data_blocks(file, off, end, BLOCK) {
-        let (a, b) = (a.max(off), b.min(end));
-        file.read_exact_at(&mut buf[(a - off) as usize..(b - off) as usize], a)?;
-    }
-    Ok(())
-}
-
-/// Apply the parts of `pages` that fall in `buf` (which holds bytes at `off`).
-pub fn overlay(pages: &[(u64, Vec<u8>)], off: u64, buf: &mut [u8]) {
-    let end = off + buf.len() as u64;
-    for (o, d) in pages {
-        let (a, b) = ((*o).max(off), (o + d.len() as u64).min(end));
-        if a < b {
-            buf[(a - off) as usize..(b - off) as usize]
-                .copy_from_slice(&d[(a - o) as usize..(b - o) as usize]);
-        }
-    }
-}
-
 /// Full digest of a node image without a base (unaligned partitions).
 pub fn full(out: &File, len: u64) -> std::io::Result<(String, Vec<Range>)> {
     let mut buf = vec![0u8; BUF];
@@ -327,6 +281,7 @@ pub fn full(out: &File, len: u64) -> std::io::Result<(String, Vec<Range>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileExt;
 
     fn write_copy(base: &Path, out: &Path, pages: &[(u64, Vec<u8>)]) -> Vec<u8> {
         std::fs::copy(base, out).unwrap();

@@ -14,9 +14,11 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, mpsc};
 
-use super::digest::{BLOCK, BaseDigest, Chunk, overlay, read_sparse};
+use super::chunk::{Chunk, overlay};
+use super::digest::{BLOCK, BaseDigest};
 use crate::bmap::Range;
 use crate::io::aligned::{AlignedBuf, DirectWriter};
+use crate::io::extents::read_sparse;
 
 /// 1 MiB: 1, 2 and 4 MiB wrote equally fast on the benchmark VM, and memory
 /// is what chunks cost: a group holds `DEPTH` + 1 of them, plus one scratch
@@ -108,7 +110,7 @@ pub fn write_group(
             while pos < d.fat.0 {
                 let mut c = next()?;
                 (c.pos, c.len) = (pos, (d.fat.0 - pos).min(CHUNK as u64) as usize);
-                read_sparse(base, pos, &mut c.base[..c.len])?;
+                read_sparse(base, pos, &mut c.base[..c.len], BLOCK)?;
                 pos += c.len as u64;
                 send(c)?;
             }

@@ -4,6 +4,7 @@
 //! others' outputs intact. Unchanged nodes are skipped; the manifest and
 //! SHA256SUMS are rewritten at the end.
 
+pub mod chunk;
 pub mod compress;
 pub mod digest;
 pub mod fanout;

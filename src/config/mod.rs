@@ -8,6 +8,7 @@ pub mod inventory;
 pub mod net;
 pub mod plan;
 pub mod profile;
+pub mod profile_store;
 pub mod reach;
 pub mod toml_file;
 pub mod validate;
@@ -18,7 +19,7 @@ use crate::error::{Error, Result};
 use image_spec::Spec;
 use inventory::Inventory;
 use plan::NodePlan;
-use profile::ProfileStore;
+pub use profile_store::ProfileStore;
 use toml_file::{Location, SourceFile};
 pub use validate::{Finding, Severity, Validated};
 

@@ -50,6 +50,17 @@ pub fn data_blocks(file: &File, from: u64, to: u64, block: u64) -> Vec<(u64, u64
     widen(&data_ranges(file, from, to), block, from)
 }
 
+/// Fill `buf` with the bytes of `file` at `off`, holes as zeros (not read).
+pub fn read_sparse(file: &File, off: u64, buf: &mut [u8], block: u64) -> std::io::Result<()> {
+    let end = off + buf.len() as u64;
+    buf.fill(0);
+    for (a, b) in data_blocks(file, off, end, block) {
+        let (a, b) = (a.max(off), b.min(end));
+        file.read_exact_at(&mut buf[(a - off) as usize..(b - off) as usize], a)?;
+    }
+    Ok(())
+}
+
 /// Feed `[from, to)` of `file` to `h`, holes as zeros without reading them;
 /// `progress` gets the offset reached after each read.
 pub fn hash_span(

@@ -120,6 +120,34 @@ impl Checker<'_> {
     }
 }
 
+/// A node's plan from its checked parts; `None` while a part it needs is
+/// missing (its finding is already recorded).
+fn build_plan(
+    cluster: &cluster::Cluster,
+    node: &node::Node,
+    user: Option<&crate::config::plan::UserPlan>,
+    profile: &Profile,
+    role: Role,
+) -> Option<NodePlan> {
+    let (net, gateway, user) = (cluster.subnet?, cluster.gateway?, user?.clone());
+    Some(NodePlan {
+        cluster: cluster.name.clone(),
+        name: node.name.clone(),
+        role,
+        address: node.ip,
+        prefix: net.prefix,
+        subnet: net.to_string(),
+        gateway,
+        dns: cluster.dns.clone(),
+        ntp: cluster.ntp.clone(),
+        interface: node.interface.clone(),
+        user,
+        profile: ProfilePlan::for_role(profile, role, &net.to_string()),
+    })
+}
+
+/// Cluster, image and user checks once, each profile once however many nodes
+/// use it, then every node's own checks and plan.
 pub fn validate(cfg: &Config) -> Validated {
     let mut c = Checker {
         cfg,
@@ -166,23 +194,8 @@ pub fn validate(cfg: &Config) -> Validated {
         };
         let role = *n.role.get_ref();
         let rules = firewall::check(&mut c, &profile, role, &node, &cluster);
-        if let (Some(net), Some(gw), Some(user), true) =
-            (cluster.subnet, cluster.gateway, user.clone(), rules)
-        {
-            plans.push(NodePlan {
-                cluster: cluster.name.clone(),
-                name: node.name.clone(),
-                role,
-                address: node.ip,
-                prefix: net.prefix,
-                subnet: net.to_string(),
-                gateway: gw,
-                dns: cluster.dns.clone(),
-                ntp: cluster.ntp.clone(),
-                interface: node.interface.clone(),
-                user,
-                profile: ProfilePlan::for_role(&profile, role, &net.to_string()),
-            });
+        if rules && let Some(plan) = build_plan(&cluster, &node, user.as_ref(), &profile, role) {
+            plans.push(plan);
         }
     }
     if !inv.nodes.is_empty()
