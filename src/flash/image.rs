@@ -7,15 +7,12 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use liblzma::read::XzDecoder;
-use liblzma::stream::MtStreamBuilder;
 
 use crate::bmap::Bmap;
 use crate::error::{Error, Result};
 use crate::source::xz_blocks;
 
-const XZ_MAGIC: [u8; 6] = [0xFD, b'7', b'z', b'X', b'Z', 0x00];
-/// Above this, liblzma decodes on fewer threads instead of using more memory.
-const THREAD_MEMLIMIT: u64 = 1 << 30;
+use crate::source::decompress::XZ_MAGIC;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -206,12 +203,7 @@ pub fn reader(src: &Source) -> Result<Box<dyn Sequential>> {
         Format::Raw => Ok(Box::new(RawReader(f))),
         Format::Xz => {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-            let stream = MtStreamBuilder::new()
-                .threads(threads)
-                .memlimit_threading(THREAD_MEMLIMIT)
-                .memlimit_stop(u64::MAX)
-                .decoder()
-                .map_err(|e| Error::internal(format!("cannot start the xz decoder: {e}")))?;
+            let stream = crate::source::decompress::mt_decoder(threads)?;
             Ok(Box::new(XzReader {
                 dec: XzDecoder::new_stream(BufReader::with_capacity(1 << 20, f), stream),
                 pos: 0,

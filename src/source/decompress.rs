@@ -18,13 +18,25 @@ use std::sync::{Condvar, Mutex};
 use super::xz_blocks;
 use crate::error::{Error, Result};
 
-const XZ_MAGIC: [u8; 6] = [0xFD, b'7', b'z', b'X', b'Z', 0x00];
+/// What every .xz stream starts with.
+pub const XZ_MAGIC: [u8; 6] = [0xFD, b'7', b'z', b'X', b'Z', 0x00];
 const BLOCK: usize = 4096;
 static ZEROS: [u8; BLOCK] = [0; BLOCK];
 /// 1 MiB output chunks: big enough for throughput, small enough for RSS.
 const CHUNK: usize = 1 << 20;
 /// Above this, liblzma falls back to fewer threads instead of using more memory.
 const THREAD_MEMLIMIT: u64 = 1 << 30;
+
+/// liblzma's multi-threaded stream decoder: blocks decode on `threads`
+/// cores, output stays in order; single-block streams decode on one.
+pub fn mt_decoder(threads: u32) -> Result<liblzma::stream::Stream> {
+    MtStreamBuilder::new()
+        .threads(threads)
+        .memlimit_threading(THREAD_MEMLIMIT)
+        .memlimit_stop(u64::MAX)
+        .decoder()
+        .map_err(|e| Error::internal(format!("cannot start the xz decoder: {e}")))
+}
 
 pub fn is_xz(path: &Path) -> std::io::Result<bool> {
     let mut head = [0u8; 6];
@@ -58,12 +70,7 @@ pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool, hash: bo
             threads as usize,
         );
     }
-    let stream = MtStreamBuilder::new()
-        .threads(threads)
-        .memlimit_threading(THREAD_MEMLIMIT)
-        .memlimit_stop(u64::MAX)
-        .decoder()
-        .map_err(|e| Error::internal(format!("cannot start the xz decoder: {e}")))?;
+    let stream = mt_decoder(threads)?;
     let counting = CountingReader {
         inner: std::io::BufReader::with_capacity(CHUNK, input),
         read: 0,
