@@ -796,3 +796,89 @@ fn local_checksums_are_never_ignored() {
     let o = run(&e2, &["fetch"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// An .xz may hold several streams (`cat a.xz b.xz`, parallel compressors),
+/// with NUL padding between: fetch and flash decode all of them, and refuse
+/// bytes after the last that are not another stream, instead of writing a
+/// truncated image.
+#[test]
+fn concatenated_xz_streams_are_decoded_whole_by_fetch_and_flash() {
+    let e = env("concat");
+    let raw = fixture("trixie", &[]);
+    let bytes = std::fs::read(&raw).unwrap();
+    let cut = [0, bytes.len() / 3, bytes.len() / 2, bytes.len()];
+    let mut file = Vec::new();
+    for w in cut.windows(2) {
+        let mut c = Command::new("xz")
+            .args(["-0", "-c"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let part = bytes[w[0]..w[1]].to_vec();
+        let mut stdin = c.stdin.take().unwrap();
+        let feeder = std::thread::spawn(move || {
+            std::io::Write::write_all(&mut stdin, &part).unwrap();
+        });
+        let o = c.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        assert!(o.status.success());
+        file.extend(o.stdout);
+        file.extend([0u8; 4]); // stream padding
+    }
+    let xz = e.dir.join("concat.img.xz");
+    std::fs::write(&xz, &file).unwrap();
+    let o = run(&e, &["fetch", "--offline", "--image", xz.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = PathBuf::from(stdout(&o).trim());
+    assert_eq!(std::fs::metadata(&got).unwrap().len(), bytes.len() as u64);
+    assert!(
+        cmp_range(&raw, &got, 0, None),
+        "fetch decoded a different image"
+    );
+
+    let card = e.dir.join("card.img");
+    let o = run(
+        &e,
+        &[
+            "flash",
+            "--create",
+            xz.to_str().unwrap(),
+            card.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        cmp_range(&raw, &card, 0, None),
+        "flash wrote a different image"
+    );
+
+    // Anything else after the last stream: refused, nothing cached or written.
+    let before = cached_images(&e);
+    let bad = e.dir.join("tail.img.xz");
+    file.extend(b"not xz");
+    std::fs::write(&bad, &file).unwrap();
+    let o = run(
+        &e,
+        &["fetch", "--offline", "--image", bad.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not another xz stream"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(cached_images(&e), before);
+    let card2 = e.dir.join("card2.img");
+    let o = run(
+        &e,
+        &[
+            "flash",
+            "--create",
+            bad.to_str().unwrap(),
+            card2.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!card2.exists(), "a refused flash left its target");
+}

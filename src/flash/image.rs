@@ -6,13 +6,11 @@ use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use liblzma::read::XzDecoder;
-
 use crate::bmap::Bmap;
 use crate::error::{Error, Result};
 use crate::source::xz_blocks;
 
-use crate::source::decompress::XZ_MAGIC;
+use crate::source::xz_stream::{XZ_MAGIC, XzStreams};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -165,7 +163,7 @@ impl Sequential for RawReader {
 }
 
 struct XzReader {
-    dec: XzDecoder<BufReader<File>>,
+    dec: XzStreams<BufReader<File>>,
     pos: u64,
 }
 
@@ -203,9 +201,8 @@ pub fn reader(src: &Source) -> Result<Box<dyn Sequential>> {
         Format::Raw => Ok(Box::new(RawReader(f))),
         Format::Xz => {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-            let stream = crate::source::decompress::mt_decoder(threads)?;
             Ok(Box::new(XzReader {
-                dec: XzDecoder::new_stream(BufReader::with_capacity(1 << 20, f), stream),
+                dec: XzStreams::new(BufReader::with_capacity(1 << 20, f), threads)?,
                 pos: 0,
             }))
         }

@@ -1,6 +1,6 @@
 //! .xz → raw image, written sparse: 4 KiB blocks of zeros become holes. A
 //! multi-block file is decoded block by block on every core (`xz_blocks`);
-//! anything else by liblzma's stream decoder. When the raw image's sha256 is
+//! anything else stream by stream (`xz_stream`). When the raw image's sha256 is
 //! wanted, it is computed on the way.
 
 use std::fs::File;
@@ -9,35 +9,19 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use indicatif::ProgressBar;
-use liblzma::read::XzDecoder;
-use liblzma::stream::MtStreamBuilder;
 use sha2::{Digest, Sha256};
 
 use std::sync::{Condvar, Mutex};
 
 use super::xz_blocks;
+pub use super::xz_stream::XZ_MAGIC;
+use super::xz_stream::XzStreams;
 use crate::error::{Error, Result};
 
-/// What every .xz stream starts with.
-pub const XZ_MAGIC: [u8; 6] = [0xFD, b'7', b'z', b'X', b'Z', 0x00];
 const BLOCK: usize = 4096;
 static ZEROS: [u8; BLOCK] = [0; BLOCK];
 /// 1 MiB output chunks: big enough for throughput, small enough for RSS.
 const CHUNK: usize = 1 << 20;
-/// Above this, liblzma falls back to fewer threads instead of using more memory.
-const THREAD_MEMLIMIT: u64 = 1 << 30;
-
-/// liblzma's multi-threaded stream decoder: blocks decode on `threads`
-/// cores, output stays in order; single-block streams decode on one.
-pub fn mt_decoder(threads: u32) -> Result<liblzma::stream::Stream> {
-    MtStreamBuilder::new()
-        .threads(threads)
-        .memlimit_threading(THREAD_MEMLIMIT)
-        .memlimit_stop(u64::MAX)
-        .decoder()
-        .map_err(|e| Error::internal(format!("cannot start the xz decoder: {e}")))
-}
-
 pub fn is_xz(path: &Path) -> std::io::Result<bool> {
     let mut head = [0u8; 6];
     let f = File::open(path)?;
@@ -70,12 +54,11 @@ pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool, hash: bo
             threads as usize,
         );
     }
-    let stream = mt_decoder(threads)?;
     let counting = CountingReader {
-        inner: std::io::BufReader::with_capacity(CHUNK, input),
+        inner: input,
         read: 0,
     };
-    let mut dec = XzDecoder::new_stream(counting, stream);
+    let mut dec = XzStreams::new(std::io::BufReader::with_capacity(CHUNK, counting), threads)?;
     // Decoding runs here (and in liblzma's threads); hashing, zero detection
     // and writing run in a second thread, so the two overlap.
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>, usize)>(4);
@@ -126,7 +109,7 @@ pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool, hash: bo
                 break Ok(off); // the writer stopped: its error is reported below
             }
             off += n as u64;
-            pb.set_position(dec.get_ref().read);
+            pb.set_position(dec.get_ref().get_ref().read);
         };
         drop(full_tx);
         let written = w.join().expect("the writer thread does not panic");

@@ -10,6 +10,7 @@ pub mod http;
 pub mod identity;
 pub mod oslist;
 pub mod xz_blocks;
+pub mod xz_stream;
 
 use std::path::{Path, PathBuf};
 
