@@ -882,3 +882,90 @@ fn concatenated_xz_streams_are_decoded_whole_by_fetch_and_flash() {
     assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!card2.exists(), "a refused flash left its target");
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// SIGINT while a local .img.xz is being decompressed into the cache: the
+/// process stops, and the half-written image is removed, not cached.
+#[test]
+fn ctrl_c_during_decompression_leaves_nothing_in_the_cache() {
+    let e = env("sigint-unpack");
+    // 512 MiB of incompressible output, made fast: one 1 MiB random stream,
+    // compressed once and concatenated 512 times.
+    let mut block = vec![0u8; 1 << 20];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").unwrap(),
+        &mut block,
+    )
+    .unwrap();
+    let raw = e.dir.join("block");
+    std::fs::write(&raw, &block).unwrap();
+    let o = Command::new("xz")
+        .args(["-0", "-k", "-f"])
+        .arg(&raw)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let one = std::fs::read(e.dir.join("block.xz")).unwrap();
+    let xz = e.dir.join("big.img.xz");
+    let mut f = std::fs::File::create(&xz).unwrap();
+    for _ in 0..512 {
+        std::io::Write::write_all(&mut f, &one).unwrap();
+    }
+    drop(f);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_piprep"))
+        .args(["fetch", "--offline", "--image"])
+        .arg(&xz)
+        .current_dir(&e.dir)
+        .env("PIPREP_CACHE", &e.cache)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The image being decompressed exists only until it is complete.
+    let unpacking = || {
+        files_under(&e.cache).iter().any(|p| {
+            let s = p.to_string_lossy();
+            s.contains(".incoming-") || s.contains(".tmp")
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !unpacking() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "decompression ended before it could be interrupted"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "decompression never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(130), "{st:?}");
+    assert_eq!(cached_images(&e), 0);
+    let left: Vec<PathBuf> = files_under(&e.cache)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("images"))
+        .collect();
+    assert!(left.is_empty(), "left in the cache: {left:?}");
+}
