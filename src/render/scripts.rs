@@ -5,8 +5,9 @@
 
 use sha2::{Digest, Sha256};
 
+use super::Backend;
+use super::setup::Checklist;
 use super::shell::{fill, quote};
-use super::{Backend, firewall};
 use crate::config::plan::NodePlan;
 use crate::config::profile::TimeDaemon;
 use crate::contract::{REPORT_FILE, SECRETS_FILE};
@@ -62,45 +63,38 @@ pub fn command_line(words: &[String]) -> String {
     words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
 }
 
-pub fn check(plan: &NodePlan, boot_mount: &str, backend: Backend) -> String {
-    let p = &plan.profile;
-    let fw = &p.firewall;
+/// The checklist script for `checks`.
+pub fn check(plan: &NodePlan, checks: &Checklist, boot_mount: &str, backend: Backend) -> String {
+    let fw = &checks.firewall;
+    let sysctl: Vec<String> = checks
+        .sysctl
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let mut v = common(plan);
     v.extend([
         ("BACKEND", backend.name().to_string()),
         ("BOOT_Q", quote(boot_mount)),
         ("REPORT_FILE", REPORT_FILE.to_string()),
-        (
-            "ADDRESS_Q",
-            quote(&format!("{}/{}", plan.address, plan.prefix)),
-        ),
-        ("IFACE_Q", quote(&plan.interface)),
-        ("MODULES_Q", quote(&p.modules.join(" "))),
-        ("CMDLINE_Q", quote(&p.cmdline.join(" "))),
-        ("SWAP_DISABLE", yes_no(p.swap_disable)),
+        ("ADDRESS_Q", quote(&checks.address)),
+        ("IFACE_Q", quote(&checks.interface)),
+        ("MODULES_Q", quote(&checks.modules.join(" "))),
+        ("CMDLINE_Q", quote(&checks.cmdline.join(" "))),
+        ("SWAP_DISABLE", yes_no(checks.swap_off)),
         (
             "TIME_DAEMON_Q",
-            match p.time_daemon {
+            match checks.time_daemon {
                 TimeDaemon::Chrony => "chrony",
                 TimeDaemon::SystemdTimesyncd => "systemd-timesyncd",
             }
             .to_string(),
         ),
-        ("FIREWALL_ENABLE", yes_no(fw.enable)),
-        ("FIREWALL_DEFAULTS_Q", quote(&firewall::defaults_line(fw))),
-        ("FIREWALL_LOGGING_Q", quote(&firewall::logging_line(fw))),
-        ("KEY_COUNT", plan.user.ssh_authorized_keys.len().to_string()),
-        ("SYSCTL_LINES_Q", quote(&sysctl_lines(plan))),
-        (
-            "UFW_STATUS_LINES_Q",
-            quote(
-                &fw.rules
-                    .iter()
-                    .map(firewall::status_line)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ),
-        ),
+        ("FIREWALL_ENABLE", yes_no(fw.enabled)),
+        ("FIREWALL_DEFAULTS_Q", quote(&fw.defaults)),
+        ("FIREWALL_LOGGING_Q", quote(&fw.logging)),
+        ("KEY_COUNT", checks.authorized_keys.to_string()),
+        ("SYSCTL_LINES_Q", quote(&sysctl.join("\n"))),
+        ("UFW_STATUS_LINES_Q", quote(&fw.rules.join("\n"))),
     ]);
     fill(CHECK, &v)
 }

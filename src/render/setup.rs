@@ -26,6 +26,62 @@ pub struct RootFile {
     pub content: String,
 }
 
+/// What the first boot's checklist (check.sh) must find on the node: the
+/// guide's verification list for this plan. The template only evaluates it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checklist {
+    /// SwapTotal 0 and dphys-swapfile not enabled.
+    pub swap_off: bool,
+    /// Loaded kernel modules.
+    pub modules: Vec<String>,
+    /// `key=value` sysctl settings.
+    pub sysctl: Vec<(String, String)>,
+    /// Arguments on the running kernel's command line (and the memory
+    /// cgroup, when there are any).
+    pub cmdline: Vec<String>,
+    pub time_daemon: TimeDaemon,
+    /// `ufw status verbose`: active, these defaults and logging, these rule
+    /// lines (checked only when enabled).
+    pub firewall: FirewallCheck,
+    /// `ADDRESS/PREFIX` on `interface`.
+    pub address: String,
+    pub interface: String,
+    pub authorized_keys: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirewallCheck {
+    pub enabled: bool,
+    pub defaults: String,
+    pub logging: String,
+    pub rules: Vec<String>,
+}
+
+pub fn checklist(plan: &NodePlan) -> Checklist {
+    let p = &plan.profile;
+    let fw = &p.firewall;
+    Checklist {
+        swap_off: p.swap_disable,
+        modules: p.modules.clone(),
+        sysctl: p
+            .sysctl
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        cmdline: p.cmdline.clone(),
+        time_daemon: p.time_daemon,
+        firewall: FirewallCheck {
+            enabled: fw.enable,
+            defaults: super::firewall::defaults_line(fw),
+            logging: super::firewall::logging_line(fw),
+            rules: fw.rules.iter().map(super::firewall::status_line).collect(),
+        },
+        address: format!("{}/{}", plan.address, plan.prefix),
+        interface: plan.interface.clone(),
+        authorized_keys: plan.user.ssh_authorized_keys.len(),
+    }
+}
+
 /// The card's content for one node, whichever backend carries it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeSetup {
@@ -42,6 +98,8 @@ pub struct NodeSetup {
     /// The ufw commands that build the rule set, after `ufw --force reset`
     /// and before `ufw --force enable`. Empty when the firewall is off.
     pub firewall: Vec<Vec<String>>,
+    /// What the report checks.
+    pub checklist: Checklist,
 }
 
 pub fn modules_conf(plan: &NodePlan) -> String {
@@ -146,6 +204,7 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
     }
     let firewall = firewall_commands(plan);
     let packages = packages(plan);
+    let checks = checklist(plan);
     add(
         PREPARE_PATH.into(),
         "0755",
@@ -159,7 +218,7 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
     add(
         CHECK_PATH.into(),
         "0755",
-        scripts::check(plan, boot_mount, backend),
+        scripts::check(plan, &checks, boot_mount, backend),
     );
     add(UNIT_PATH.into(), "0644", SETUP_UNIT_FILE.to_string());
     NodeSetup {
@@ -168,6 +227,7 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
         offline: vec![PREPARE_PATH.to_string()],
         networked: SETUP_UNIT,
         firewall,
+        checklist: checks,
     }
 }
 
@@ -216,6 +276,7 @@ mod tests {
                 (&fr.packages, &fr.firewall, &fr.offline, fr.networked),
                 (&ci.packages, &ci.firewall, &ci.offline, ci.networked)
             );
+            assert_eq!(fr.checklist, ci.checklist);
             assert_eq!(fr.files.len(), ci.files.len());
             for (a, b) in fr.files.iter().zip(&ci.files) {
                 assert_eq!((&a.path, a.mode, a.owner), (&b.path, b.mode, b.owner));
@@ -282,5 +343,26 @@ mod tests {
         off.profile.firewall.enable = false;
         assert!(firewall_commands(&off).is_empty());
         assert!(!packages(&off).contains(&"ufw"));
+    }
+
+    #[test]
+    fn the_checklist_is_the_guides_verification_list() {
+        let plan = &plans()[0];
+        let c = checklist(plan);
+        assert!(c.swap_off);
+        assert_eq!(c.modules, ["overlay", "br_netfilter"]);
+        assert_eq!(c.cmdline, ["cgroup_memory=1", "cgroup_enable=memory"]);
+        assert!(
+            c.sysctl
+                .contains(&("net.ipv4.ip_forward".into(), "1".into()))
+        );
+        assert_eq!(c.time_daemon, TimeDaemon::Chrony);
+        assert!(c.firewall.enabled);
+        assert_eq!(c.firewall.rules.len(), plan.profile.firewall.rules.len());
+        assert_eq!(c.address, format!("{}/{}", plan.address, plan.prefix));
+        // The check script is filled from it, whatever the backend.
+        let script = scripts::check(plan, &c, "/boot/firmware", Backend::Firstrun);
+        assert!(script.contains("MODULES='overlay br_netfilter'"));
+        assert!(script.contains("SWAP_DISABLE=yes"));
     }
 }
