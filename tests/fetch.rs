@@ -577,20 +577,9 @@ fn ctrl_c_keeps_the_partial_download_for_the_next_run() {
         .spawn()
         .unwrap();
     let partial = e.cache.join("downloads").join(format!("{sha}.partial"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0) < 256 * 1024 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "download never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    Command::new("kill")
-        .arg("-INT")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    let st = child.wait().unwrap();
+    let st = interrupt_when(&mut child, "the download", || {
+        std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0) >= 256 * 1024
+    });
     assert!(!st.success());
     let kept = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
     assert!(
@@ -883,6 +872,30 @@ fn concatenated_xz_streams_are_decoded_whole_by_fetch_and_flash() {
     assert!(!card2.exists(), "a refused flash left its target");
 }
 
+/// SIGINT to `child` as soon as `ready` holds (while it still runs), then
+/// its exit status.
+fn interrupt_when(
+    child: &mut std::process::Child,
+    what: &str,
+    ready: impl Fn() -> bool,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ready() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{what} ended before it could be interrupted"
+        );
+        assert!(std::time::Instant::now() < deadline, "{what} never started");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    child.wait().unwrap()
+}
+
 /// Every file under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -943,24 +956,7 @@ fn ctrl_c_during_decompression_leaves_nothing_in_the_cache() {
             s.contains(".incoming-") || s.contains(".tmp")
         })
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !unpacking() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "decompression ended before it could be interrupted"
-        );
-        assert!(
-            std::time::Instant::now() < deadline,
-            "decompression never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    Command::new("kill")
-        .arg("-INT")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    let st = child.wait().unwrap();
+    let st = interrupt_when(&mut child, "decompression", unpacking);
     assert_eq!(st.code(), Some(130), "{st:?}");
     assert_eq!(cached_images(&e), 0);
     let left: Vec<PathBuf> = files_under(&e.cache)
