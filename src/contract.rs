@@ -69,6 +69,39 @@ pub struct Stamp {
     pub cmdline_added: Vec<String>,
     pub boot_files: Vec<String>,
     pub base_image: StampBase,
+    /// `[kubernetes]`, when the node was baked with it.
+    pub kubernetes: Option<StampKubernetes>,
+}
+
+/// What a node was baked with for Kubernetes: in its stamp and the manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StampKubernetes {
+    pub version: String,
+    pub runtime: String,
+    pub cni: String,
+    pub pod_cidr: String,
+    pub service_cidr: String,
+    pub repository: String,
+    /// sha256 of the repository key as fetched or read.
+    pub key_sha256: String,
+    pub key_origin: String,
+}
+
+impl StampKubernetes {
+    /// One line for people: `inspect` and `render` print it.
+    pub fn summary(&self) -> String {
+        format!(
+            "Kubernetes {} ({}, cni {}, pods {}, services {}), packages from {} (key sha256 {})",
+            self.version,
+            self.runtime,
+            self.cni,
+            self.pod_cidr,
+            self.service_cidr,
+            self.repository,
+            self.key_sha256
+        )
+    }
 }
 
 impl Stamp {

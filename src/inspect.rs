@@ -240,6 +240,9 @@ pub fn render_text(i: &Inspection) -> String {
                 st.piprep_version,
                 st.base_image.sha256.as_deref().unwrap_or("unknown")
             );
+            if let Some(k) = &st.kubernetes {
+                s += &format!("beyond the guide: {}\n", k.summary());
+            }
         }
         None => s += "piprep stamp: none (not baked by piprep)\n",
     }

@@ -273,6 +273,10 @@ pub fn finish(job: &Job, mut p: Prepared, w: SyncedImage, sha: Option<String>) -
         bmap: bmap_name,
         xz: xz.map(|(file, _, sha256)| Xz { file, sha256 }),
         boot_files: p.boot_files,
+        kubernetes: plan
+            .kubernetes
+            .as_ref()
+            .map(crate::render::kubernetes::stamp),
     };
     Ok(Baked {
         path: p.out,

@@ -35,6 +35,9 @@ pub struct ManifestEntry {
     pub bmap: String,
     pub xz: Option<Xz>,
     pub boot_files: Vec<String>,
+    /// `[kubernetes]` as baked (the repository key's sha256 among it).
+    #[serde(default)]
+    pub kubernetes: Option<crate::contract::StampKubernetes>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -60,8 +60,9 @@ fn warn_findings(findings: &[crate::config::Finding], quiet: bool) {
 /// The inventory and every node's plan, its warnings printed once.
 fn load_plans(ctx: &Ctx) -> Result<(Config, Vec<NodePlan>)> {
     let cfg = Config::load(&ctx.config)?;
-    let (plans, findings) = cfg.plans()?;
+    let (mut plans, findings) = cfg.plans()?;
     warn_findings(&findings, ctx.quiet);
+    crate::source::repo_key::resolve(&mut plans, &ctx.cache_dir, ctx.offline, ctx.quiet)?;
     Ok((cfg, plans))
 }
 

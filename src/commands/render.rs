@@ -76,6 +76,10 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
             target.backend.0.name(),
             target.backend.1
         )?;
+        if let Some(k) = &plan.kubernetes {
+            let k = render::kubernetes::stamp(k);
+            writeln!(out, "# beyond the guide: {}", k.summary())?;
+        }
         writeln!(out, "==> cmdline.txt <==")?;
         write!(out, "{cmdline_text}")?;
         for f in &r.files {

@@ -12,6 +12,8 @@ pub struct Inventory {
     pub cluster: Cluster,
     pub image: Option<ImageSection>,
     pub user: Option<Spanned<UserSection>>,
+    /// Beyond the guide: container runtime, kube packages, pod network.
+    pub kubernetes: Option<Spanned<KubernetesSection>>,
     #[serde(default, rename = "node")]
     pub nodes: Vec<Spanned<NodeEntry>>,
 }
@@ -82,4 +84,26 @@ pub struct NodeEntry {
     pub role: Spanned<Role>,
     pub profile: Option<Spanned<String>>,
     pub interface: Option<Spanned<String>>,
+}
+
+/// `[kubernetes]`: optional; without it a node is what the guide makes.
+/// Strings, not enums, so that a wrong value is a finding with file:line and
+/// the values that would do.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSection {
+    /// Minor version, such as "1.34": the pkgs.k8s.io repository for v1.34.
+    pub version: Spanned<String>,
+    pub runtime: Option<Spanned<String>>,
+    pub cni: Spanned<String>,
+    pub pod_cidr: Spanned<String>,
+    pub service_cidr: Option<Spanned<String>>,
+    /// The apt repository (a mirror of pkgs.k8s.io's layout).
+    pub repository: Option<Spanned<String>>,
+    /// A local OpenPGP key file for the repository, instead of its Release.key.
+    pub repository_key: Option<Spanned<String>>,
+    /// The load-balanced address of the control planes (host or host:port).
+    pub control_plane_endpoint: Option<Spanned<String>>,
+    /// The pause image, when kubeadm's for this version is not the one piprep knows.
+    pub sandbox_image: Option<Spanned<String>>,
 }

@@ -5,6 +5,7 @@ pub mod cmdline;
 pub mod grammar;
 pub mod image_spec;
 pub mod inventory;
+pub mod kubernetes;
 pub mod net;
 pub mod plan;
 pub mod profile;

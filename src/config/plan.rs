@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::kubernetes::KubernetesPlan;
 use super::profile::{Policy, Profile, Proto, Role, RuleSpec, TimeDaemon};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -23,6 +24,8 @@ pub struct NodePlan {
     pub interface: String,
     pub user: UserPlan,
     pub profile: ProfilePlan,
+    /// `[kubernetes]`, when the inventory has one.
+    pub kubernetes: Option<KubernetesPlan>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

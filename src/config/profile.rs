@@ -46,6 +46,8 @@ pub enum Policy {
 pub enum Direction {
     In,
     Out,
+    /// Forwarded through the node (`ufw route`), such as pod traffic.
+    Routed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

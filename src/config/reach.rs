@@ -56,6 +56,8 @@ pub fn passes(rules: &[RuleSpec], default: Policy, f: &Flow) -> bool {
         let (node_side, peer_side) = match f.dir {
             Direction::In => (&r.to, &r.from),
             Direction::Out => (&r.from, &r.to),
+            // Never the node's own traffic.
+            Direction::Routed => continue,
         };
         if !block(node_side).is_some_and(|n| n.contains(f.node)) {
             continue;

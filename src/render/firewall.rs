@@ -29,16 +29,15 @@ fn proto(p: Proto) -> &'static str {
 }
 
 /// The `ufw` argument words for a rule:
-/// `ufw allow in proto tcp from 10.1.1.0/24 to any port 6443 comment …`.
+/// `ufw allow in proto tcp from 10.1.1.0/24 to any port 6443 comment …`, or
+/// `ufw route allow from 10.244.0.0/16 to any comment …` for routed traffic.
 pub fn words(r: &RuleSpec) -> Vec<String> {
-    let mut w = vec!["ufw".to_string(), action(r.action).into()];
-    w.push(
-        match r.direction {
-            Direction::In => "in",
-            Direction::Out => "out",
-        }
-        .into(),
-    );
+    let mut w = vec!["ufw".to_string()];
+    match r.direction {
+        Direction::In => w.extend([action(r.action).into(), "in".into()]),
+        Direction::Out => w.extend([action(r.action).into(), "out".into()]),
+        Direction::Routed => w.extend(["route".into(), action(r.action).into()]),
+    }
     if let Some(p) = r.proto {
         w.extend(["proto".into(), proto(p).into()]);
     }
@@ -75,6 +74,7 @@ pub fn status_line(r: &RuleSpec) -> String {
         match r.direction {
             Direction::In => "IN",
             Direction::Out => "OUT",
+            Direction::Routed => "FWD",
         }
     );
     let mut line = format!("{to} {act} {from}");

@@ -7,6 +7,7 @@ pub mod cloudinit;
 pub mod cmdline;
 pub mod firewall;
 pub mod firstboot;
+pub mod kubernetes;
 pub mod network;
 pub mod scripts;
 pub mod setup;
@@ -99,6 +100,10 @@ pub struct Rendered {
 }
 
 pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
+    if plan.kubernetes.as_ref().is_some_and(|k| k.key.armored.is_none()) {
+        // load_plans resolves it; a caller that did not is a bug.
+        return Err("the [kubernetes] repository key was never read".into());
+    }
     let own_hook = crate::contract::hook_tokens(&target.boot_mount);
     let (backend, reason) = (target.backend.0, target.backend.1.as_str());
     let (hook, stale) = match backend {
@@ -179,6 +184,7 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
             release_date: b.and_then(|b| b.release_date.clone()),
             init_format: b.and_then(|b| b.init_format.clone()),
         },
+        kubernetes: plan.kubernetes.as_ref().map(kubernetes::stamp),
     };
     files.push(BootFile {
         name: STAMP_FILE.to_string(),

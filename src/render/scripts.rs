@@ -6,7 +6,7 @@
 use sha2::{Digest, Sha256};
 
 use super::Backend;
-use super::setup::Checklist;
+use super::setup::{Checklist, OnChange, Service};
 use super::shell::{fill, quote};
 use crate::config::plan::NodePlan;
 use crate::config::profile::TimeDaemon;
@@ -19,6 +19,7 @@ const SWAP: &str = include_str!("templates/swap.sh");
 const CHRONY: &str = include_str!("templates/chrony.sh");
 const CHRONY_ONLY_OURS: &str = include_str!("templates/chrony-only-ours.sh");
 const FIREWALL: &str = include_str!("templates/firewall.sh");
+const SERVICES: &str = include_str!("templates/services.sh");
 /// Helpers every generated script shares (log, step, put_file, has_pkg, has_unit).
 const SHELL_LIB: &str = include_str!("templates/lib.sh");
 
@@ -96,6 +97,16 @@ pub fn check(plan: &NodePlan, checks: &Checklist, boot_mount: &str, backend: Bac
         ("SYSCTL_LINES_Q", quote(&sysctl.join("\n"))),
         ("UFW_STATUS_LINES_Q", quote(&fw.rules.join("\n"))),
     ]);
+    let k = checks.kubernetes.as_ref();
+    v.extend([
+        ("KUBERNETES", yes_no(k.is_some())),
+        ("KUBE_VERSION_Q", quote(k.map_or("", |k| k.version.as_str()))),
+        (
+            "KUBE_PACKAGES_Q",
+            quote(&k.map(|k| k.packages.join(" ")).unwrap_or_default()),
+        ),
+        ("NM_UNMANAGED_Q", quote(k.map_or("", |k| k.unmanaged.as_str()))),
+    ]);
     fill(CHECK, &v)
 }
 
@@ -122,7 +133,42 @@ fn firewall_function(commands: &[Vec<String>]) -> String {
     with(&ruleset)
 }
 
-pub fn setup(plan: &NodePlan, packages: &[&str], firewall: &[Vec<String>]) -> String {
+/// configure_services: hold `held`, then make each service ready.
+fn services_function(held: &[&str], services: &[Service]) -> String {
+    if held.is_empty() && services.is_empty() {
+        return skipped("configure_services");
+    }
+    let lines: Vec<String> = services
+        .iter()
+        .map(|s| {
+            let mut w = vec![
+                s.unit,
+                if s.enable { "yes" } else { "no" },
+                match s.on_change {
+                    OnChange::Restart => "restart",
+                    OnChange::Reload => "reload",
+                },
+            ];
+            w.extend(&s.config);
+            w.join(" ")
+        })
+        .collect();
+    fragment(&fill(
+        SERVICES,
+        &[
+            ("SERVICE_LINES_Q", quote(&lines.join("\n"))),
+            ("HELD_Q", quote(&held.join(" "))),
+        ],
+    ))
+}
+
+pub fn setup(
+    plan: &NodePlan,
+    packages: &[&str],
+    firewall: &[Vec<String>],
+    held: &[&str],
+    services: &[Service],
+) -> String {
     let chrony = if plan.profile.time_daemon == TimeDaemon::Chrony {
         // Use only the inventory's servers: the distribution's are commented out.
         let only_ours = if plan.ntp.is_empty() {
@@ -142,6 +188,7 @@ pub fn setup(plan: &NodePlan, packages: &[&str], firewall: &[Vec<String>]) -> St
         ("PACKAGES_Q", quote(&packages.join(" "))),
         ("CHRONY_FUNCTION", chrony),
         ("FIREWALL_FUNCTION", firewall_function(firewall)),
+        ("SERVICES_FUNCTION", services_function(held, services)),
     ]);
     fill(SETUP, &v)
 }

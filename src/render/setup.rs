@@ -47,6 +47,37 @@ pub struct Checklist {
     pub address: String,
     pub interface: String,
     pub authorized_keys: usize,
+    pub kubernetes: Option<KubernetesCheck>,
+}
+
+/// `[kubernetes]` items: the runtime, the pinned and held packages, and
+/// NetworkManager's unmanaged list (the routed rules are firewall rules).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KubernetesCheck {
+    /// Minor version the packages must have.
+    pub version: String,
+    pub packages: Vec<&'static str>,
+    /// NetworkManager's `unmanaged-devices`, as `--print-config` shows it.
+    pub unmanaged: String,
+}
+
+/// What the unit does when its configuration files changed since it was
+/// last applied.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OnChange {
+    Restart,
+    /// Reload if it runs; never start it.
+    Reload,
+}
+
+/// A unit the networked step makes ready, after the packages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub unit: &'static str,
+    /// Enabled for every boot (else left as the image has it).
+    pub enable: bool,
+    pub on_change: OnChange,
+    pub config: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +110,7 @@ pub fn checklist(plan: &NodePlan) -> Checklist {
         address: format!("{}/{}", plan.address, plan.prefix),
         interface: plan.interface.clone(),
         authorized_keys: plan.user.ssh_authorized_keys.len(),
+        kubernetes: plan.kubernetes.as_ref().map(super::kubernetes::check),
     }
 }
 
@@ -89,6 +121,10 @@ pub struct NodeSetup {
     pub files: Vec<RootFile>,
     /// Packages the networked step installs when the image lacks them.
     pub packages: Vec<&'static str>,
+    /// Packages held at their version once installed (`apt-mark hold`).
+    pub held: Vec<&'static str>,
+    /// Units made ready after the packages, in order.
+    pub services: Vec<Service>,
     /// The command run once, before the network: swap, kernel settings, login shell,
     /// host keys, the password hash off the boot partition.
     pub offline: Vec<String>,
@@ -148,6 +184,9 @@ pub fn packages(plan: &NodePlan) -> Vec<&'static str> {
     if p.firewall.enable {
         v.push("ufw");
     }
+    if let Some(k) = &plan.kubernetes {
+        v.extend(super::kubernetes::packages(k));
+    }
     v
 }
 
@@ -202,8 +241,20 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
             chrony_sources(plan),
         );
     }
+    if let Some(files) = plan.kubernetes.as_ref().and_then(super::kubernetes::files) {
+        for (path, content) in files {
+            add(path.to_string(), "0644", content);
+        }
+    }
     let firewall = firewall_commands(plan);
     let packages = packages(plan);
+    let (held, services) = match &plan.kubernetes {
+        Some(_) => (
+            crate::config::kubernetes::PACKAGES.to_vec(),
+            super::kubernetes::services(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
     let checks = checklist(plan);
     add(
         PREPARE_PATH.into(),
@@ -213,7 +264,7 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
     add(
         SETUP_PATH.into(),
         "0755",
-        scripts::setup(plan, &packages, &firewall),
+        scripts::setup(plan, &packages, &firewall, &held, &services),
     );
     add(
         CHECK_PATH.into(),
@@ -224,6 +275,8 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
     NodeSetup {
         files,
         packages,
+        held,
+        services,
         offline: vec![PREPARE_PATH.to_string()],
         networked: SETUP_UNIT,
         firewall,

@@ -118,6 +118,13 @@ fn backoff(attempt: u32, what: &str, why: &str, quiet: bool) {
 /// GET a small text resource (a checksum sidecar, an OS list) of at most
 /// `cap` bytes: a larger body is refused, not read into memory.
 pub fn get_text(client: &Client, url: &str, cap: u64, quiet: bool) -> Result<String> {
+    String::from_utf8(get_small(client, url, cap, quiet)?)
+        .map_err(|_| Error::image(format!("{url} is not UTF-8 text")))
+}
+
+/// GET a small resource (a text file, a repository key) of at most `cap`
+/// bytes, retrying as downloads do.
+pub fn get_small(client: &Client, url: &str, cap: u64, quiet: bool) -> Result<Vec<u8>> {
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
@@ -130,13 +137,10 @@ pub fn get_text(client: &Client, url: &str, cap: u64, quiet: bool) -> Result<Str
                 match limited.read_to_end(&mut body) {
                     Ok(_) if body.len() as u64 > cap => {
                         return Err(Error::image(format!(
-                            "{url} is larger than {cap} bytes; that is not what piprep expects there (a checksum file or OS list)"
+                            "{url} is larger than {cap} bytes; that is not what piprep expects there (a checksum file, an OS list or a key)"
                         )));
                     }
-                    Ok(_) => {
-                        return String::from_utf8(body)
-                            .map_err(|_| Error::image(format!("{url} is not UTF-8 text")));
-                    }
+                    Ok(_) => return Ok(body),
                     Err(e) => last = format!("reading the body failed: {}", read_cause(&e)),
                 }
             }

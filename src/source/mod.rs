@@ -9,6 +9,7 @@ pub mod decompress;
 pub mod http;
 pub mod identity;
 pub mod oslist;
+pub mod repo_key;
 pub mod xz_blocks;
 pub mod xz_stream;
 

@@ -5,6 +5,7 @@
 
 mod cluster;
 mod firewall;
+mod kubernetes;
 mod node;
 mod profile;
 mod user;
@@ -16,6 +17,7 @@ use serde::Serialize;
 use toml::Spanned;
 
 use super::Config;
+use super::kubernetes::KubernetesPlan;
 use super::plan::{NodePlan, ProfilePlan};
 use super::profile::{Profile, Role};
 use super::toml_file::Location;
@@ -128,8 +130,15 @@ fn build_plan(
     user: Option<&crate::config::plan::UserPlan>,
     profile: &Profile,
     role: Role,
+    kubernetes: Option<&KubernetesPlan>,
 ) -> Option<NodePlan> {
     let (net, gateway, user) = (cluster.subnet?, cluster.gateway?, user?.clone());
+    let mut profile = ProfilePlan::for_role(profile, role, &net.to_string());
+    // The pod network's rules follow the profile's: they only allow.
+    if let Some(k) = kubernetes.filter(|_| profile.firewall.enable) {
+        let rules = k.firewall_rules(&net.to_string());
+        profile.firewall.rules.extend(rules);
+    }
     Some(NodePlan {
         cluster: cluster.name.clone(),
         name: node.name.clone(),
@@ -142,7 +151,8 @@ fn build_plan(
         ntp: cluster.ntp.clone(),
         interface: node.interface.clone(),
         user,
-        profile: ProfilePlan::for_role(profile, role, &net.to_string()),
+        profile,
+        kubernetes: kubernetes.cloned(),
     })
 }
 
@@ -159,6 +169,7 @@ pub fn validate(cfg: &Config) -> Validated {
         c.error(at, None, msg, fix);
     }
     let user = user::check(&mut c);
+    let kubernetes = kubernetes::check(&mut c, &cluster);
     // Each profile is resolved and checked once, however many nodes use it.
     let mut profiles: HashMap<String, Option<Profile>> = HashMap::new();
     let mut profile_for = |c: &mut Checker, name: &Spanned<String>, node: Option<&str>| {
@@ -194,7 +205,14 @@ pub fn validate(cfg: &Config) -> Validated {
         };
         let role = *n.role.get_ref();
         let rules = firewall::check(&mut c, &profile, role, &node, &cluster);
-        if rules && let Some(plan) = build_plan(&cluster, &node, user.as_ref(), &profile, role) {
+        if rules && let Some(plan) = build_plan(
+            &cluster,
+            &node,
+            user.as_ref(),
+            &profile,
+            role,
+            kubernetes.as_ref().and_then(|k| k.as_ref()),
+        ) {
             plans.push(plan);
         }
     }

@@ -28,6 +28,10 @@ KEY_COUNT=@@KEY_COUNT@@
 SYSCTL_LINES=@@SYSCTL_LINES_Q@@
 UFW_STATUS_LINES=@@UFW_STATUS_LINES_Q@@
 BACKEND=@@BACKEND@@
+KUBERNETES=@@KUBERNETES@@
+KUBE_VERSION=@@KUBE_VERSION_Q@@
+KUBE_PACKAGES=@@KUBE_PACKAGES_Q@@
+NM_UNMANAGED=@@NM_UNMANAGED_Q@@
 
 out=$(mktemp "${TMPDIR:-/tmp}/piprep-report.XXXXXX") || exit 1
 failures=0
@@ -121,6 +125,45 @@ if [ "$FIREWALL" = yes ]; then
 	done <<EOF
 $UFW_STATUS_LINES
 EOF
+fi
+
+# Beyond the guide, with [kubernetes]: containerd serving the CRI with the
+# systemd cgroup driver, the kube packages at the pinned minor version and
+# held, the kubelet enabled, NetworkManager leaving CNI interfaces alone.
+if [ "$KUBERNETES" = yes ]; then
+	expect containerd.active active "$(unit_state is-active containerd.service)"
+	# The merged configuration containerd runs with (defaults plus config.toml).
+	if containerd config dump 2>/dev/null | grep -q '^ *SystemdCgroup = true'; then
+		row containerd.cgroup_driver systemd systemd pass
+	else
+		row containerd.cgroup_driver systemd "not systemd" fail
+	fi
+	cri=$(ctr plugins ls 2>/dev/null | awk '$1 == "io.containerd.grpc.v1" && $2 == "cri" {print $NF}')
+	expect containerd.cri ok "${cri:-missing}"
+	# crictl comes with kubeadm (cri-tools) from the Kubernetes repository.
+	if ! command -v crictl >/dev/null 2>&1; then
+		row crictl.info answers "crictl not installed" warn
+	elif crictl info >/dev/null 2>&1; then
+		row crictl.info answers answers pass
+	else
+		row crictl.info answers "no answer" fail
+	fi
+	holds=" $(apt-mark showhold 2>/dev/null | tr '\n' ' ') "
+	for p in $KUBE_PACKAGES; do
+		v=$(dpkg-query -W -f '${Version}' "$p" 2>/dev/null)
+		case "$v" in
+		"$KUBE_VERSION".*) row "kubernetes.$p" "$KUBE_VERSION.x" "$v" pass ;;
+		*) row "kubernetes.$p" "$KUBE_VERSION.x" "${v:-not installed}" fail ;;
+		esac
+		case "$holds" in *" $p "*) row "kubernetes.$p.held" held held pass ;; *) row "kubernetes.$p.held" held "not held" fail ;; esac
+	done
+	k=$(unit_state is-enabled kubelet.service)
+	case "$k" in enabled | alias) row kubelet.enabled enabled "$k" pass ;; *) row kubelet.enabled enabled "$k" fail ;; esac
+	if command -v NetworkManager >/dev/null 2>&1; then
+		nm=$(NetworkManager --print-config 2>/dev/null | sed -n 's/^unmanaged-devices=//p' | tail -n 1)
+		nm=${nm%;}
+		expect networkmanager.unmanaged "$NM_UNMANAGED" "${nm:-none}"
+	fi
 fi
 
 # Identity: hostname, static address, user, ssh.

@@ -3,9 +3,10 @@
 #
 # Runs on every boot from piprep-setup.service, after network-online.target: the
 # part of node preparation that needs the network. It installs missing packages
-# (retrying with backoff, and again next boot if the network is down), applies
-# the firewall once per rule set, enables chrony, then writes the report of the
-# guide's verification checklist to the boot partition.
+# (retrying with backoff, and again next boot if the network is down), enables
+# chrony, holds pinned packages and makes services ready, applies the firewall
+# once per rule set, then writes the report of the guide's verification
+# checklist to the boot partition.
 set -u
 STATE=/var/lib/piprep
 LOG_TAG=piprep-setup
@@ -22,7 +23,9 @@ install_packages() {
 	n=0
 	while [ "$n" -lt 5 ]; do
 		# shellcheck disable=SC2086 # word splitting of the package list is intended
-		if apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing; then
+		# Configuration files piprep wrote before the package came are kept.
+		if apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $missing; then
 			return 0
 		fi
 		n=$((n + 1))
@@ -36,9 +39,12 @@ install_packages() {
 
 @@FIREWALL_FUNCTION@@
 
+@@SERVICES_FUNCTION@@
+
 mkdir -p "$STATE"
 install_packages || log "package installation failed; will retry on the next boot"
 configure_time || log "time synchronisation setup failed"
+configure_services || log "service setup failed; will retry on the next boot"
 configure_firewall || log "firewall setup failed"
 /usr/local/lib/piprep/check.sh setup || true
 exit 0
