@@ -2,8 +2,8 @@
 //! repository key, and the pod network, for every node alike. Pure: the key's
 //! bytes are read by validation (a local file) or fetched by the bake.
 
-use serde::Serialize;
 use base64ct::Encoding;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::profile::{Action, Direction, Proto, RuleSpec};
@@ -55,7 +55,11 @@ impl Cni {
             Cni::Calico => &[
                 ("179", Proto::Tcp, "Calico BGP between nodes"),
                 ("4789", Proto::Udp, "Calico VXLAN between nodes"),
-                ("5473", Proto::Tcp, "Calico Typha (agents to their datastore cache)"),
+                (
+                    "5473",
+                    Proto::Tcp,
+                    "Calico Typha (agents to their datastore cache)",
+                ),
             ],
             Cni::Cilium => &[
                 ("8472", Proto::Udp, "Cilium VXLAN between nodes"),
@@ -133,7 +137,9 @@ pub fn armor(bytes: &[u8]) -> Result<String, String> {
         _ => 0,
     };
     if tag != 6 {
-        return Err("is not an OpenPGP public key (neither armored nor a binary key packet)".into());
+        return Err(
+            "is not an OpenPGP public key (neither armored nor a binary key packet)".into(),
+        );
     }
     let body = base64ct::Base64::encode_string(bytes);
     let mut out = format!("{BEGIN}\n\n");
@@ -205,8 +211,22 @@ impl KubernetesPlan {
         let (pods, services) = (self.pod_cidr.as_str(), self.service_cidr.as_str());
         let mut v = Vec::new();
         for (port, proto, why) in self.cni.ports() {
-            v.push(rule(Direction::In, subnet, "any", Some(port), Some(*proto), why));
-            v.push(rule(Direction::Out, "any", subnet, Some(port), Some(*proto), why));
+            v.push(rule(
+                Direction::In,
+                subnet,
+                "any",
+                Some(port),
+                Some(*proto),
+                why,
+            ));
+            v.push(rule(
+                Direction::Out,
+                "any",
+                subnet,
+                Some(port),
+                Some(*proto),
+                why,
+            ));
         }
         v.extend([
             rule(

@@ -59,10 +59,7 @@ pub fn files(k: &KubernetesPlan) -> Option<Vec<(&'static str, String)>> {
             PIN,
             fill(
                 PIN_FILE,
-                &[
-                    v("VERSION", &k.version),
-                    v("PACKAGES", &PACKAGES.join(" ")),
-                ],
+                &[v("VERSION", &k.version), v("PACKAGES", &PACKAGES.join(" "))],
             ),
         ),
         (NM_CONF, fill(NM, &[v("UNMANAGED", &unmanaged_devices())])),

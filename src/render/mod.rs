@@ -100,7 +100,11 @@ pub struct Rendered {
 }
 
 pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
-    if plan.kubernetes.as_ref().is_some_and(|k| k.key.armored.is_none()) {
+    if plan
+        .kubernetes
+        .as_ref()
+        .is_some_and(|k| k.key.armored.is_none())
+    {
         // load_plans resolves it; a caller that did not is a bug.
         return Err("the [kubernetes] repository key was never read".into());
     }

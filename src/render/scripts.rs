@@ -100,12 +100,18 @@ pub fn check(plan: &NodePlan, checks: &Checklist, boot_mount: &str, backend: Bac
     let k = checks.kubernetes.as_ref();
     v.extend([
         ("KUBERNETES", yes_no(k.is_some())),
-        ("KUBE_VERSION_Q", quote(k.map_or("", |k| k.version.as_str()))),
+        (
+            "KUBE_VERSION_Q",
+            quote(k.map_or("", |k| k.version.as_str())),
+        ),
         (
             "KUBE_PACKAGES_Q",
             quote(&k.map(|k| k.packages.join(" ")).unwrap_or_default()),
         ),
-        ("NM_UNMANAGED_Q", quote(k.map_or("", |k| k.unmanaged.as_str()))),
+        (
+            "NM_UNMANAGED_Q",
+            quote(k.map_or("", |k| k.unmanaged.as_str())),
+        ),
     ]);
     fill(CHECK, &v)
 }

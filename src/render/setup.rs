@@ -293,7 +293,7 @@ mod tests {
     fn plans() -> Vec<NodePlan> {
         let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
         let mut all = Vec::new();
-        for inv in ["piprep.toml", "cloud-init.toml"] {
+        for inv in ["piprep.toml", "cloud-init.toml", "kubernetes.toml"] {
             let cfg = Config::load(&data.join(inv)).unwrap();
             all.extend(cfg.plans().unwrap().0);
         }
@@ -330,6 +330,7 @@ mod tests {
                 (&ci.packages, &ci.firewall, &ci.offline, ci.networked)
             );
             assert_eq!(fr.checklist, ci.checklist);
+            assert_eq!((&fr.held, &fr.services), (&ci.held, &ci.services));
             assert_eq!(fr.files.len(), ci.files.len());
             for (a, b) in fr.files.iter().zip(&ci.files) {
                 assert_eq!((&a.path, a.mode, a.owner), (&b.path, b.mode, b.owner));
@@ -379,6 +380,61 @@ mod tests {
             for c in &fr.firewall {
                 let line = format!("\t{} || return 1\n", scripts::command_line(c));
                 assert!(setup.contains(&line), "setup.sh lacks {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn kubernetes_adds_its_files_packages_services_and_rules_once() {
+        let all = plans();
+        let with: Vec<_> = all.iter().filter(|p| p.kubernetes.is_some()).collect();
+        assert_eq!(with.len(), 2, "tests/data/kubernetes.toml has two nodes");
+        for plan in all.iter() {
+            let s = node_setup(plan, "/boot/firmware", Backend::Firstrun);
+            let paths: Vec<&str> = s.files.iter().map(|f| f.path.as_str()).collect();
+            let kube_files = [
+                super::super::kubernetes::CONTAINERD_CONFIG,
+                super::super::kubernetes::CRICTL_CONFIG,
+                super::super::kubernetes::KEYRING,
+                super::super::kubernetes::SOURCES,
+                super::super::kubernetes::PIN,
+                super::super::kubernetes::NM_CONF,
+            ];
+            let routed = s.firewall.iter().filter(|c| c[1] == "route").count();
+            if plan.kubernetes.is_some() {
+                for f in kube_files {
+                    assert_eq!(paths.iter().filter(|p| **p == f).count(), 1, "{f}");
+                }
+                assert!(
+                    s.packages
+                        .ends_with(&["containerd", "kubeadm", "kubelet", "kubectl"])
+                );
+                assert_eq!(s.held, ["kubeadm", "kubelet", "kubectl"]);
+                assert_eq!(s.services.len(), 3);
+                assert_eq!(routed, 3);
+                assert!(s.checklist.kubernetes.is_some());
+                let setup = &s
+                    .files
+                    .iter()
+                    .find(|f| f.path == SETUP_PATH)
+                    .unwrap()
+                    .content;
+                assert!(setup.contains("apt-mark hold $held"));
+                assert!(
+                    setup.contains("containerd.service yes restart /etc/containerd/config.toml")
+                );
+            } else {
+                assert!(kube_files.iter().all(|f| !paths.contains(f)));
+                assert!(s.held.is_empty() && s.services.is_empty());
+                assert_eq!(routed, 0);
+                assert!(s.checklist.kubernetes.is_none());
+                let setup = &s
+                    .files
+                    .iter()
+                    .find(|f| f.path == SETUP_PATH)
+                    .unwrap()
+                    .content;
+                assert!(setup.contains("configure_services() { return 0; }"));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! A small HTTP/1.1 server on 127.0.0.1 for download tests. It serves files and
 //! misbehaves on demand, chosen by the path:
 //!   /f/NAME                 normal, honours Range (206) and answers 416 past the end
+//!                           (NAME may contain `/`)
 //!   /drop1/N/NAME           the first response for NAME stops after N body bytes
 //!   /dropall/N/NAME         every response stops after N body bytes
 //!   /norange/NAME           ignores Range (always 200 with the whole file)
@@ -116,8 +117,10 @@ fn handle(
         }
         _ => {}
     }
+    // /f/ serves nested names too (a repository's `core:/stable:/v1.34/deb/Release.key`).
+    let nested = parts.get(1..).map(|r| r.join("/")).unwrap_or_default();
     let (mode, limit, name) = match parts.as_slice() {
-        ["f", n] => ("f", None, *n),
+        ["f", _, ..] => ("f", None, nested.as_str()),
         ["drop1", k, n] => ("drop1", k.parse::<u64>().ok(), *n),
         ["dropall", k, n] => ("dropall", k.parse::<u64>().ok(), *n),
         ["norange", n] => ("norange", None, *n),

@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use toml::Spanned;
 
-use super::{Checker, Severity};
 use super::cluster::Cluster;
+use super::{Checker, Severity};
 use crate::config::grammar;
 use crate::config::inventory::KubernetesSection;
 use crate::config::kubernetes::{
@@ -24,13 +24,22 @@ pub fn check(c: &mut Checker, cl: &Cluster) -> Option<Option<KubernetesPlan>> {
     let k = section.get_ref();
     let before = c.errors();
     let minor = version(c, &k.version);
-    let runtime = k.runtime.as_ref().map_or("containerd", |r| r.get_ref().as_str());
+    let runtime = k
+        .runtime
+        .as_ref()
+        .map_or("containerd", |r| r.get_ref().as_str());
     if !RUNTIMES.contains(&runtime) {
-        let at = c.at(k.runtime.as_ref().expect("a runtime other than the default was written"));
+        let at = c.at(k
+            .runtime
+            .as_ref()
+            .expect("a runtime other than the default was written"));
         c.error(
             at,
             None,
-            format!("[kubernetes] runtime `{}` is not supported", runtime.escape_debug()),
+            format!(
+                "[kubernetes] runtime `{}` is not supported",
+                runtime.escape_debug()
+            ),
             "use runtime = \"containerd\" (the only runtime for now)",
         );
     }
@@ -40,8 +49,14 @@ pub fn check(c: &mut Checker, cl: &Cluster) -> Option<Option<KubernetesPlan>> {
         c.error(
             at,
             None,
-            format!("[kubernetes] cni `{}` is not one piprep knows", k.cni.get_ref().escape_debug()),
-            &format!("use one of {} (none: open no plugin ports)", CNIS.join(", ")),
+            format!(
+                "[kubernetes] cni `{}` is not one piprep knows",
+                k.cni.get_ref().escape_debug()
+            ),
+            &format!(
+                "use one of {} (none: open no plugin ports)",
+                CNIS.join(", ")
+            ),
         );
     }
     let pods = range(c, &k.pod_cidr, "pod_cidr", "10.244.0.0/16");
@@ -205,7 +220,12 @@ fn url_problem(s: &str) -> Option<String> {
     }
     rest.chars()
         .find(|ch| !(ch.is_ascii_alphanumeric() || "-._~:/%+,=@".contains(*ch)))
-        .map(|ch| format!("contains `{}`, which an apt source line cannot carry", ch.escape_debug()))
+        .map(|ch| {
+            format!(
+                "contains `{}`, which an apt source line cannot carry",
+                ch.escape_debug()
+            )
+        })
 }
 
 fn repository(c: &mut Checker, k: &KubernetesSection, minor: Option<u32>) -> Option<String> {
@@ -238,7 +258,10 @@ fn key(c: &mut Checker, k: &KubernetesSection, repository: &str) -> Option<RepoK
             .iter()
             .any(|p| url.starts_with(&format!("{p}/")) || url.starts_with(&format!("{p}:")));
         if url.starts_with("http://") && !loopback {
-            let at = c.at(k.repository.as_ref().expect("the default repository is https"));
+            let at = c.at(k
+                .repository
+                .as_ref()
+                .expect("the default repository is https"));
             c.error(
                 at,
                 None,
@@ -263,7 +286,10 @@ fn key(c: &mut Checker, k: &KubernetesSection, repository: &str) -> Option<RepoK
     });
     let problem = match read {
         Err(e) => format!("cannot read repository_key {}: {e}", path.display()),
-        Ok(b) if b.len() as u64 > KEY_CAP => format!("repository_key {} is larger than 64 KiB; that is not a key", path.display()),
+        Ok(b) if b.len() as u64 > KEY_CAP => format!(
+            "repository_key {} is larger than 64 KiB; that is not a key",
+            path.display()
+        ),
         Ok(b) => {
             let mut key = RepoKey {
                 origin: file.get_ref().clone(),
@@ -383,7 +409,8 @@ fn control_planes(c: &mut Checker, section: &Spanned<KubernetesSection>, k: &Kub
             Severity::Warning,
             at,
             None,
-            "two control planes: etcd with two members stops when either does (quorum needs three)".into(),
+            "two control planes: etcd with two members stops when either does (quorum needs three)"
+                .into(),
             "add a third control plane, or keep one",
         );
     } else if n > 2 && k.control_plane_endpoint.is_none() {

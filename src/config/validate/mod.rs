@@ -205,14 +205,16 @@ pub fn validate(cfg: &Config) -> Validated {
         };
         let role = *n.role.get_ref();
         let rules = firewall::check(&mut c, &profile, role, &node, &cluster);
-        if rules && let Some(plan) = build_plan(
-            &cluster,
-            &node,
-            user.as_ref(),
-            &profile,
-            role,
-            kubernetes.as_ref().and_then(|k| k.as_ref()),
-        ) {
+        if rules
+            && let Some(plan) = build_plan(
+                &cluster,
+                &node,
+                user.as_ref(),
+                &profile,
+                role,
+                kubernetes.as_ref().and_then(|k| k.as_ref()),
+            )
+        {
             plans.push(plan);
         }
     }
