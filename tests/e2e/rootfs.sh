@@ -7,6 +7,8 @@
 #     CACHE_DIR/rootfs-offline-KEY.tar  chrony and ufw preinstalled
 #     CACHE_DIR/rootfs-online-KEY.tar   without chrony and ufw (as RPi OS Lite)
 #     CACHE_DIR/repo-KEY/               every .deb fetched, with a Packages index
+#                                       (Bookworm's also holds containerd and runc,
+#                                       which neither root filesystem keeps)
 #
 # debootstrap --foreign, then the second stage in a chroot under qemu-user
 # (binfmt_misc). initramfs-tools is set to MODULES=list with only the virtio,
@@ -31,7 +33,9 @@ rpi="$(dirname "$0")/rpi"
 case "$suite" in
 bookworm)
 	# As Raspberry Pi OS Bookworm: dphys-swapfile, firstrun-style customisation.
-	packages=$(echo "$common" | sed 's/,iproute2,/,iproute2,dphys-swapfile,busybox,/')
+	# containerd and runc only for the repository ([kubernetes] installs them).
+	packages=$(echo "$common" | sed 's/,iproute2,/,iproute2,dphys-swapfile,busybox,/'),containerd,runc
+	repo_only="containerd runc"
 	standin="$rpi/firstboot-initramfs"
 	standin_at=local-premount/firstboot
 	key=$( (printf '%s\n%s\n%s\n' "$packages" "$modules" "$recipe" && cat "$standin") | sha256sum | cut -c1-12)
@@ -41,6 +45,7 @@ trixie)
 	# python3-cffi-backend provides the python3-cffi-backend-api-* virtual
 	# packages python3-cryptography needs (cloud-init -> oauthlib).
 	packages="$common,cloud-init,python3-cffi-backend,busybox"
+	repo_only=""
 	standin="$rpi/set_partuuid"
 	standin_at=local-bottom/set_partuuid
 	key=$( (printf 'trixie\n%s\n%s\n%s\n' "$packages" "$modules" "$recipe" && cat "$standin") | sha256sum | cut -c1-12)
@@ -124,6 +129,11 @@ printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n\n127
 chroot "$root" systemctl enable NetworkManager ssh >&2 || true
 [ "$suite" != bookworm ] || chroot "$root" systemctl enable dphys-swapfile >&2 || true
 rm -f "$root"/var/cache/apt/archives/*.deb
+if [ -n "$repo_only" ]; then
+	mount -t proc proc "$root/proc"
+	# shellcheck disable=SC2086 # one word per package
+	chroot "$root" dpkg --purge $repo_only >&2
+fi
 unmount_all
 
 tar -C "$root" -cf "$offline.tmp" .

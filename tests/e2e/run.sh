@@ -14,7 +14,11 @@
 #   bookworm-online        as bookworm, as Raspberry Pi OS Lite ships: no
 #                          chrony or ufw; piprep-setup installs them from a local
 #                          apt repository on 127.0.0.1, reached only through
-#                          QEMU's guestfwd
+#                          QEMU's guestfwd. With [kubernetes] (flannel):
+#                          containerd from that repository, stand-in kube
+#                          packages from a signed repository at pkgs.k8s.io's
+#                          path (k8s-repo.sh), and pod traffic across a cni0
+#                          bridge through the firewall (pod-network.sh)
 #
 # In every scenario the last boot is the user's test: `ssh` from the host to
 # 127.0.0.1 (QEMU hostfwd) with the baked key and strict host-key checking
@@ -139,9 +143,27 @@ scenario() {
 	}
 	nic="user,model=virtio-net-pci,restrict=on,net=10.1.1.0/24,host=10.1.1.1"
 	repo_url=""
+	kubernetes=""
 	if [ "$variant" = online ]; then
+		# One web root: the Debian packages at the top, the Kubernetes
+		# stand-in repository where pkgs.k8s.io keeps v1.34's.
+		"$top/tests/e2e/k8s-repo.sh" "$work/k8s" 1.34 || { fail "k8s-repo.sh"; return 1; }
+		mkdir -p "$work/www/core:/stable:/v1.34"
+		ln -s "$repo"/* "$work/www/"
+		ln -s "$work/k8s/repo" "$work/www/core:/stable:/v1.34/deb"
+		cp "$work/k8s/key.asc" "$work/k8s-key.asc"
+		kubernetes='
+[kubernetes]
+version = "1.34"
+runtime = "containerd"
+cni = "flannel"
+pod_cidr = "10.244.0.0/16"
+service_cidr = "10.96.0.0/12"
+repository = "http://10.1.1.100/core:/stable:/v1.34/deb/"
+repository_key = "k8s-key.asc"
+'
 		port=$(free_port)
-		setsid python3 -m http.server --bind 127.0.0.1 --directory "$repo" "$port" >"$work/http.log" 2>&1 &
+		setsid python3 -m http.server --bind 127.0.0.1 --directory "$work/www" "$port" >"$work/http.log" 2>&1 &
 		pids="$pids $!"
 		nic="$nic,guestfwd=tcp:10.1.1.100:80-cmd:nc 127.0.0.1 $port"
 		repo_url=http://10.1.1.100
@@ -168,6 +190,7 @@ dns = ["10.1.1.1"]
 name = "k8s"
 ssh_authorized_keys = ["$(cat "$work/id_ed25519.pub")"]
 $password
+$kubernetes
 
 [[node]]
 name = "cp-1"
@@ -279,6 +302,14 @@ TOML
 	*) ok="is-system-running: $state" ;;
 	esac
 	node 'sudo -n /usr/local/lib/piprep/check.sh e2e-ssh' >&2 || ok="the checklist failed over SSH"
+	if [ -n "$kubernetes" ]; then
+		# containerd answers on its socket (ctr is containerd's own client;
+		# crictl comes with cri-tools from pkgs.k8s.io, not reachable here).
+		node 'sudo -n ctr version' >&2 || ok="ctr version: no answer from containerd"
+		cri=$(node 'sudo -n ctr plugins ls' | awk '$1 == "io.containerd.grpc.v1" && $2 == "cri" {print $NF}')
+		[ "$cri" = ok ] || ok="containerd's CRI plugin is ${cri:-missing}"
+		node 'sudo -n sh -s 10.244.0' <"$top/tests/e2e/pod-network.sh" >&2 || ok="pod traffic through the firewall: see pod-network above"
+	fi
 	if [ "$want_backend" = cloud-init ]; then
 		# cloud-init finished, and did not start over on this second boot.
 		node 'cloud-init status || true' | grep -q 'status: done' || ok="cloud-init is not done"
