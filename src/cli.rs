@@ -191,7 +191,8 @@ pub enum CacheCommand {
     List,
     /// Remove cached images and partial downloads.
     ///
-    /// `clean` removes everything; `clean --partial` only partial downloads
+    /// `clean` removes everything (and fetched [kubernetes] repository keys);
+    /// `clean --partial` only partial downloads
     /// (complete images stay); `clean SHA…` the images whose sha256 starts
     /// with a given prefix (with --partial, partial downloads too).
     Clean {

@@ -483,6 +483,12 @@ fn the_release_key_is_fetched_once_over_http_then_cached_by_sha256() {
         assert!(o.status.success(), "{}", stderr(&o));
     }
     assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // `cache clean` drops the key: the next run fetches it again.
+    assert!(with_cache(&["cache", "clean"]).status.success());
+    assert!(!cache.join("keys").exists());
+    let o = with_cache(&["render", "--node", "cp-1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst), 2);
     for r in ["r2", "r3"] {
         let again = std::fs::read_to_string(
             dir.join(r)

@@ -173,6 +173,12 @@ impl Cache {
                 freed += len;
             }
         }
+        // Repository keys fetched for [kubernetes]: the next bake fetches them anew.
+        let keys = self.root.join("keys");
+        if any_image && keys.exists() {
+            std::fs::remove_dir_all(&keys)
+                .map_err(|e| Error::output_io(&keys, "cannot remove", &e))?;
+        }
         Ok(freed)
     }
 }
