@@ -30,20 +30,6 @@ fn render_to(tag: &str, node: &str) -> PathBuf {
     out
 }
 
-fn golden(name: &str, actual: &str) {
-    let path = root().join("tests/golden/cloud-init").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden {name}; run with UPDATE_GOLDEN=1"));
-    assert!(
-        want == actual,
-        "{name} differs from tests/golden/cloud-init/{name} (UPDATE_GOLDEN=1 to accept)"
-    );
-}
-
 #[test]
 fn seed_files_match_golden() {
     for node in ["cp-1", "worker-1"] {
@@ -64,7 +50,8 @@ fn seed_files_match_golden() {
             ]
         );
         for f in ["user-data", "meta-data", "network-config"] {
-            golden(
+            golden_in(
+                "cloud-init",
                 &format!("{node}.{f}"),
                 &std::fs::read_to_string(d.join(f)).unwrap(),
             );

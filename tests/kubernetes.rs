@@ -24,20 +24,6 @@ fn inventory(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
     dir
 }
 
-fn golden(name: &str, actual: &str) {
-    let path = root().join("tests/golden/kubernetes").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden {name}; run with UPDATE_GOLDEN=1"));
-    assert!(
-        want == actual,
-        "render differs from tests/golden/kubernetes/{name} (UPDATE_GOLDEN=1 to accept):\n--- want\n{want}\n--- got\n{actual}"
-    );
-}
-
 /// The part of a rendered tree `[kubernetes]` decides: its files, the
 /// firewall function and the checklist's values.
 fn kubernetes_view(tree: &Path) -> String {
@@ -101,7 +87,7 @@ fn golden_render_for_control_plane_and_worker_with_each_cni() {
             assert_eq!(vxlan, cni == "flannel" || cni == "cilium", "{cni}");
             assert_eq!(view.contains("port 179 "), cni == "calico", "{cni}");
             assert_eq!(view.contains("port 4240 "), cni == "cilium", "{cni}");
-            golden(&format!("{cni}-{node}.txt"), &view);
+            golden_in("kubernetes", &format!("{cni}-{node}.txt"), &view);
             views.push(view);
         }
         // Workers get the same pod network; only the profile's control-plane
@@ -498,6 +484,18 @@ fn the_release_key_is_fetched_once_over_http_then_cached_by_sha256() {
         assert_eq!(again, installed);
     }
 
+    let render_cp = |dir: &Path| {
+        piprep(
+            dir,
+            &[
+                "--cache-dir",
+                cache.to_str().unwrap(),
+                "render",
+                "--node",
+                "cp-1",
+            ],
+        )
+    };
     // A repository whose Release.key is not a key (an HTML error page) is
     // refused, and nothing is cached for it.
     server.add(
@@ -512,16 +510,7 @@ fn the_release_key_is_fetched_once_over_http_then_cached_by_sha256() {
                 &format!("repository = \"{bad}\""),
             )
     });
-    let o = piprep(
-        &dir2,
-        &[
-            "--cache-dir",
-            cache.to_str().unwrap(),
-            "render",
-            "--node",
-            "cp-1",
-        ],
-    );
+    let o = render_cp(&dir2);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("is not an OpenPGP public key"),
@@ -539,16 +528,7 @@ fn the_release_key_is_fetched_once_over_http_then_cached_by_sha256() {
             &format!("repository = \"{gone}\""),
         )
     });
-    let o = piprep(
-        &dir3,
-        &[
-            "--cache-dir",
-            cache.to_str().unwrap(),
-            "render",
-            "--node",
-            "cp-1",
-        ],
-    );
+    let o = render_cp(&dir3);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("HTTP 404"), "{}", stderr(&o));
     assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));

@@ -7,34 +7,6 @@ use std::path::Path;
 
 use support::*;
 
-fn golden(name: &str, actual: &str) {
-    let path = root().join("tests/golden").join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden {name}; run with UPDATE_GOLDEN=1"));
-    if want != actual {
-        let diff = std::process::Command::new("diff")
-            .arg("-u")
-            .arg(&path)
-            .arg("-")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().unwrap().write_all(actual.as_bytes())?;
-                c.wait_with_output()
-            })
-            .map(|o| stdout(&o))
-            .unwrap_or_default();
-        panic!(
-            "render output differs from tests/golden/{name} (UPDATE_GOLDEN=1 to accept):\n{diff}"
-        );
-    }
-}
-
 #[test]
 fn render_matches_golden_for_control_plane_and_worker() {
     let data = root().join("tests/data");
@@ -50,7 +22,7 @@ fn render_matches_golden_for_control_plane_and_worker() {
             !out.contains("$6$AbCd"),
             "the password hash leaked into render output"
         );
-        golden(&format!("render-{node}.txt"), &out);
+        golden_in("", &format!("render-{node}.txt"), &out);
     }
 }
 

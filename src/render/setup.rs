@@ -401,6 +401,12 @@ mod tests {
                 super::super::kubernetes::NM_CONF,
             ];
             let routed = s.firewall.iter().filter(|c| c[1] == "route").count();
+            let setup = &s
+                .files
+                .iter()
+                .find(|f| f.path == SETUP_PATH)
+                .unwrap()
+                .content;
             if plan.kubernetes.is_some() {
                 for f in kube_files {
                     assert_eq!(paths.iter().filter(|p| **p == f).count(), 1, "{f}");
@@ -413,12 +419,6 @@ mod tests {
                 assert_eq!(s.services.len(), 3);
                 assert_eq!(routed, 3);
                 assert!(s.checklist.kubernetes.is_some());
-                let setup = &s
-                    .files
-                    .iter()
-                    .find(|f| f.path == SETUP_PATH)
-                    .unwrap()
-                    .content;
                 assert!(setup.contains("apt-mark hold $held"));
                 assert!(
                     setup.contains("containerd.service yes restart /etc/containerd/config.toml")
@@ -428,12 +428,6 @@ mod tests {
                 assert!(s.held.is_empty() && s.services.is_empty());
                 assert_eq!(routed, 0);
                 assert!(s.checklist.kubernetes.is_none());
-                let setup = &s
-                    .files
-                    .iter()
-                    .find(|f| f.path == SETUP_PATH)
-                    .unwrap()
-                    .content;
                 assert!(setup.contains("configure_services() { return 0; }"));
             }
         }

@@ -291,3 +291,35 @@ pub fn sh_syntax_ok(script: &str, scratch: &Path, name: &str) {
     let o = Command::new("sh").arg("-n").arg(&p).output().unwrap();
     assert!(o.status.success(), "sh -n {name}: {}", stderr(&o));
 }
+
+/// Compare `actual` with tests/golden/SUBDIR/NAME (`subdir` may be empty),
+/// with a unified diff on mismatch; UPDATE_GOLDEN=1 rewrites the file.
+pub fn golden_in(subdir: &str, name: &str, actual: &str) {
+    let path = root().join("tests/golden").join(subdir).join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden {name}; run with UPDATE_GOLDEN=1"));
+    if want != actual {
+        let diff = std::process::Command::new("diff")
+            .arg("-u")
+            .arg(&path)
+            .arg("-")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(actual.as_bytes())?;
+                c.wait_with_output()
+            })
+            .map(|o| stdout(&o))
+            .unwrap_or_default();
+        panic!(
+            "{} differs from what was rendered (UPDATE_GOLDEN=1 to accept):\n{diff}",
+            path.display()
+        );
+    }
+}
