@@ -118,6 +118,35 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Show or free the image cache.
     Cache(CacheArgs),
+    /// Connect to nodes over SSH with their pinned host keys and show the fleet.
+    ///
+    /// Uses the system ssh client with StrictHostKeyChecking=yes against
+    /// OUT/known_hosts (HostKeyAlias=NODE), runs each node's checklist and
+    /// prints a table: node, role, address, reachable, report result, failing
+    /// items, and whether it is ready for `kubeadm init`/`join`. A node that
+    /// cannot be reached is a row, not an error. --watch refreshes until every
+    /// node is ready or --timeout passes.
+    ///
+    /// Exit codes: 0 every node ready, 5 a node's checklist has failing items,
+    /// 6 a node could not be reached or has no report yet.
+    Status(StatusArgs),
+    /// Print the fleet's known_hosts (as bake writes OUT/known_hosts), or merge it.
+    ///
+    /// --install replaces the lines for the nodes' names and addresses in
+    /// ~/.ssh/known_hosts (or --file), hashed or not, and keeps every other line.
+    KnownHosts(KnownHostsArgs),
+    /// Replace nodes' SSH host keys on purpose (then bake and flash again).
+    ///
+    /// The new keys are stored in the secrets directory ([secrets] dir,
+    /// default .piprep/secrets beside the inventory).
+    Rekey(RekeyArgs),
+    /// Write inventories for the tools that come next: Ansible, /etc/hosts.
+    ///
+    /// `export ansible` prints an Ansible inventory (INI, or YAML with
+    /// --format yaml) grouped by role, with ansible_host, ansible_user and
+    /// ssh arguments that check host keys against OUT/known_hosts. `export
+    /// hosts` prints the /etc/hosts block every node also gets.
+    Export(ExportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff) to standard output.
@@ -289,4 +318,80 @@ pub struct ValidateArgs {
     /// Print findings as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Node to check (repeatable).
+    #[arg(long, short = 'n', value_name = "NAME")]
+    pub node: Vec<String>,
+    /// Check every node of the inventory.
+    #[arg(long, short = 'a', conflicts_with = "node")]
+    pub all: bool,
+    /// Print the table as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Refresh until every node is ready or --timeout passes.
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds --watch waits in all.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub timeout: u64,
+    /// Seconds between --watch rounds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub interval: u64,
+    /// Directory holding known_hosts (where bake wrote it).
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+    /// Reach NODE at HOST[:PORT] instead of its inventory address (jump
+    /// hosts, port forwards, tests). Repeatable.
+    #[arg(long, value_name = "NODE=HOST[:PORT]")]
+    pub address: Vec<String>,
+    /// An extra ssh option, as `-o OPTION` (IdentityFile=…, ProxyJump=…). Repeatable.
+    #[arg(long, value_name = "OPTION")]
+    pub ssh_option: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KnownHostsArgs {
+    /// Merge into the known_hosts file instead of printing.
+    #[arg(long)]
+    pub install: bool,
+    /// The file --install merges into [default: ~/.ssh/known_hosts].
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Hash the names and addresses, as `ssh-keygen -H` does.
+    #[arg(long)]
+    pub hashed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RekeyArgs {
+    /// Nodes whose keys to replace.
+    #[arg(value_name = "NODE", required = true)]
+    pub nodes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportKind {
+    Ansible,
+    Hosts,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Ini,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// What to export.
+    pub what: ExportKind,
+    /// Ansible inventory format.
+    #[arg(long, value_enum, default_value = "ini")]
+    pub format: ExportFormat,
+    /// Directory holding known_hosts, which the Ansible inventory points ssh at.
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
 }

@@ -10,6 +10,15 @@ use serde::{Deserialize, Serialize};
 pub const REPORT_FILE: &str = "piprep-report.txt";
 /// Secrets (password hash) for the hook; deleted by the first boot.
 pub const SECRETS_FILE: &str = "piprep-secrets.txt";
+/// A node's private SSH host key on the boot partition, for the firstrun
+/// hook: `piprep-ssh_host_ed25519_key`. Overwritten and deleted by the first boot.
+pub fn host_key_file(kind: &str) -> String {
+    format!("piprep-ssh_host_{kind}_key")
+}
+/// Whether a boot-partition file name holds a secret piprep placed.
+pub fn is_secret_file(name: &str) -> bool {
+    name == SECRETS_FILE || (name.starts_with("piprep-ssh_host_") && name.ends_with("_key"))
+}
 /// What piprep baked, for `inspect`; not secret, stays after boot.
 pub const STAMP_FILE: &str = "piprep-stamp.json";
 /// File name of the first-boot hook on the boot partition. It must not contain

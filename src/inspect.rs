@@ -75,7 +75,7 @@ fn placed_files(stamp: Option<&Stamp>, view: &fat::BootView) -> Vec<BootFileInfo
             BootFileInfo {
                 present: e.is_some(),
                 size: e.map(|e| e.len),
-                secret: name == SECRETS_FILE,
+                secret: contract::is_secret_file(&name),
                 name,
             }
         })

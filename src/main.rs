@@ -8,6 +8,8 @@ mod config;
 mod contract;
 mod error;
 mod flash;
+mod fleet;
+mod host_keys;
 mod image;
 mod inspect;
 mod interrupt;
@@ -42,6 +44,10 @@ fn main() {
         Command::Man => commands::man(),
         Command::Fetch(a) => commands::fetch(&ctx, a),
         Command::Cache(a) => commands::cache(&ctx, a),
+        Command::Status(a) => commands::status(&ctx, a),
+        Command::KnownHosts(a) => commands::known_hosts(&ctx, a),
+        Command::Rekey(a) => commands::rekey(&ctx, a),
+        Command::Export(a) => commands::export(&ctx, a),
     };
     if let Err(e) = result {
         for line in e.message.lines() {

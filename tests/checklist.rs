@@ -40,7 +40,7 @@ struct Sandbox {
 
 fn sandbox(name: &str, healthy: bool) -> Sandbox {
     let dir = scratch(&format!("checklist-{name}"));
-    let data = root().join("tests/data");
+    let data = data();
     let rendered = stdout(&piprep(&data, &["render", "--node", "cp-1"]));
     let files = embedded_files(&rendered);
     let check = files

@@ -13,7 +13,7 @@ use support::*;
 /// so tests running at once never share (and delete) each other's output.
 fn render_to(tag: &str, node: &str) -> PathBuf {
     let out = scratch(&format!("ci-render-{tag}-{node}"));
-    let data = root().join("tests/data");
+    let data = data();
     let o = piprep(
         &data,
         &[
@@ -243,7 +243,7 @@ fn instance_id_follows_the_config() {
 #[test]
 fn render_redacts_the_password_hash() {
     let o = piprep(
-        &root().join("tests/data"),
+        &data(),
         &["--config", "cloud-init.toml", "render", "--node", "cp-1"],
     );
     let out = stdout(&o);
@@ -363,7 +363,7 @@ fn backend_is_chosen_from_the_image() {
 /// the checklist knows which backend it runs under.
 #[test]
 fn both_backends_install_the_same_files() {
-    let data = root().join("tests/data");
+    let data = data();
     let hook = stdout(&piprep(
         &data,
         &["--config", "cloud-init.toml", "render", "--node", "cp-1"],

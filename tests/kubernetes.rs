@@ -17,7 +17,7 @@ const KEY: &str = "kubernetes-test-key.asc";
 /// applied) and the test key.
 fn inventory(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
     let dir = scratch(&format!("k8s-{name}"));
-    let data = root().join("tests/data");
+    let data = data();
     let text = std::fs::read_to_string(data.join("kubernetes.toml")).unwrap();
     std::fs::write(dir.join("piprep.toml"), edit(text)).unwrap();
     std::fs::copy(data.join(KEY), dir.join(KEY)).unwrap();
@@ -108,7 +108,7 @@ fn golden_render_for_control_plane_and_worker_with_each_cni() {
 fn without_the_section_nothing_of_it_is_rendered() {
     let dir = scratch("k8s-absent");
     let o = piprep(
-        &root().join("tests/data"),
+        &data(),
         &[
             "render",
             "--node",
@@ -413,7 +413,7 @@ fn warnings_for_two_control_planes_and_other_assumptions() {
 
 #[test]
 fn the_release_key_is_fetched_once_over_http_then_cached_by_sha256() {
-    let key = std::fs::read(root().join("tests/data").join(KEY)).unwrap();
+    let key = std::fs::read(data().join(KEY)).unwrap();
     let server = Server::start();
     server.add("core:/stable:/v1.34/deb/Release.key", key.clone());
     let repo = server.url("/f/core:/stable:/v1.34/deb/");
@@ -445,7 +445,7 @@ fn the_release_key_is_fetched_once_over_http_then_cached_by_sha256() {
         std::fs::read_to_string(dir.join("r1/rootfs/etc/apt/keyrings/piprep-kubernetes.asc"))
             .unwrap();
     assert_eq!(installed.as_bytes(), &key[..]);
-    let sha = sha256_file(&root().join("tests/data").join(KEY));
+    let sha = sha256_file(&data().join(KEY));
     assert!(cache.join(format!("keys/{sha}.key")).exists());
     let requests = server.requests.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(requests, 1);

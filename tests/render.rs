@@ -9,7 +9,7 @@ use support::*;
 
 #[test]
 fn render_matches_golden_for_control_plane_and_worker() {
-    let data = root().join("tests/data");
+    let data = data();
     for node in ["cp-1", "worker-1"] {
         let o = piprep(&data, &["render", "--node", node]);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -28,7 +28,7 @@ fn render_matches_golden_for_control_plane_and_worker() {
 
 #[test]
 fn roles_differ_only_where_kubernetes_says() {
-    let data = root().join("tests/data");
+    let data = data();
     let cp = stdout(&piprep(&data, &["render", "--node", "cp-1"]));
     let w = stdout(&piprep(&data, &["render", "--node", "worker-1"]));
     // Both: SSH, kubelet, outbound API server, DNS/NTP/HTTP/HTTPS.
@@ -127,7 +127,7 @@ fn tree(dir: &Path) -> Vec<(String, u32, String)> {
 #[test]
 fn render_out_writes_the_tree_the_first_boot_installs() {
     let dir = scratch("render-rootfs");
-    let data = root().join("tests/data");
+    let data = data();
     for inv in ["piprep.toml", "cloud-init.toml"] {
         std::fs::copy(data.join(inv), dir.join(inv)).unwrap();
     }

@@ -24,6 +24,8 @@ pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
         init: cfg.init_mode(),
     };
     let (results, saved) = bake::run(&base, &chosen, &opts);
+    // Every node's pinned host key, whichever nodes this bake made.
+    super::fleet::write_known_hosts(&args.out, &plans).map_err(|e| e.or_instead(OUT_FIX))?;
     if let Some(path) = &args.timings {
         let t: serde_json::Map<String, serde_json::Value> = results
             .iter()

@@ -6,6 +6,7 @@ mod bake;
 mod docs;
 mod fetch;
 mod flash;
+mod fleet;
 mod inspect;
 mod render;
 mod report;
@@ -25,6 +26,7 @@ pub use bake::bake;
 pub use docs::{completions, man};
 pub use fetch::{cache, fetch};
 pub use flash::flash;
+pub use fleet::{export, known_hosts_cmd as known_hosts, rekey, status};
 pub use inspect::inspect;
 pub use render::render;
 pub use report::report;
@@ -63,6 +65,7 @@ fn load_plans(ctx: &Ctx) -> Result<(Config, Vec<NodePlan>)> {
     let (mut plans, findings) = cfg.plans()?;
     warn_findings(&findings, ctx.quiet);
     crate::source::repo_key::resolve(&mut plans, &ctx.cache_dir, ctx.offline, ctx.quiet)?;
+    crate::host_keys::store::ensure(&cfg, &mut plans, ctx.quiet)?;
     Ok((cfg, plans))
 }
 

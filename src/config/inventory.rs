@@ -14,6 +14,8 @@ pub struct Inventory {
     pub user: Option<Spanned<UserSection>>,
     /// Beyond the guide: container runtime, kube packages, pod network.
     pub kubernetes: Option<Spanned<KubernetesSection>>,
+    /// Where the nodes' SSH host keys are kept.
+    pub secrets: Option<SecretsSection>,
     #[serde(default, rename = "node")]
     pub nodes: Vec<Spanned<NodeEntry>>,
 }
@@ -106,4 +108,12 @@ pub struct KubernetesSection {
     pub control_plane_endpoint: Option<Spanned<String>>,
     /// The pause image, when kubeadm's for this version is not the one piprep knows.
     pub sandbox_image: Option<Spanned<String>>,
+}
+
+/// `[secrets]`: the directory holding each node's SSH host keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSection {
+    /// Relative to piprep.toml; default `.piprep/secrets`.
+    pub dir: Option<Spanned<String>>,
 }

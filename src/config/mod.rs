@@ -11,6 +11,7 @@ pub mod plan;
 pub mod profile;
 pub mod profile_store;
 pub mod reach;
+pub mod secrets;
 pub mod toml_file;
 pub mod validate;
 

@@ -26,6 +26,48 @@ pub struct NodePlan {
     pub profile: ProfilePlan,
     /// `[kubernetes]`, when the inventory has one.
     pub kubernetes: Option<KubernetesPlan>,
+    /// Every node of the cluster (name, address), for the /etc/hosts block
+    /// each node gets.
+    pub cluster_hosts: Vec<(String, Ipv4Addr)>,
+    /// The node's own SSH host keys, kept in the secrets directory; empty
+    /// until loaded (the image's keys are then made on the node).
+    pub host_keys: Vec<HostKey>,
+}
+
+/// One SSH host key of a node. The public half is part of the plan (and its
+/// hash); the private half is a secret, never serialised or printed.
+#[derive(Clone, Serialize, PartialEq)]
+pub struct HostKey {
+    /// `ed25519`: the file is /etc/ssh/ssh_host_ed25519_key.
+    pub kind: String,
+    /// `ssh-ed25519 AAAA… root@NODE`.
+    pub public: String,
+    #[serde(skip)]
+    pub private: String,
+}
+
+impl std::fmt::Debug for HostKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostKey")
+            .field("kind", &self.kind)
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HostKey {
+    /// `/etc/ssh/ssh_host_KIND_key`.
+    pub fn path(&self) -> String {
+        format!("/etc/ssh/ssh_host_{}_key", self.kind)
+    }
+    /// The `TYPE BASE64` of the public key, without its comment.
+    pub fn public_key(&self) -> String {
+        self.public
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

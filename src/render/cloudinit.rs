@@ -49,6 +49,11 @@ struct CloudConfig<'a> {
     /// (`ssh_genkeytypes: []`) and deletes the image's; ask for them here so
     /// sshd has keys on the first boot whatever else regenerates them.
     ssh_genkeytypes: Vec<&'static str>,
+    /// The node's own host keys, made at bake time and pinned in
+    /// out/known_hosts; cloud-init deletes the image's before writing them.
+    /// The shared preparation takes the private ones out of user-data.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    ssh_keys: IndexMap<String, &'a str>,
     bootcmd: Vec<Vec<String>>,
     write_files: Vec<WriteFile<'a>>,
     runcmd: Vec<Vec<String>>,
@@ -116,6 +121,16 @@ pub fn user_data(plan: &NodePlan, setup: &NodeSetup) -> String {
         }],
         ssh_pwauth: plan.user.password_hash.is_some(),
         ssh_genkeytypes: vec!["rsa", "ecdsa", "ed25519"],
+        ssh_keys: plan
+            .host_keys
+            .iter()
+            .flat_map(|k| {
+                [
+                    (format!("{}_private", k.kind), k.private.as_str()),
+                    (format!("{}_public", k.kind), k.public.as_str()),
+                ]
+            })
+            .collect(),
         bootcmd: vec![cmd(&["sh", "-c", FIRST_USER, "piprep", &plan.user.name])],
         write_files: setup
             .files

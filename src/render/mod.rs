@@ -7,6 +7,7 @@ pub mod cloudinit;
 pub mod cmdline;
 pub mod firewall;
 pub mod firstboot;
+pub mod hosts;
 pub mod kubernetes;
 pub mod network;
 pub mod scripts;
@@ -67,9 +68,9 @@ pub struct BootFile {
     pub content: Vec<u8>,
     /// Never printed or logged; removed from the FAT partition by the first boot.
     pub secret: bool,
-    /// A secret inside an otherwise printable file (a password hash in
-    /// user-data): shown as <redacted>.
-    pub redact: Option<String>,
+    /// Secrets inside an otherwise printable file (a password hash, lines of
+    /// a private host key in user-data): each shown as <redacted>.
+    pub redact: Vec<String>,
 }
 
 impl BootFile {
@@ -78,12 +79,14 @@ impl BootFile {
         if self.secret {
             return b"<redacted>\n".to_vec();
         }
-        match &self.redact {
-            Some(s) => String::from_utf8_lossy(&self.content)
-                .replace(s.as_str(), "<redacted>")
-                .into_bytes(),
-            None => self.content.clone(),
+        if self.redact.is_empty() {
+            return self.content.clone();
         }
+        let mut text = String::from_utf8_lossy(&self.content).into_owned();
+        for s in self.redact.iter().filter(|s| !s.is_empty()) {
+            text = text.replace(s.as_str(), "<redacted>");
+        }
+        text.into_bytes()
     }
 }
 
@@ -97,6 +100,17 @@ pub struct Rendered {
     pub files: Vec<BootFile>,
     /// What the first boot installs into the root filesystem.
     pub rootfs: Vec<setup::RootFile>,
+}
+
+/// The body lines of the node's private host keys (what must never be shown).
+fn private_key_lines(plan: &NodePlan) -> impl Iterator<Item = String> + '_ {
+    plan.host_keys.iter().flat_map(|k| {
+        k.private
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    })
 }
 
 pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
@@ -130,14 +144,22 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
                 name: crate::contract::HOOK_SCRIPT.to_string(),
                 content: firstboot::hook_script(plan, &setup, &target.boot_mount).into_bytes(),
                 secret: false,
-                redact: None,
+                redact: Vec::new(),
             });
+            for k in &plan.host_keys {
+                files.push(BootFile {
+                    name: crate::contract::host_key_file(&k.kind),
+                    content: k.private.clone().into_bytes(),
+                    secret: true,
+                    redact: Vec::new(),
+                });
+            }
             if let Some(hash) = &plan.user.password_hash {
                 files.push(BootFile {
                     name: SECRETS_FILE.to_string(),
                     content: format!("{}:{hash}\n", plan.user.name).into_bytes(),
                     secret: true,
-                    redact: None,
+                    redact: Vec::new(),
                 });
             }
         }
@@ -147,7 +169,13 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
                 name: "user-data".into(),
                 content: cloudinit::user_data(plan, &setup).into_bytes(),
                 secret: false,
-                redact: plan.user.password_hash.clone(),
+                redact: plan
+                    .user
+                    .password_hash
+                    .iter()
+                    .cloned()
+                    .chain(private_key_lines(plan))
+                    .collect(),
             });
             for (name, content) in [
                 ("meta-data", cloudinit::meta_data(plan)),
@@ -157,7 +185,7 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
                     name: name.into(),
                     content: content.into_bytes(),
                     secret: false,
-                    redact: None,
+                    redact: Vec::new(),
                 });
             }
         }
@@ -194,7 +222,7 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
         name: STAMP_FILE.to_string(),
         content: stamp.to_json().into_bytes(),
         secret: false,
-        redact: None,
+        redact: Vec::new(),
     });
     Ok(Rendered {
         cmdline,

@@ -59,6 +59,20 @@ fn sysctl_lines(plan: &NodePlan) -> String {
     lines.join("\n")
 }
 
+/// The block's entries without its markers, for the checklist.
+fn hosts_lines(plan: &NodePlan) -> String {
+    plan.cluster_hosts
+        .iter()
+        .map(|(n, a)| format!("{a}\t{n}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The plan's /etc/hosts block.
+fn hosts_block(plan: &NodePlan) -> String {
+    super::hosts::block(plan.cluster_hosts.iter().map(|(n, a)| (n.as_str(), *a)))
+}
+
 /// One command as a quoted shell line.
 pub fn command_line(words: &[String]) -> String {
     words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
@@ -112,6 +126,8 @@ pub fn check(plan: &NodePlan, checks: &Checklist, boot_mount: &str, backend: Bac
             "NM_UNMANAGED_Q",
             quote(k.map_or("", |k| k.unmanaged.as_str())),
         ),
+        ("HOST_KEYS_Q", quote(&checks.host_keys.join("\n"))),
+        ("HOSTS_LINES_Q", quote(&hosts_lines(plan))),
     ]);
     fill(CHECK, &v)
 }
@@ -195,6 +211,9 @@ pub fn setup(
         ("CHRONY_FUNCTION", chrony),
         ("FIREWALL_FUNCTION", firewall_function(firewall)),
         ("SERVICES_FUNCTION", services_function(held, services)),
+        ("HOSTS_BLOCK_Q", quote(hosts_block(plan).trim_end())),
+        ("HOSTS_BEGIN_Q", quote(super::hosts::BEGIN)),
+        ("HOSTS_END_Q", quote(super::hosts::END)),
     ]);
     fill(SETUP, &v)
 }
@@ -215,6 +234,17 @@ pub fn prepare(plan: &NodePlan, boot_mount: &str) -> String {
         ("SWAP_FUNCTION", swap),
         ("MODULES_Q", quote(&plan.profile.modules.join(" "))),
         ("SYSCTL_LINES_Q", quote(&sysctl_lines(plan))),
+        (
+            "HOST_KEY_KINDS_Q",
+            quote(
+                &plan
+                    .host_keys
+                    .iter()
+                    .map(|k| k.kind.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+        ),
     ]);
     fill(PREPARE, &v)
 }

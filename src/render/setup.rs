@@ -48,6 +48,8 @@ pub struct Checklist {
     pub interface: String,
     pub authorized_keys: usize,
     pub kubernetes: Option<KubernetesCheck>,
+    /// `KIND TYPE BASE64` of each pinned host key.
+    pub host_keys: Vec<String>,
 }
 
 /// `[kubernetes]` items: the runtime, the pinned and held packages, and
@@ -111,6 +113,11 @@ pub fn checklist(plan: &NodePlan) -> Checklist {
         interface: plan.interface.clone(),
         authorized_keys: plan.user.ssh_authorized_keys.len(),
         kubernetes: plan.kubernetes.as_ref().map(super::kubernetes::check),
+        host_keys: plan
+            .host_keys
+            .iter()
+            .map(|k| format!("{} {}", k.kind, k.public_key()))
+            .collect(),
     }
 }
 
@@ -245,6 +252,15 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
         for (path, content) in files {
             add(path.to_string(), "0644", content);
         }
+    }
+    // Public halves of the node's pinned host keys; the private ones travel
+    // as secrets (the hook's boot-partition files, cloud-init's ssh_keys).
+    for k in &plan.host_keys {
+        add(
+            format!("{}.pub", k.path()),
+            "0644",
+            format!("{}\n", k.public),
+        );
     }
     let firewall = firewall_commands(plan);
     let packages = packages(plan);

@@ -323,3 +323,40 @@ pub fn golden_in(subdir: &str, name: &str, actual: &str) {
         );
     }
 }
+
+/// A private copy of tests/data for this test process, with the test host
+/// keys (tests/data/host-keys) in `.piprep/secrets` at the modes piprep
+/// requires: golden renders need fixed keys, and nothing is written into
+/// the source tree.
+pub fn data() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let src = root().join("tests/data");
+        let dst = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("data-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let _ = std::fs::remove_dir_all(&dst);
+        std::fs::create_dir_all(&dst).unwrap();
+        for e in std::fs::read_dir(&src).unwrap().flatten() {
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+            }
+        }
+        let secrets = dst.join(".piprep/secrets");
+        for node in std::fs::read_dir(src.join("host-keys")).unwrap().flatten() {
+            if !node.file_type().unwrap().is_dir() {
+                continue;
+            }
+            let d = secrets.join(node.file_name());
+            std::fs::create_dir_all(&d).unwrap();
+            for f in std::fs::read_dir(node.path()).unwrap().flatten() {
+                let to = d.join(f.file_name());
+                std::fs::copy(f.path(), &to).unwrap();
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        dst
+    })
+    .clone()
+}

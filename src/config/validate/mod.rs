@@ -153,6 +153,8 @@ fn build_plan(
         user,
         profile,
         kubernetes: kubernetes.cloned(),
+        cluster_hosts: Vec::new(),
+        host_keys: Vec::new(),
     })
 }
 
@@ -191,10 +193,20 @@ pub fn validate(cfg: &Config) -> Validated {
     }
     let mut seen = node::Seen::default();
     let mut plans = Vec::new();
+    let secrets = super::secrets::dir(cfg);
     for entry in &inv.nodes {
         let n = entry.get_ref();
         let name = n.name.get_ref().as_str();
         let node = node::check(&mut c, n, &cluster, &mut seen);
+        for (path, why, fix) in super::secrets::problems(&secrets, name) {
+            let at = c.at(&n.name);
+            c.error(
+                at,
+                Some(name),
+                format!("SSH host key store {} {why}", path.display()),
+                &fix,
+            );
+        }
         let profile = profile_for(
             &mut c,
             n.profile.as_ref().unwrap_or(&inv.cluster.profile),
@@ -234,6 +246,12 @@ pub fn validate(cfg: &Config) -> Validated {
         );
     }
 
+    // Each node knows every other by name (its /etc/hosts block).
+    let hosts: Vec<(String, std::net::Ipv4Addr)> =
+        plans.iter().map(|p| (p.name.clone(), p.address)).collect();
+    for p in plans.iter_mut() {
+        p.cluster_hosts = hosts.clone();
+    }
     let findings = c.out;
     let has_errors = findings.iter().any(|f| f.severity == Severity::Error);
     Validated {

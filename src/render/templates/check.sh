@@ -32,6 +32,8 @@ KUBERNETES=@@KUBERNETES@@
 KUBE_VERSION=@@KUBE_VERSION_Q@@
 KUBE_PACKAGES=@@KUBE_PACKAGES_Q@@
 NM_UNMANAGED=@@NM_UNMANAGED_Q@@
+HOST_KEYS=@@HOST_KEYS_Q@@
+HOSTS_LINES=@@HOSTS_LINES_Q@@
 
 out=$(mktemp "${TMPDIR:-/tmp}/piprep-report.XXXXXX") || exit 1
 failures=0
@@ -168,6 +170,18 @@ fi
 
 # Identity: hostname, static address, user, ssh.
 expect hostname "$NODE" "$(cat "$R/proc/sys/kernel/hostname" 2>/dev/null)"
+# Every node of the cluster by name, from the /etc/hosts block.
+if [ -n "$HOSTS_LINES" ]; then
+	missing=""
+	n=0
+	while IFS= read -r line; do
+		n=$((n + 1))
+		grep -qxF -- "$line" "$R/etc/hosts" 2>/dev/null || missing="$missing ${line#*	}"
+	done <<EOF
+$HOSTS_LINES
+EOF
+	if [ -z "$missing" ]; then row hosts.cluster "$n nodes" "$n nodes" pass; else row hosts.cluster "$n nodes" "missing:$missing" fail; fi
+fi
 addrs=$(ip -4 -o addr show dev "$IFACE" 2>/dev/null | awk '{print $4}' | tr '\n' ' ')
 case " $addrs " in
 *" $ADDRESS "*) row "address.$IFACE" "$ADDRESS" "$addrs" pass ;;
@@ -190,6 +204,14 @@ case "$ssh" in enabled | alias) row ssh.service enabled "$ssh" pass ;; *) row ss
 n=$(ls "$R"/etc/ssh/ssh_host_*_key 2>/dev/null | wc -l)
 if [ "$n" -gt 0 ]; then row ssh.host_keys present "$n keys" pass; else row ssh.host_keys present none fail; fi
 expect ssh.active active "$(unit_state is-active ssh.service)"
+# The keys made at bake time, which out/known_hosts pins.
+while read -r kind want; do
+	[ -n "$kind" ] || continue
+	got=$(cut -d' ' -f1-2 "$R/etc/ssh/ssh_host_${kind}_key.pub" 2>/dev/null)
+	expect "ssh.host_key.$kind" "$want" "${got:-missing}"
+done <<EOF
+$HOST_KEYS
+EOF
 # Port 22 in state LISTEN (0A) in /proc/net/tcp or tcp6.
 if awk 'FNR > 1 && $4 == "0A" && $2 ~ /:0016$/ {found = 1} END {exit !found}' "$R/proc/net/tcp" "$R/proc/net/tcp6" 2>/dev/null; then
 	row ssh.listening "port 22" listening pass

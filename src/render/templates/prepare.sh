@@ -4,12 +4,14 @@
 # The offline part of preparing the node, the same whichever first-boot backend
 # runs it: the firstrun hook before the network is up, cloud-init from runcmd.
 # Swap off, kernel modules and sysctl now, the first user's login shell, the SSH
-# host keys, and the password hash off the boot partition. Every step is
+# host keys, and the secrets (password hash, private host keys) off the boot
+# partition. Every step is
 # idempotent; the exit status says whether all held.
 set -u
 BOOT=@@BOOT_Q@@
 USER_NAME=@@USER_Q@@
 SYSCTL_LINES=@@SYSCTL_LINES_Q@@
+HOST_KEY_KINDS=@@HOST_KEY_KINDS_Q@@
 @@SHELL_LIB@@
 
 @@SWAP_FUNCTION@@
@@ -40,6 +42,20 @@ set_login_shell() {
 }
 
 set_host_keys() {
+	# The node's own keys, made at bake time and pinned in out/known_hosts:
+	# the firstrun hook finds them on the boot partition (cloud-init has
+	# written them already). Their .pub files are installed with the others.
+	for k in $HOST_KEY_KINDS; do
+		f="$BOOT/piprep-ssh_host_${k}_key"
+		[ -f "$f" ] || continue
+		dst="/etc/ssh/ssh_host_${k}_key"
+		(umask 077 && cp "$f" "$dst.piprep" && chmod 0600 "$dst.piprep" &&
+			chown root:root "$dst.piprep" && mv -f "$dst.piprep" "$dst") || return 1
+	done
+	# Raspberry Pi OS's own regeneration must not replace them on a later boot.
+	if systemctl cat regenerate_ssh_host_keys.service >/dev/null 2>&1; then
+		systemctl disable --quiet regenerate_ssh_host_keys.service || return 1
+	fi
 	# pi-gen deletes the SSH host keys. On Trixie the boot that would create them
 	# again (systemd's first boot) is the first-boot hook's, on which sshd never
 	# starts; without keys sshd refuses to run. -A creates only missing keys.
@@ -47,14 +63,33 @@ set_host_keys() {
 	ssh-keygen -A
 }
 
+# user-data without its secrets: hashed_passwd lines, and each *_private key
+# (a block scalar: its more-indented lines go with it).
+strip_secrets() {
+	awk '
+	skip { match($0, /^ */); if ($0 == "" || RLENGTH > ind) next; skip = 0 }
+	/^ *hashed_passwd: / { next }
+	/^ *[a-z0-9]+_private: / {
+		match($0, /^ */); ind = RLENGTH
+		v = $0; sub(/^[^:]*: */, "", v)
+		if (v ~ /^[|>]/) skip = 1
+		next
+	}
+	{ print }' "$1"
+}
+
 drop_secrets() {
-	# The password hash has done its work once the user exists: the firstrun
-	# secrets file, or the hash line of cloud-init's user-data, is overwritten
-	# before it goes, so no copy stays in the boot partition's free clusters.
+	# The password hash and the private host keys have done their work once
+	# the user and sshd's keys exist: the firstrun secrets files, or those
+	# lines of cloud-init's user-data, are overwritten before they go, so no
+	# copy stays in the boot partition's free clusters.
 	scrub "$BOOT/@@SECRETS_FILE@@" || return 1
+	for k in $HOST_KEY_KINDS; do
+		scrub "$BOOT/piprep-ssh_host_${k}_key" || return 1
+	done
 	ud="$BOOT/user-data"
-	if grep -q '^ *hashed_passwd: ' "$ud" 2>/dev/null; then
-		kept=$(grep -v '^ *hashed_passwd: ' "$ud") &&
+	if grep -Eq '^ *(hashed_passwd|[a-z0-9]+_private): ' "$ud" 2>/dev/null; then
+		kept=$(strip_secrets "$ud") &&
 			overwrite "$ud" &&
 			printf '%s\n' "$kept" >"$ud" &&
 			sync
@@ -65,5 +100,5 @@ step "swap" set_swap
 step "kernel modules and sysctl" apply_kernel_settings
 step "login shell of $USER_NAME" set_login_shell
 step "SSH host keys" set_host_keys
-step "password hash off the boot partition" drop_secrets
+step "secrets off the boot partition" drop_secrets
 exit "$failed"

@@ -9,6 +9,7 @@
 # checklist to the boot partition.
 set -u
 STATE=/var/lib/piprep
+HOSTS_BLOCK=@@HOSTS_BLOCK_Q@@
 LOG_TAG=piprep-setup
 @@SHELL_LIB@@
 
@@ -41,9 +42,20 @@ install_packages() {
 
 @@SERVICES_FUNCTION@@
 
+# Every node of the cluster by name, without local DNS: the block between the
+# markers is replaced, the rest of /etc/hosts kept (cloud-init rewrites the
+# file on each boot, so this runs on each boot).
+set_cluster_hosts() {
+	[ -f /etc/hosts ] || : >/etc/hosts
+	kept=$(awk -v b=@@HOSTS_BEGIN_Q@@ -v e=@@HOSTS_END_Q@@ '$0 == b {skip = 1; next} $0 == e {skip = 0; next} !skip {print}' /etc/hosts) || return 1
+	want=$(printf '%s\n%s' "$kept" "$HOSTS_BLOCK")
+	[ "$want" = "$(cat /etc/hosts)" ] || printf '%s\n' "$want" | put_file /etc/hosts 0644
+}
+
 mkdir -p "$STATE"
 install_packages || log "package installation failed; will retry on the next boot"
 configure_time || log "time synchronisation setup failed"
+set_cluster_hosts || log "the cluster's /etc/hosts block could not be written"
 configure_services || log "service setup failed; will retry on the next boot"
 configure_firewall || log "firewall setup failed"
 /usr/local/lib/piprep/check.sh setup || true

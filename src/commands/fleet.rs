@@ -1,0 +1,222 @@
+//! The fleet commands: `status`, `known-hosts`, `rekey` and `export`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{Ctx, load_plans, print};
+use crate::cli::{ExportArgs, ExportFormat, ExportKind, KnownHostsArgs, RekeyArgs, StatusArgs};
+use crate::config::Config;
+use crate::config::plan::NodePlan;
+use crate::error::{Error, Kind, Result};
+use crate::fleet::{export as fx, status as st};
+use crate::host_keys::{known_hosts, store};
+
+pub const KNOWN_HOSTS: &str = "known_hosts";
+
+/// The fleet's known_hosts text (plain names and addresses).
+pub fn known_hosts_text(plans: &[NodePlan]) -> String {
+    let all: Vec<&NodePlan> = plans.iter().collect();
+    format!(
+        "# SSH host keys of cluster {} (piprep); `piprep known-hosts --install` merges them into ~/.ssh/known_hosts\n{}",
+        plans.first().map_or("", |p| p.cluster.as_str()),
+        known_hosts::lines(&all, None)
+    )
+}
+
+/// OUT/known_hosts, written atomically (bake does this every time).
+pub fn write_known_hosts(out: &Path, plans: &[NodePlan]) -> Result<PathBuf> {
+    let path = out.join(KNOWN_HOSTS);
+    std::fs::create_dir_all(out).map_err(|e| Error::output_io(out, "cannot create", &e))?;
+    crate::io::atomic::write_atomic(&path, known_hosts_text(plans).as_bytes())
+        .map_err(|e| Error::output_io(&path, "cannot write", &e))?;
+    Ok(path)
+}
+
+fn random_salt() -> [u8; 20] {
+    let mut s = [0u8; 20];
+    let _ = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut s));
+    s
+}
+
+pub fn known_hosts_cmd(ctx: &Ctx, args: &KnownHostsArgs) -> Result<()> {
+    let (_, plans) = load_plans(ctx)?;
+    let all: Vec<&NodePlan> = plans.iter().collect();
+    let mut salt = random_salt;
+    let ours = if args.hashed {
+        known_hosts::lines(&all, Some(&mut salt))
+    } else {
+        known_hosts::lines(&all, None)
+    };
+    if !args.install {
+        return print(&ours);
+    }
+    let file = match &args.file {
+        Some(f) => f.clone(),
+        None => {
+            let home = std::env::var_os("HOME").ok_or_else(|| {
+                Error::config("HOME is not set; pass --file PATH to name the known_hosts file")
+            })?;
+            let ssh = PathBuf::from(home).join(".ssh");
+            std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+                .recursive(true)
+                .create(&ssh)
+                .map_err(|e| Error::output_io(&ssh, "cannot create", &e))?;
+            ssh.join("known_hosts")
+        }
+    };
+    let existing = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::output_io(&file, "cannot read", &e)),
+    };
+    let hosts: Vec<String> = plans
+        .iter()
+        .flat_map(|p| [p.name.clone(), p.address.to_string()])
+        .collect();
+    let (text, replaced) = known_hosts::merge(&existing, &hosts, &ours);
+    crate::io::atomic::write_atomic(&file, text.as_bytes())
+        .map_err(|e| Error::output_io(&file, "cannot write", &e))?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+    if !ctx.quiet {
+        eprintln!(
+            "{}: {} lines for {} nodes written, {replaced} stale lines replaced",
+            file.display(),
+            ours.lines().count(),
+            plans.len()
+        );
+    }
+    Ok(())
+}
+
+pub fn rekey(ctx: &Ctx, args: &RekeyArgs) -> Result<()> {
+    let cfg = Config::load(&ctx.config)?;
+    let (plans, _) = cfg.plans()?;
+    cfg.select(&plans, &args.nodes, false)?;
+    for node in &args.nodes {
+        for k in store::rekey(&cfg, node)? {
+            if !ctx.quiet {
+                eprintln!(
+                    "node {node}: new SSH host key {} ({}); bake and flash it again, then `piprep known-hosts --install`",
+                    store::fingerprint(&k),
+                    k.kind
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn export(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
+    let (_, plans) = load_plans(ctx)?;
+    let all: Vec<&NodePlan> = plans.iter().collect();
+    let kh = std::path::absolute(args.out.join(KNOWN_HOSTS))
+        .unwrap_or_else(|_| args.out.join(KNOWN_HOSTS));
+    let text = match (args.what, args.format) {
+        (ExportKind::Hosts, _) => fx::hosts_block(&all),
+        (ExportKind::Ansible, ExportFormat::Ini) => fx::ansible_ini(&all, &kh),
+        (ExportKind::Ansible, ExportFormat::Yaml) => fx::ansible_yaml(&all, &kh),
+    };
+    print(&text)
+}
+
+/// `NODE=HOST[:PORT]` mappings.
+fn address_map(args: &StatusArgs) -> Result<Vec<(String, String, Option<u16>)>> {
+    args.address
+        .iter()
+        .map(|m| {
+            let bad = || {
+                Error::config(format!(
+                    "--address `{}` is not NODE=HOST[:PORT]; write it like cp-1=127.0.0.1:2222",
+                    m.escape_debug()
+                ))
+            };
+            let (node, target) = m.split_once('=').ok_or_else(bad)?;
+            let (host, port) = match target.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') || h.starts_with('[') => (
+                    h.trim_matches(['[', ']']).to_string(),
+                    Some(p.parse::<u16>().map_err(|_| bad())?),
+                ),
+                _ => (target.to_string(), None),
+            };
+            if node.is_empty() || host.is_empty() || host.starts_with('-') {
+                return Err(bad());
+            }
+            Ok((node.to_string(), host, port))
+        })
+        .collect()
+}
+
+pub fn status(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
+    let (cfg, plans) = load_plans(ctx)?;
+    let chosen = if args.node.is_empty() && !args.all {
+        plans.iter().collect()
+    } else {
+        cfg.select(&plans, &args.node, args.all)?
+    };
+    let known = args.out.join(KNOWN_HOSTS);
+    if !known.is_file() {
+        return Err(Error::config(format!(
+            "{} does not exist; fix: run `piprep bake` (it writes it), or pass --out DIR where it is",
+            known.display()
+        )));
+    }
+    let mut targets: Vec<st::Target> = chosen.iter().map(|p| st::Target::of(p)).collect();
+    for (node, host, port) in address_map(args)? {
+        let t = targets.iter_mut().find(|t| t.node == node).ok_or_else(|| {
+            Error::config(format!(
+                "--address names node `{node}`, which is not being checked"
+            ))
+        })?;
+        t.host = host;
+        t.port = port;
+    }
+    let kubernetes = targets.iter().any(|t| t.kubernetes);
+    let started = Instant::now();
+    let rows = loop {
+        let rows = st::probe_all(&targets, &known, &args.ssh_option);
+        let done = rows.iter().all(|r| r.ready);
+        let timed_out = started.elapsed() >= Duration::from_secs(args.timeout);
+        if !args.watch || done || timed_out {
+            break rows;
+        }
+        if !ctx.quiet {
+            let ready = rows.iter().filter(|r| r.ready).count();
+            eprintln!(
+                "status: {ready} of {} nodes ready after {} s; checking again in {} s",
+                rows.len(),
+                started.elapsed().as_secs(),
+                args.interval
+            );
+        }
+        std::thread::sleep(Duration::from_secs(args.interval));
+    };
+    if args.json {
+        let doc = serde_json::json!({
+            "nodes": rows,
+            "ready": rows.iter().all(|r| r.ready),
+        });
+        print(&(serde_json::to_string_pretty(&doc).expect("json") + "\n"))?;
+    } else {
+        print(&st::table(&rows, kubernetes))?;
+    }
+    if rows.iter().any(|r| r.result == "none") {
+        let n = rows.iter().filter(|r| r.result == "none").count();
+        return Err(Error::new(
+            Kind::NoReport,
+            format!(
+                "{n} of {} nodes could not be reached or gave no report",
+                rows.len()
+            ),
+        ));
+    }
+    if rows.iter().any(|r| !r.ready) {
+        let n = rows.iter().filter(|r| !r.ready).count();
+        return Err(Error::new(
+            Kind::ChecksFailed,
+            format!("{n} of {} nodes have failing checks", rows.len()),
+        ));
+    }
+    Ok(())
+}

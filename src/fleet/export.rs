@@ -1,0 +1,112 @@
+//! Inventories for the tools that come next, from the plans: an Ansible
+//! inventory (INI or YAML) grouped by role, and the cluster's /etc/hosts
+//! block. Pure text; every value is a validated name or address.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::config::plan::NodePlan;
+use crate::config::profile::Role;
+
+/// The cluster's /etc/hosts block, as every node has it.
+pub fn hosts_block(plans: &[&NodePlan]) -> String {
+    crate::render::hosts::block(plans.iter().map(|p| (p.name.as_str(), p.address)))
+}
+
+/// Ansible group of a role: group names are Python identifiers.
+fn group(role: Role) -> &'static str {
+    match role {
+        Role::ControlPlane => "control_plane",
+        Role::Worker => "worker",
+    }
+}
+
+/// The ssh arguments that make Ansible check host keys against the fleet's
+/// known_hosts (whose lines name each node's address too).
+fn ssh_args(known_hosts: &Path) -> String {
+    format!(
+        "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+        known_hosts.display()
+    )
+}
+
+const ROLES: [Role; 2] = [Role::ControlPlane, Role::Worker];
+
+/// INI: one group per role, a `kubernetes` group of both, and the user and
+/// ssh arguments for all.
+pub fn ansible_ini(plans: &[&NodePlan], known_hosts: &Path) -> String {
+    let mut s = format!(
+        "# Ansible inventory of cluster {} (piprep export ansible)\n",
+        plans.first().map_or("", |p| p.cluster.as_str())
+    );
+    for role in ROLES {
+        s += &format!("\n[{}]\n", group(role));
+        for p in plans.iter().filter(|p| p.role == role) {
+            s += &format!("{} ansible_host={}\n", p.name, p.address);
+        }
+    }
+    s += "\n[kubernetes:children]\ncontrol_plane\nworker\n\n[all:vars]\n";
+    if let Some(p) = plans.first() {
+        s += &format!("ansible_user={}\n", p.user.name);
+    }
+    s += &format!("ansible_ssh_common_args='{}'\n", ssh_args(known_hosts));
+    s
+}
+
+#[derive(Serialize)]
+struct Host {
+    ansible_host: String,
+}
+#[derive(Serialize)]
+struct Group {
+    hosts: indexmap::IndexMap<String, Host>,
+}
+#[derive(Serialize)]
+struct Children {
+    children: indexmap::IndexMap<&'static str, Group>,
+}
+#[derive(Serialize)]
+struct All {
+    vars: indexmap::IndexMap<&'static str, String>,
+    children: indexmap::IndexMap<&'static str, Children>,
+}
+#[derive(Serialize)]
+struct Doc {
+    all: All,
+}
+
+/// YAML: the same inventory, as `ansible-inventory --list -y` reads it.
+pub fn ansible_yaml(plans: &[&NodePlan], known_hosts: &Path) -> String {
+    let mut groups = indexmap::IndexMap::new();
+    for role in ROLES {
+        let hosts = plans
+            .iter()
+            .filter(|p| p.role == role)
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    Host {
+                        ansible_host: p.address.to_string(),
+                    },
+                )
+            })
+            .collect();
+        groups.insert(group(role), Group { hosts });
+    }
+    let mut vars = indexmap::IndexMap::new();
+    if let Some(p) = plans.first() {
+        vars.insert("ansible_user", p.user.name.clone());
+    }
+    vars.insert("ansible_ssh_common_args", ssh_args(known_hosts));
+    let mut children = indexmap::IndexMap::new();
+    children.insert("kubernetes", Children { children: groups });
+    let doc = Doc {
+        all: All { vars, children },
+    };
+    format!(
+        "# Ansible inventory of cluster {} (piprep export ansible --format yaml)\n{}",
+        plans.first().map_or("", |p| p.cluster.as_str()),
+        serde_yaml_ng::to_string(&doc).expect("an inventory serialises")
+    )
+}

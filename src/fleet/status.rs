@@ -1,0 +1,284 @@
+//! `piprep status`: each node over SSH, its host key checked against the
+//! fleet's known_hosts, its checklist run, one row per node. The system ssh
+//! client does the connecting; a node that cannot be reached is a row.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+
+use crate::config::plan::NodePlan;
+use crate::report::{Outcome, Report};
+
+/// Runs the checklist as root and prints its report (constant text: no
+/// inventory value is part of it).
+const REMOTE: &str = "sudo -n sh -c 'r=/run/piprep-status-report.txt; \
+PIPREP_REPORT=$r /usr/local/lib/piprep/check.sh status >/dev/null 2>&1; cat $r'";
+
+/// Where and how to reach one node.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub node: String,
+    pub role: String,
+    pub address: String,
+    pub user: String,
+    /// Host and port to connect to (the inventory address, or a mapping).
+    pub host: String,
+    pub port: Option<u16>,
+    /// With [kubernetes]: the readiness also covers the runtime and packages.
+    pub kubernetes: bool,
+}
+
+impl Target {
+    pub fn of(plan: &NodePlan) -> Target {
+        Target {
+            node: plan.name.clone(),
+            role: plan.role.as_str().into(),
+            address: plan.address.to_string(),
+            user: plan.user.name.clone(),
+            host: plan.address.to_string(),
+            port: None,
+            kubernetes: plan.kubernetes.is_some(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Row {
+    pub node: String,
+    pub role: String,
+    pub address: String,
+    pub reachable: bool,
+    /// Why not, when not reachable (ssh's last line).
+    pub error: Option<String>,
+    /// `pass`, `fail`, or `none` when there is no report.
+    pub result: String,
+    pub failing: Vec<String>,
+    pub ready: bool,
+}
+
+/// The ssh command line for `t`.
+pub fn ssh_command(t: &Target, known_hosts: &Path, options: &[String]) -> Command {
+    let mut c = Command::new("ssh");
+    for o in [
+        "BatchMode=yes".to_string(),
+        "StrictHostKeyChecking=yes".into(),
+        format!("UserKnownHostsFile={}", known_hosts.display()),
+        "GlobalKnownHostsFile=/dev/null".into(),
+        // The key is looked up under the node's name, wherever it is reached.
+        format!("HostKeyAlias={}", t.node),
+        "ConnectTimeout=10".into(),
+        "LogLevel=ERROR".into(),
+    ]
+    .iter()
+    .chain(options)
+    {
+        c.arg("-o").arg(o);
+    }
+    if let Some(p) = t.port {
+        c.arg("-p").arg(p.to_string());
+    }
+    c.arg(format!("{}@{}", t.user, t.host)).arg(REMOTE);
+    c.stdin(Stdio::null());
+    c
+}
+
+/// The row for a node from ssh's outcome.
+pub fn row(t: &Target, ssh_ok: bool, stdout: &str, stderr: &str) -> Row {
+    let mut r = Row {
+        node: t.node.clone(),
+        role: t.role.clone(),
+        address: t.address.clone(),
+        reachable: false,
+        error: None,
+        result: "none".into(),
+        failing: Vec::new(),
+        ready: false,
+    };
+    let report: Option<Report> = crate::report::parse(stdout)
+        .ok()
+        .filter(|r| !r.items.is_empty());
+    match report {
+        Some(rep) => {
+            r.reachable = true;
+            r.failing = rep
+                .items
+                .iter()
+                .filter(|i| i.result == Outcome::Fail)
+                .map(|i| i.check.clone())
+                .collect();
+            r.result = if r.failing.is_empty() { "pass" } else { "fail" }.into();
+            r.ready = r.failing.is_empty();
+        }
+        None => {
+            let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+            r.reachable = ssh_ok;
+            r.error = Some(match (ssh_ok, last) {
+                (true, _) => {
+                    "connected, but the node returned no report (is it baked by piprep?)".into()
+                }
+                (false, Some(l)) => l.trim().to_string(),
+                (false, None) => "ssh failed".into(),
+            });
+        }
+    }
+    r
+}
+
+/// Probe every target at once.
+pub fn probe_all(targets: &[Target], known_hosts: &Path, options: &[String]) -> Vec<Row> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|t| {
+                s.spawn(
+                    move || match ssh_command(t, known_hosts, options).output() {
+                        Ok(o) => row(
+                            t,
+                            o.status.success(),
+                            &String::from_utf8_lossy(&o.stdout),
+                            &String::from_utf8_lossy(&o.stderr),
+                        ),
+                        Err(e) => row(t, false, "", &format!("cannot run ssh: {e}")),
+                    },
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a probe does not panic"))
+            .collect()
+    })
+}
+
+/// The fleet table.
+pub fn table(rows: &[Row], kubernetes: bool) -> String {
+    let ready_head = if kubernetes {
+        "ready for kubeadm"
+    } else {
+        "ready"
+    };
+    let head = [
+        "node",
+        "role",
+        "address",
+        "reachable",
+        "report",
+        ready_head,
+        "failing",
+    ];
+    let cells: Vec<[String; 7]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.node.clone(),
+                r.role.clone(),
+                r.address.clone(),
+                if r.reachable {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+                r.result.clone(),
+                if r.ready { "yes".into() } else { "no".into() },
+                match (&r.error, r.failing.is_empty()) {
+                    (Some(e), _) => e.clone(),
+                    (None, true) => "-".into(),
+                    (None, false) => r.failing.join(", "),
+                },
+            ]
+        })
+        .collect();
+    let mut w = head.map(str::len);
+    for c in &cells {
+        for (i, v) in c.iter().enumerate() {
+            w[i] = w[i].max(v.chars().count());
+        }
+    }
+    let line = |c: &[String]| {
+        let mut s = String::new();
+        for (i, v) in c.iter().enumerate() {
+            if i + 1 == c.len() {
+                s += v;
+            } else {
+                s += &format!("{v:<width$}  ", width = w[i]);
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut s = line(&head.map(String::from));
+    for c in &cells {
+        s += &line(c);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t() -> Target {
+        Target {
+            node: "cp-1".into(),
+            role: "control-plane".into(),
+            address: "10.1.1.11".into(),
+            user: "k8s".into(),
+            host: "127.0.0.1".into(),
+            port: Some(2222),
+            kubernetes: false,
+        }
+    }
+
+    #[test]
+    fn rows_from_reports_and_failures() {
+        let report = "# piprep first-boot report\n# format: piprep-report/1\n# node: cp-1\n# phase: status\ncheck\texpected\tobserved\tresult\nswap.total\t0 kB\t0 kB\tpass\ntime.sync\tsynchronised\tnot yet\twarn\nssh.active\tactive\tinactive\tfail\n# result: fail (1)\n";
+        let r = row(&t(), true, report, "");
+        assert!(r.reachable && !r.ready);
+        assert_eq!(
+            (r.result.as_str(), r.failing.clone()),
+            ("fail", vec!["ssh.active".to_string()])
+        );
+        let ok = report.replace("inactive\tfail", "active\tpass");
+        assert!(row(&t(), true, &ok, "").ready);
+        let down = row(
+            &t(),
+            false,
+            "",
+            "ssh: connect to host 127.0.0.1 port 2222: Connection refused\n",
+        );
+        assert!(!down.reachable && !down.ready);
+        assert_eq!(
+            down.error.as_deref(),
+            Some("ssh: connect to host 127.0.0.1 port 2222: Connection refused")
+        );
+        let table = table(&[r, down], true);
+        assert!(table.starts_with("node  role"));
+        assert!(table.contains("ready for kubeadm"));
+        assert!(table.contains("Connection refused"));
+    }
+
+    #[test]
+    fn ssh_checks_the_pinned_key_under_the_node_name() {
+        let c = ssh_command(
+            &t(),
+            Path::new("out/known_hosts"),
+            &["IdentityFile=/k".into()],
+        );
+        let args: Vec<String> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let joined = args.join(" ");
+        for want in [
+            "-o StrictHostKeyChecking=yes",
+            "-o UserKnownHostsFile=out/known_hosts",
+            "-o HostKeyAlias=cp-1",
+            "-o BatchMode=yes",
+            "-o IdentityFile=/k",
+            "-p 2222",
+            "k8s@127.0.0.1",
+        ] {
+            assert!(joined.contains(want), "{want} not in {joined}");
+        }
+    }
+}

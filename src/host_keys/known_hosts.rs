@@ -1,0 +1,132 @@
+//! `known_hosts` for the fleet: one line per node key, for its name and its
+//! address, and the merge into a user's own file that replaces stale lines
+//! for those names and addresses (hashed or not) and keeps everything else.
+
+use base64ct::{Base64, Encoding};
+use hmac::{Hmac, KeyInit, Mac};
+use sha1::Sha1;
+
+use crate::config::plan::NodePlan;
+
+/// The lines for `plans`, in inventory order; with `hashed`, the names and
+/// addresses are hashed as `ssh-keygen -H` does (one line each, salted
+/// from `salt`, which yields one 20-byte salt per line).
+pub fn lines(plans: &[&NodePlan], mut salt: Option<&mut dyn FnMut() -> [u8; 20]>) -> String {
+    let mut out = String::new();
+    for p in plans {
+        for k in &p.host_keys {
+            match salt.as_mut() {
+                None => out += &format!("{},{} {}\n", p.name, p.address, k.public_key()),
+                Some(next) => {
+                    for host in [p.name.clone(), p.address.to_string()] {
+                        out += &format!("{} {}\n", hash(&host, &next()), k.public_key());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `|1|SALT|HASH` of `host`.
+pub fn hash(host: &str, salt: &[u8; 20]) -> String {
+    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(salt).expect("HMAC takes any key length");
+    mac.update(host.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    format!(
+        "|1|{}|{}",
+        Base64::encode_string(salt),
+        Base64::encode_string(&digest)
+    )
+}
+
+/// Whether the host field of a known_hosts line names one of `hosts`
+/// (plain, `[host]:22`, or hashed).
+fn names_any(field: &str, hosts: &[String]) -> bool {
+    if let Some(rest) = field.strip_prefix("|1|") {
+        let Some((salt, want)) = rest.split_once('|') else {
+            return false;
+        };
+        let Ok(salt) = Base64::decode_vec(salt) else {
+            return false;
+        };
+        let Ok(salt): Result<[u8; 20], _> = salt.try_into() else {
+            return false;
+        };
+        return hosts
+            .iter()
+            .any(|h| hash(h, &salt).ends_with(&format!("|{want}")));
+    }
+    field.split(',').any(|f| {
+        let f = f
+            .strip_prefix('[')
+            .and_then(|x| x.strip_suffix("]:22"))
+            .unwrap_or(f);
+        hosts.iter().any(|h| h == f)
+    })
+}
+
+/// `existing` without the lines for `hosts`, then `ours`. Comments, blank
+/// lines, `@cert-authority` and `@revoked` lines and every other host stay.
+/// Returns the text and how many lines were replaced.
+pub fn merge(existing: &str, hosts: &[String], ours: &str) -> (String, usize) {
+    let mut out = String::new();
+    let mut dropped = 0;
+    for line in existing.lines() {
+        let t = line.trim_start();
+        let stale = !t.is_empty()
+            && !t.starts_with('#')
+            && !t.starts_with('@')
+            && t.split_whitespace()
+                .next()
+                .is_some_and(|f| names_any(f, hosts));
+        if stale {
+            dropped += 1;
+        } else {
+            out += line;
+            out.push('\n');
+        }
+    }
+    out += ours;
+    (out, dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_match_openssh() {
+        // `ssh-keygen -H` on a line for "cp-1" with this salt gives this hash
+        // (computed independently with Python's hmac module).
+        let salt = [7u8; 20];
+        assert_eq!(
+            hash("cp-1", &salt),
+            "|1|BwcHBwcHBwcHBwcHBwcHBwcHBwc=|g2VRvhfSfAD3JT/dsT7p1hvEYx4="
+        );
+    }
+
+    #[test]
+    fn merge_replaces_only_our_hosts() {
+        let salt = [9u8; 20];
+        let existing = format!(
+            "# mine\nother.example ssh-ed25519 AAAAkeep\ncp-1,10.1.1.11 ssh-ed25519 AAAAstale\n[10.1.1.21]:22 ssh-rsa AAAAstale2\n{} ssh-ed25519 AAAAstale3\n[10.1.1.11]:2222 ssh-ed25519 AAAAotherport\n@revoked cp-1 ssh-rsa AAAArevoked\n\n",
+            hash("10.1.1.11", &salt)
+        );
+        let hosts: Vec<String> = ["cp-1", "10.1.1.11", "worker-1", "10.1.1.21"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let ours = "cp-1,10.1.1.11 ssh-ed25519 AAAAnew\n";
+        let (text, n) = merge(&existing, &hosts, ours);
+        assert_eq!(n, 3);
+        assert!(text.starts_with("# mine\nother.example ssh-ed25519 AAAAkeep\n"));
+        assert!(!text.contains("stale"));
+        assert!(text.contains("[10.1.1.11]:2222 ssh-ed25519 AAAAotherport\n"));
+        assert!(text.contains("@revoked cp-1 ssh-rsa AAAArevoked\n"));
+        assert!(text.ends_with(ours));
+        // Merging again changes nothing but the replaced lines.
+        let (again, n2) = merge(&text, &hosts, ours);
+        assert_eq!((again, n2), (text.clone(), 1));
+    }
+}
