@@ -118,7 +118,21 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
     if healthy {
         write(&r.join("etc/cloud/cloud-init.disabled"), "");
         write(&r.join("etc/ssh/ssh_host_ed25519_key"), "");
+        // The key made at bake time (the test key in tests/data/host-keys).
+        let pinned =
+            std::fs::read_to_string(data.join(".piprep/secrets/cp-1/ssh_host_ed25519_key.pub"))
+                .unwrap();
+        write(&r.join("etc/ssh/ssh_host_ed25519_key.pub"), &pinned);
     }
+    // Every node by name (healthy), or the block lost (cloud-init rewrote /etc/hosts).
+    write(
+        &r.join("etc/hosts"),
+        if healthy {
+            "127.0.0.1\tlocalhost\n# BEGIN piprep cluster hosts\n10.1.1.11\tcp-1\n10.1.1.21\tworker-1\n10.1.1.22\tworker-2\n# END piprep cluster hosts\n"
+        } else {
+            "127.0.0.1\tlocalhost\n10.1.1.11\tcp-1\n"
+        },
+    );
     // sshd on port 22 (0x16): LISTEN (0A) when healthy, only a closed socket otherwise.
     let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
     write(
@@ -279,6 +293,8 @@ fn a_prepared_node_passes_every_check() {
         "ssh.host_keys",
         "ssh.active",
         "ssh.listening",
+        "ssh.host_key.ed25519",
+        "hosts.cluster",
         "ssh.authorized_keys",
     ] {
         assert!(names.contains(&want), "report lacks {want}: {names:?}");
@@ -346,7 +362,15 @@ fn an_unprepared_node_fails_with_reasons() {
         result("ssh.listening")[2..],
         ["not listening".to_string(), "fail".into()]
     );
-    assert!(text.contains("# result: fail (13)"), "{text}");
+    assert_eq!(
+        result("ssh.host_key.ed25519")[2..],
+        ["missing".to_string(), "fail".into()]
+    );
+    assert_eq!(
+        result("hosts.cluster")[2..],
+        ["missing: worker-1 worker-2".to_string(), "fail".into()]
+    );
+    assert!(text.contains("# result: fail (15)"), "{text}");
 }
 
 /// Put a report produced by check.sh onto a baked image's boot partition, the
@@ -397,10 +421,10 @@ fn report_command_fails_on_a_failing_report_or_none() {
         "{}",
         stdout(&text)
     );
-    assert!(stderr(&text).contains("13 of"), "{}", stderr(&text));
+    assert!(stderr(&text).contains("15 of"), "{}", stderr(&text));
     assert_eq!(json.status.code(), Some(5));
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v["failures"], 13);
+    assert_eq!(v["failures"], 15);
 
     let dir = scratch("report-none");
     let base = fixture("trixie", &[]);

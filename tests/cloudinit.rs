@@ -176,8 +176,9 @@ fn yaml_round_trips_through_an_independent_parser() {
         "usermod -s /bin/bash",
         "ssh-keygen -A",
         "sysctl --system",
-        // The hash leaves user-data overwritten, not just unlinked.
-        "grep -v '^ *hashed_passwd: '",
+        // The hash and private keys leave user-data overwritten, not just unlinked.
+        "/^ *hashed_passwd: / { next }",
+        "/^ *[a-z0-9]+_private: / {",
         "conv=notrunc,fsync",
     ] {
         assert!(prepare.contains(want), "prepare.sh lacks {want}");
@@ -382,13 +383,14 @@ fn both_backends_install_the_same_files() {
             )
         })
         .collect();
-    let fr = scratch("ci-parity");
+    // Beside the other inventories, so the node has the same host keys.
+    let fr = data.clone();
     let t = std::fs::read_to_string(data.join("cloud-init.toml"))
         .unwrap()
         .replace("init = \"cloud-init\"", "init = \"firstrun\"");
     assert!(t.contains("init = \"firstrun\""), "{t}");
-    std::fs::write(fr.join("piprep.toml"), t).unwrap();
-    let rendered = stdout(&piprep(&fr, &["render", "--node", "cp-1"]));
+    std::fs::write(fr.join("firstrun.toml"), t).unwrap();
+    let rendered = stdout(&piprep(&fr, &["-c", "firstrun.toml", "render", "--node", "cp-1"]));
     let firstrun = embedded_files(&rendered);
     let paths = |v: &[(String, String)]| v.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
     // The hook installs the shared files first, then its own identity files

@@ -91,6 +91,7 @@ fn check_fleet(dir: &Path, base: &Path) {
             serde_json::json!([
                 "cmdline.txt",
                 "piprep-run.sh",
+                "piprep-ssh_host_ed25519_key",
                 "piprep-secrets.txt",
                 "piprep-stamp.json"
             ])

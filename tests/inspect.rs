@@ -93,7 +93,12 @@ fn inspects_a_baked_image_and_redacts_secrets() {
         .collect();
     assert_eq!(
         files,
-        ["piprep-run.sh", "piprep-secrets.txt", "piprep-stamp.json"]
+        [
+            "piprep-run.sh",
+            "piprep-ssh_host_ed25519_key",
+            "piprep-secrets.txt",
+            "piprep-stamp.json"
+        ]
     );
     let text = stdout(&piprep(&dir, &["inspect", img.to_str().unwrap()]));
     assert!(text.contains("piprep-secrets.txt   <redacted>"), "{text}");

@@ -87,9 +87,16 @@ fn render_out_writes_what_bake_writes() {
             "cmdline.txt",
             "piprep-run.sh",
             "piprep-secrets.txt",
+            "piprep-ssh_host_ed25519_key",
             "piprep-stamp.json"
         ]
     );
+    // Secrets written by render --out are for their owner only.
+    use std::os::unix::fs::PermissionsExt;
+    for n in ["piprep-secrets.txt", "piprep-ssh_host_ed25519_key"] {
+        let m = std::fs::metadata(dir.join("rendered").join(n)).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o600, "{n}");
+    }
     for n in names {
         let rendered = std::fs::read_to_string(dir.join("rendered").join(&n)).unwrap();
         assert_eq!(
@@ -143,6 +150,7 @@ fn render_out_writes_the_tree_the_first_boot_installs() {
         [
             "etc/chrony/sources.d/piprep.sources",
             "etc/modules-load.d/k8s.conf",
+            "etc/ssh/ssh_host_ed25519_key.pub",
             "etc/sysctl.d/k8s.conf",
             "etc/systemd/system/piprep-setup.service",
             "usr/local/lib/piprep/check.sh",

@@ -178,6 +178,7 @@ fn a_node_named_twice_is_baked_once() {
             "SHA256SUMS",
             "cp-1.img",
             "cp-1.img.bmap",
+            "known_hosts",
             "manifest.json",
             "worker-1.img",
             "worker-1.img.bmap"

@@ -1,6 +1,6 @@
 //! `piprep bake`: node images from the base, one per selected node.
 
-use super::{Ctx, load_base, load_plans};
+use super::{Ctx, load_base, load_plans_noting};
 use crate::bake;
 use crate::cli::BakeArgs;
 use crate::error::{Error, Result};
@@ -10,7 +10,7 @@ pub const OUT_FIX: &str = "choose another --out directory";
 
 pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
     let quiet = ctx.quiet;
-    let (cfg, plans) = load_plans(ctx)?;
+    let (cfg, plans, new_keys) = load_plans_noting(ctx)?;
     let chosen = cfg.select(&plans, &args.nodes, args.all)?;
     let base = load_base(ctx, Some(&cfg), args.image.as_deref())?;
     let opts = bake::Options {
@@ -25,7 +25,20 @@ pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
     };
     let (results, saved) = bake::run(&base, &chosen, &opts);
     // Every node's pinned host key, whichever nodes this bake made.
-    super::fleet::write_known_hosts(&args.out, &plans).map_err(|e| e.or_instead(OUT_FIX))?;
+    // Every node's pinned host key, once any node has an image with its key.
+    let mut note = None;
+    if results.iter().any(|(_, r)| r.is_ok()) {
+        let kh = super::fleet::write_known_hosts(&args.out, &plans)
+            .map_err(|e| e.or_instead(OUT_FIX))?;
+        if !new_keys.is_empty() {
+            note = Some(format!(
+                "new SSH host keys ({}), kept in {} and pinned in {}",
+                new_keys.join(", "),
+                crate::config::secrets::dir(&cfg).display(),
+                kh.display()
+            ));
+        }
+    }
     if let Some(path) = &args.timings {
         let t: serde_json::Map<String, serde_json::Value> = results
             .iter()
@@ -39,7 +52,11 @@ pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&t).expect("json"))
             .map_err(|e| Error::output_io(path, "cannot write", &e))?;
     }
-    report_bake(results, saved, quiet)
+    report_bake(results, saved, quiet)?;
+    if let Some(n) = note.filter(|_| !quiet) {
+        eprintln!("{n}");
+    }
+    Ok(())
 }
 
 /// Print what happened per node; the first error decides the exit code, the

@@ -61,12 +61,17 @@ fn warn_findings(findings: &[crate::config::Finding], quiet: bool) {
 
 /// The inventory and every node's plan, its warnings printed once.
 fn load_plans(ctx: &Ctx) -> Result<(Config, Vec<NodePlan>)> {
+    load_plans_noting(ctx).map(|(cfg, plans, _)| (cfg, plans))
+}
+
+/// `load_plans`, with the host keys made now (`node: fingerprint`).
+fn load_plans_noting(ctx: &Ctx) -> Result<(Config, Vec<NodePlan>, Vec<String>)> {
     let cfg = Config::load(&ctx.config)?;
     let (mut plans, findings) = cfg.plans()?;
     warn_findings(&findings, ctx.quiet);
     crate::source::repo_key::resolve(&mut plans, &ctx.cache_dir, ctx.offline, ctx.quiet)?;
-    crate::host_keys::store::ensure(&cfg, &mut plans, ctx.quiet)?;
-    Ok((cfg, plans))
+    let new = crate::host_keys::store::ensure(&cfg, &mut plans)?;
+    Ok((cfg, plans, new))
 }
 
 /// The raw base image for a command: `--image` (URL or path) or `[image]`,

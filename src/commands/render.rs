@@ -38,11 +38,27 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
         } else {
             r.cmdline_added.join(" ") + "\n"
         };
-        let mut all = vec![(cmd_name.to_string(), cmd_body.into_bytes())];
-        all.extend(r.files.iter().map(|f| (f.name.clone(), f.content.clone())));
-        for (name, content) in all {
+        let mut all = vec![(cmd_name.to_string(), cmd_body.into_bytes(), false)];
+        all.extend(
+            r.files
+                .iter()
+                .map(|f| (f.name.clone(), f.content.clone(), f.secret)),
+        );
+        for (name, content, secret) in all {
             let p = dir.join(&name);
-            std::fs::write(&p, content).map_err(|e| Error::output_io(&p, "cannot write", &e))?;
+            // Secrets (password hash, private host keys) for their owner only.
+            let mode = if secret { 0o600 } else { 0o644 };
+            let write = || -> std::io::Result<()> {
+                use std::os::unix::fs::OpenOptionsExt;
+                let _ = std::fs::remove_file(&p);
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(mode)
+                    .open(&p)?;
+                f.write_all(&content)
+            };
+            write().map_err(|e| Error::output_io(&p, "cannot write", &e))?;
         }
         let tree = dir.join("rootfs");
         write_tree(&tree, &r.rootfs)?;

@@ -135,8 +135,9 @@ fn save(dir: &Path, node: &str, key: &HostKey) -> Result<()> {
 }
 
 /// Give every plan its host keys: stored ones, or new ones made and stored
-/// now (said unless `quiet`).
-pub fn ensure(cfg: &Config, plans: &mut [NodePlan], quiet: bool) -> Result<()> {
+/// now. Returns `node: fingerprint` of each new key, for the bake to tell.
+pub fn ensure(cfg: &Config, plans: &mut [NodePlan]) -> Result<Vec<String>> {
+    let mut new = Vec::new();
     let dir = crate::config::secrets::dir(cfg);
     for plan in plans.iter_mut() {
         let mut keys = Vec::new();
@@ -146,14 +147,7 @@ pub fn ensure(cfg: &Config, plans: &mut [NodePlan], quiet: bool) -> Result<()> {
                 None => {
                     let k = generate(&plan.name, kind)?;
                     save(&dir, &plan.name, &k)?;
-                    if !quiet {
-                        eprintln!(
-                            "node {}: new SSH host key {} in {}",
-                            plan.name,
-                            fingerprint(&k),
-                            dir.join(&plan.name).display()
-                        );
-                    }
+                    new.push(format!("{}: {}", plan.name, fingerprint(&k)));
                     k
                 }
             };
@@ -161,7 +155,7 @@ pub fn ensure(cfg: &Config, plans: &mut [NodePlan], quiet: bool) -> Result<()> {
         }
         plan.host_keys = keys;
     }
-    Ok(())
+    Ok(new)
 }
 
 /// Replace `node`'s keys with new ones; returns them.
