@@ -134,7 +134,13 @@ fn bakes_a_bookworm_node_with_only_the_boot_partition_changed() {
     // No temporary files left behind.
     assert_eq!(
         dir_names(&dir.join("out")),
-        ["SHA256SUMS", "cp-1.img", "cp-1.img.bmap", "known_hosts", "manifest.json"]
+        [
+            "SHA256SUMS",
+            "cp-1.img",
+            "cp-1.img.bmap",
+            "known_hosts",
+            "manifest.json"
+        ]
     );
 }
 

@@ -390,7 +390,10 @@ fn both_backends_install_the_same_files() {
         .replace("init = \"cloud-init\"", "init = \"firstrun\"");
     assert!(t.contains("init = \"firstrun\""), "{t}");
     std::fs::write(fr.join("firstrun.toml"), t).unwrap();
-    let rendered = stdout(&piprep(&fr, &["-c", "firstrun.toml", "render", "--node", "cp-1"]));
+    let rendered = stdout(&piprep(
+        &fr,
+        &["-c", "firstrun.toml", "render", "--node", "cp-1"],
+    ));
     let firstrun = embedded_files(&rendered);
     let paths = |v: &[(String, String)]| v.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
     // The hook installs the shared files first, then its own identity files

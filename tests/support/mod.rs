@@ -333,8 +333,11 @@ pub fn data() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let src = root().join("tests/data");
-        let dst = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("data-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let dst = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "data-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         let _ = std::fs::remove_dir_all(&dst);
         std::fs::create_dir_all(&dst).unwrap();
         for e in std::fs::read_dir(&src).unwrap().flatten() {
