@@ -254,16 +254,19 @@ TOML
 		return 1
 	fi
 
-	# The login boot. The host key comes from the guest's disk (cleanly shut
-	# down), and ssh checks it strictly.
+	# The login boot. ssh checks the host key strictly against the one piprep
+	# made at bake time (out/known_hosts, under the node's name); the key on
+	# the guest's disk (cleanly shut down) must be that one.
 	debugfs -R "cat /etc/ssh/ssh_host_ed25519_key.pub" "$disk?offset=$root" 2>/dev/null >"$work/hostkey.pub"
 	grep -q '^ssh-ed25519 ' "$work/hostkey.pub" || { fail "the node has no SSH host key after boot $((last - 1))"; return 1; }
+	pinned=$(awk '$1 == "cp-1,10.1.1.11" {print $2 " " $3}' "$work/out/known_hosts")
+	[ "$(cut -d' ' -f1-2 "$work/hostkey.pub")" = "$pinned" ] || { fail "the node's host key is not the pinned one: $(cat "$work/hostkey.pub") vs $pinned"; return 1; }
 	sshport=$(free_port)
-	printf '[127.0.0.1]:%s %s\n' "$sshport" "$(cut -d' ' -f1-2 "$work/hostkey.pub")" >"$work/known_hosts"
+	known="$work/out/known_hosts"
 	node() {
 		ssh -p "$sshport" -i "$work/id_ed25519" -o BatchMode=yes -o IdentitiesOnly=yes \
-			-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$work/known_hosts" -o GlobalKnownHostsFile=/dev/null \
-			-o ConnectTimeout=20 -o ServerAliveInterval=15 -o LogLevel=ERROR k8s@127.0.0.1 "$@"
+			-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$known" -o GlobalKnownHostsFile=/dev/null \
+			-o HostKeyAlias=cp-1 -o ConnectTimeout=20 -o ServerAliveInterval=15 -o LogLevel=ERROR k8s@127.0.0.1 "$@"
 	}
 	start_vm "$disk" "$(serial $last)" "$nic,hostfwd=tcp:127.0.0.1:$sshport-10.1.1.11:22" e2e.stay
 	deadline=$(($(date +%s) + 1200))
@@ -308,6 +311,22 @@ TOML
 	*) ok="is-system-running: $state" ;;
 	esac
 	node 'sudo -n /usr/local/lib/piprep/check.sh e2e-ssh' >&2 || ok="the checklist failed over SSH"
+	# The fleet view: piprep status through the forwarded port, with the
+	# pinned key; then ssh against a known_hosts with another key must fail.
+	(cd "$work" && "$piprep" status --node cp-1 --address "cp-1=127.0.0.1:$sshport" \
+		--ssh-option "IdentityFile=$work/id_ed25519" --ssh-option IdentitiesOnly=yes) >"$work/status.txt" 2>&1 ||
+		ok="piprep status: $(tail -n 3 "$work/status.txt" | tr '\n' ' ')"
+	cat "$work/status.txt" >&2
+	grep -Eq '^cp-1 +control-plane +10\.1\.1\.11 +yes +pass +yes' "$work/status.txt" || ok="piprep status did not report cp-1 ready"
+	ssh-keygen -q -t ed25519 -N '' -f "$work/impostor"
+	printf 'cp-1 %s\n' "$(cut -d' ' -f1-2 "$work/impostor.pub")" >"$work/wrong_known_hosts"
+	known="$work/wrong_known_hosts"
+	if node true 2>"$work/wrong.err"; then
+		ok="ssh accepted a host key that out/known_hosts does not pin"
+	fi
+	known="$work/out/known_hosts"
+	grep -q "Host key verification failed\|REMOTE HOST IDENTIFICATION HAS CHANGED" "$work/wrong.err" || ok="ssh against a wrong key: $(cat "$work/wrong.err")"
+	log "$name: piprep status: ready; ssh with a wrong pinned key: refused"
 	if [ -n "$kubernetes" ]; then
 		# containerd answers on its socket (ctr is containerd's own client;
 		# crictl comes with cri-tools from pkgs.k8s.io, not reachable here).
@@ -342,14 +361,21 @@ TOML
 	fi
 	files=$(mdir -b -i "$disk@@$fat" ::/)
 	case "$files" in *piprep-run.sh* | *piprep-secrets.txt*) fail "first-boot files left on the boot partition: $files"; return 1 ;; esac
-	if [ -n "$hash" ]; then
-		# Raw bytes, free clusters included: a deleted FAT file keeps its data.
-		fatsize=$(sfdisk --json "$disk" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][0]['size'])")
-		if dd if="$disk" bs=512 skip=$((fat / 512)) count="$fatsize" 2>/dev/null | grep -qaF "${hash#\$6\$}"; then
-			fail "the password hash is still in the boot partition's bytes"
-			return 1
-		fi
+	# Raw bytes, free clusters included: a deleted FAT file keeps its data.
+	fatsize=$(sfdisk --json "$disk" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][0]['size'])")
+	dd if="$disk" bs=512 skip=$((fat / 512)) count="$fatsize" 2>/dev/null >"$work/fat.raw"
+	if [ -n "$hash" ] && grep -qaF "${hash#\$6\$}" "$work/fat.raw"; then
+		fail "the password hash is still in the boot partition's bytes"
+		return 1
 	fi
+	# Every line of the private host key's body (64 base64 characters each).
+	sed -n '2,$p' "$work/.piprep/secrets/cp-1/ssh_host_ed25519_key" | grep -v '^-----' >"$work/private.lines"
+	[ -s "$work/private.lines" ] || { fail "no private host key in the secrets directory"; return 1; }
+	if grep -qaFf "$work/private.lines" "$work/fat.raw"; then
+		fail "the private host key is still in the boot partition's bytes"
+		return 1
+	fi
+	rm -f "$work/fat.raw"
 	debugfs -R "cat /etc/sysctl.d/k8s.conf" "$disk?offset=$root" 2>/dev/null >"$work/rootfs-sysctl.conf"
 	debugfs -R "cat /etc/modules-load.d/k8s.conf" "$disk?offset=$root" 2>/dev/null >"$work/rootfs-modules.conf"
 	printf 'net.bridge.bridge-nf-call-iptables  = 1\nnet.ipv4.ip_forward                 = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\n' | cmp -s - "$work/rootfs-sysctl.conf" || { fail "/etc/sysctl.d/k8s.conf differs"; return 1; }
