@@ -12,14 +12,17 @@ Exit status:
   3  bad input image (missing, no partition table, no FAT boot partition,
      no cmdline.txt, root journal needs recovery, boot partition too full)
   4  output cannot be written (exists without --force, disk full, permissions)
-  5  report: the node's first-boot checklist has failing items
-  6  report: the node has not written a report yet
+  5  report, status: a node's first-boot checklist has failing items
+  6  report, status: a node has not written a report yet (status: or
+     could not be reached)
 
 Typical use:
   piprep validate
   piprep render --node cp-1
   piprep bake --node cp-1 --image 2025-10-01-raspios-bookworm-arm64-lite.img
-  piprep bake --all";
+  piprep bake --all
+  piprep known-hosts --install
+  piprep status --all --watch";
 
 /// Bake Kubernetes-ready Raspberry Pi OS images, one per node, without root.
 ///
