@@ -129,7 +129,10 @@ fn validate_refuses_readable_or_missing_keys_with_a_fix() {
     let o = piprep(&dir, &["validate"]);
     assert_eq!(o.status.code(), Some(2));
     let text = format!("{}{}", stdout(&o), stderr(&o));
-    assert!(text.contains("is missing, so the node would get new keys"), "{text}");
+    assert!(
+        text.contains("is missing, so the node would get new keys"),
+        "{text}"
+    );
     assert!(text.contains("`piprep rekey cp-1`"));
     assert!(!key.exists());
     // A key that is not a key: one line, exit 2, the file and the fix named.
