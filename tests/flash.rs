@@ -690,6 +690,10 @@ fn several_nodes_to_their_own_cards() {
         0,
         None
     ));
+    // The cards' host keys are pinned for status and ssh, as bake does.
+    let kh = std::fs::read_to_string(dir.join("out/known_hosts")).unwrap();
+    assert!(kh.contains("\ncp-1,10.1.1.11 ssh-ed25519 "), "{kh}");
+    assert!(kh.contains("\nworker-1,10.1.1.21 ssh-ed25519 "), "{kh}");
 }
 
 /// A real block device: a loop device (root only), found through the real

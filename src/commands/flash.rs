@@ -46,6 +46,9 @@ fn node_images(ctx: &Ctx, args: &FlashArgs, nodes: &[String]) -> Result<Vec<Path
             }
         }
     }
+    // As bake does: the cards' pinned host keys, for `status` and ssh.
+    super::fleet::write_known_hosts(&args.out, &plans)
+        .map_err(|e| e.or_instead(super::bake::OUT_FIX))?;
     Ok(paths)
 }
 
