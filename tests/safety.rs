@@ -157,6 +157,23 @@ fn concurrent_bakes_into_one_directory_keep_both_nodes() {
         "{sums}"
     );
     sums_check(&out);
+    // Both bakes made host keys at once: each node has one key, the one its
+    // image carries and known_hosts pins.
+    let kh = std::fs::read_to_string(out.join("known_hosts")).unwrap();
+    for node in ["cp-1", "worker-1"] {
+        let keys = dir.join(".piprep/secrets").join(node);
+        let private = std::fs::read_to_string(keys.join("ssh_host_ed25519_key")).unwrap();
+        let public = std::fs::read_to_string(keys.join("ssh_host_ed25519_key.pub")).unwrap();
+        let public: Vec<&str> = public.split_whitespace().take(2).collect();
+        assert!(kh.contains(&public.join(" ")), "{node}: {kh}");
+        let img = out.join(format!("{node}.img"));
+        let parts = partitions(&img);
+        assert_eq!(
+            mtype(&img, parts[0], "piprep-ssh_host_ed25519_key").as_deref(),
+            Some(private.as_str()),
+            "{node}"
+        );
+    }
 }
 
 #[test]

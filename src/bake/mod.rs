@@ -42,6 +42,9 @@ pub struct Options {
     pub check_reproducible: bool,
     pub cache_dir: PathBuf,
     pub init: InitMode,
+    /// The fleet's known_hosts, written into the output directory under its
+    /// lock once any node has an image.
+    pub known_hosts: Option<String>,
 }
 
 pub enum Outcome {
@@ -157,6 +160,14 @@ pub fn run(
                 results.push((name, Ok(Outcome::Baked(Box::new(b)))));
             }
             Err(e) => results.push((name, Err(e))),
+        }
+    }
+    if let Some(text) = &opts.known_hosts
+        && results.iter().any(|(_, r)| r.is_ok())
+    {
+        let path = opts.out_dir.join(outputs::KNOWN_HOSTS);
+        if let Err(e) = crate::io::atomic::write_atomic(&path, text.as_bytes()) {
+            return (results, Err(Error::output_io(&path, "cannot write", &e)));
         }
     }
     let any_baked = results

@@ -13,6 +13,8 @@ use crate::source::Identity;
 
 pub const MANIFEST: &str = "manifest.json";
 pub const SUMS: &str = "SHA256SUMS";
+/// Every node's pinned SSH host key, for ssh and `piprep status`.
+pub const KNOWN_HOSTS: &str = "known_hosts";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Xz {

@@ -22,23 +22,18 @@ pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
         check_reproducible: args.check_reproducible,
         cache_dir: ctx.cache_dir.clone(),
         init: cfg.init_mode(),
+        known_hosts: Some(super::fleet::known_hosts_text(&plans)),
     };
     let (results, saved) = bake::run(&base, &chosen, &opts);
     // Every node's pinned host key, whichever nodes this bake made.
-    // Every node's pinned host key, once any node has an image with its key.
-    let mut note = None;
-    if results.iter().any(|(_, r)| r.is_ok()) {
-        let kh = super::fleet::write_known_hosts(&args.out, &plans)
-            .map_err(|e| e.or_instead(OUT_FIX))?;
-        if !new_keys.is_empty() {
-            note = Some(format!(
-                "new SSH host keys ({}), kept in {} and pinned in {}",
-                new_keys.join(", "),
-                crate::config::secrets::dir(&cfg).display(),
-                kh.display()
-            ));
-        }
-    }
+    let note = (!new_keys.is_empty() && results.iter().any(|(_, r)| r.is_ok())).then(|| {
+        format!(
+            "new SSH host keys ({}), kept in {} and pinned in {}",
+            new_keys.join(", "),
+            crate::config::secrets::dir(&cfg).display(),
+            args.out.join(bake::outputs::KNOWN_HOSTS).display()
+        )
+    });
     if let Some(path) = &args.timings {
         let t: serde_json::Map<String, serde_json::Value> = results
             .iter()

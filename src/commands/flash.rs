@@ -23,6 +23,7 @@ fn node_images(ctx: &Ctx, args: &FlashArgs, nodes: &[String]) -> Result<Vec<Path
         check_reproducible: false,
         cache_dir: ctx.cache_dir.clone(),
         init: cfg.init_mode(),
+        known_hosts: Some(super::fleet::known_hosts_text(&plans)),
     };
     let (results, saved) = bake::run(&base, &selected, &opts);
     saved.map_err(|e| e.or_instead(super::bake::OUT_FIX))?;
@@ -46,9 +47,6 @@ fn node_images(ctx: &Ctx, args: &FlashArgs, nodes: &[String]) -> Result<Vec<Path
             }
         }
     }
-    // As bake does: the cards' pinned host keys, for `status` and ssh.
-    super::fleet::write_known_hosts(&args.out, &plans)
-        .map_err(|e| e.or_instead(super::bake::OUT_FIX))?;
     Ok(paths)
 }
 

@@ -1,6 +1,6 @@
 //! The fleet commands: `status`, `known-hosts`, `rekey` and `export`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::{Ctx, load_plans, print};
@@ -11,7 +11,7 @@ use crate::error::{Error, Kind, Result};
 use crate::fleet::{export as fx, status as st};
 use crate::host_keys::{known_hosts, store};
 
-pub const KNOWN_HOSTS: &str = "known_hosts";
+use crate::bake::outputs::KNOWN_HOSTS;
 
 /// The fleet's known_hosts text (plain names and addresses).
 pub fn known_hosts_text(plans: &[NodePlan]) -> String {
@@ -21,15 +21,6 @@ pub fn known_hosts_text(plans: &[NodePlan]) -> String {
         plans.first().map_or("", |p| p.cluster.as_str()),
         known_hosts::lines(&all, None)
     )
-}
-
-/// OUT/known_hosts, written atomically (bake does this every time).
-pub fn write_known_hosts(out: &Path, plans: &[NodePlan]) -> Result<PathBuf> {
-    let path = out.join(KNOWN_HOSTS);
-    std::fs::create_dir_all(out).map_err(|e| Error::output_io(out, "cannot create", &e))?;
-    crate::io::atomic::write_atomic(&path, known_hosts_text(plans).as_bytes())
-        .map_err(|e| Error::output_io(&path, "cannot write", &e))?;
-    Ok(path)
 }
 
 fn random_salt() -> [u8; 20] {

@@ -100,6 +100,19 @@ fn prepare(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Held while keys are looked up or made: a flock on the secrets directory,
+/// so that two bakes at once never make two different keys for a node.
+struct StoreLock(#[allow(dead_code)] std::fs::File);
+
+fn lock(dir: &Path) -> Result<StoreLock> {
+    use rustix::fs::{FlockOperation, flock};
+    prepare(dir)?;
+    let f = std::fs::File::open(dir).map_err(|e| Error::output_io(dir, "cannot open", &e))?;
+    flock(&f, FlockOperation::LockExclusive)
+        .map_err(|e| Error::output(format!("cannot lock {}: {e}", dir.display())))?;
+    Ok(StoreLock(f))
+}
+
 /// Write `key` for `node`: the private key and its `.pub`, both 0600.
 fn save(dir: &Path, node: &str, key: &HostKey) -> Result<()> {
     prepare(dir)?;
@@ -139,6 +152,7 @@ fn save(dir: &Path, node: &str, key: &HostKey) -> Result<()> {
 pub fn ensure(cfg: &Config, plans: &mut [NodePlan]) -> Result<Vec<String>> {
     let mut new = Vec::new();
     let dir = crate::config::secrets::dir(cfg);
+    let _lock = lock(&dir)?;
     for plan in plans.iter_mut() {
         let mut keys = Vec::new();
         for kind in KINDS {
@@ -161,6 +175,7 @@ pub fn ensure(cfg: &Config, plans: &mut [NodePlan]) -> Result<Vec<String>> {
 /// Replace `node`'s keys with new ones; returns them.
 pub fn rekey(cfg: &Config, node: &str) -> Result<Vec<HostKey>> {
     let dir = crate::config::secrets::dir(cfg);
+    let _lock = lock(&dir)?;
     KINDS
         .iter()
         .map(|kind| {
