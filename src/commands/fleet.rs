@@ -23,19 +23,14 @@ pub fn known_hosts_text(plans: &[NodePlan]) -> String {
     )
 }
 
-fn random_salt() -> [u8; 20] {
-    let mut s = [0u8; 20];
-    let _ = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut s));
-    s
-}
-
 pub fn known_hosts_cmd(ctx: &Ctx, args: &KnownHostsArgs) -> Result<()> {
     let (_, plans) = load_plans(ctx)?;
     let all: Vec<&NodePlan> = plans.iter().collect();
-    let mut salt = random_salt;
     let ours = if args.hashed {
-        known_hosts::lines(&all, Some(&mut salt))
+        let salts = (0..known_hosts::salts_needed(&all))
+            .map(|_| crate::host_keys::random::<20>())
+            .collect::<Result<Vec<_>>>()?;
+        known_hosts::lines(&all, Some(&salts))
     } else {
         known_hosts::lines(&all, None)
     };

@@ -8,18 +8,26 @@ use sha1::Sha1;
 
 use crate::config::plan::NodePlan;
 
-/// The lines for `plans`, in inventory order; with `hashed`, the names and
-/// addresses are hashed as `ssh-keygen -H` does (one line each, salted
-/// from `salt`, which yields one 20-byte salt per line).
-pub fn lines(plans: &[&NodePlan], mut salt: Option<&mut dyn FnMut() -> [u8; 20]>) -> String {
+/// How many salts `lines` uses when hashing: one per name and address of
+/// every key.
+pub fn salts_needed(plans: &[&NodePlan]) -> usize {
+    plans.iter().map(|p| 2 * p.host_keys.len()).sum()
+}
+
+/// The lines for `plans`, in inventory order; with `salts` (see
+/// `salts_needed`), the names and addresses are hashed as `ssh-keygen -H`
+/// does, one line each.
+pub fn lines(plans: &[&NodePlan], salts: Option<&[[u8; 20]]>) -> String {
     let mut out = String::new();
+    let mut salts = salts.map(|s| s.iter());
     for p in plans {
         for k in &p.host_keys {
-            match salt.as_mut() {
+            match salts.as_mut() {
                 None => out += &format!("{},{} {}\n", p.name, p.address, k.public_key()),
                 Some(next) => {
                     for host in [p.name.clone(), p.address.to_string()] {
-                        out += &format!("{} {}\n", hash(&host, &next()), k.public_key());
+                        let salt = next.next().expect("one salt per name and address");
+                        out += &format!("{} {}\n", hash(&host, salt), k.public_key());
                     }
                 }
             }

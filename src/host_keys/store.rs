@@ -5,7 +5,6 @@
 //! them on purpose. Directories are 0700, files 0600, and a `.gitignore`
 //! keeps the whole directory out of version control.
 
-use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -20,10 +19,7 @@ use crate::error::{Error, Result};
 /// A new key pair for `node`, from the kernel's random source.
 fn generate(node: &str, kind: &str) -> Result<HostKey> {
     debug_assert_eq!(kind, "ed25519");
-    let mut seed = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut seed))
-        .map_err(|e| Error::internal(format!("cannot read /dev/urandom: {e}")))?;
+    let mut seed = super::random::<32>()?;
     let mut key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
     seed.fill(0);
     key.set_comment(format!("root@{node}"));
