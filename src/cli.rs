@@ -321,6 +321,10 @@ pub struct ValidateArgs {
     /// Print findings as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also check the inventory against this base image (its architecture).
+    /// Without it, `[image]` is used when it is a local raw image or cached.
+    #[arg(long, value_name = "PATH|URL")]
+    pub image: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

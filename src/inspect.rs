@@ -42,6 +42,9 @@ pub struct Inspection {
     pub os: Option<OsRelease>,
     pub boot_mount: Option<String>,
     pub boot_mount_source: Option<String>,
+    /// The Debian architecture (`arm64`, `armhf`), with how it was read.
+    pub architecture: Option<String>,
+    pub architecture_source: Option<String>,
     pub installed: Vec<String>,
     pub init: Option<Init>,
     pub cmdline: Option<Vec<Token>>,
@@ -123,6 +126,8 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         os: facts.as_ref().map(|f| f.os.clone()),
         boot_mount: facts.as_ref().map(|f| f.boot_mount.clone()),
         boot_mount_source: facts.as_ref().map(|f| f.boot_mount_source.clone()),
+        architecture: facts.as_ref().and_then(|f| f.architecture.clone()),
+        architecture_source: facts.as_ref().map(|f| f.architecture_source.clone()),
         installed: facts
             .as_ref()
             .map(|f| f.installed.iter().cloned().collect())
@@ -213,6 +218,12 @@ pub fn render_text(i: &Inspection) -> String {
         s += &format!(
             "boot partition mounted at: {m} (from {})\n",
             i.boot_mount_source.as_deref().unwrap_or("?")
+        );
+    }
+    if let Some(src) = &i.architecture_source {
+        s += &format!(
+            "architecture: {} (from {src})\n",
+            i.architecture.as_deref().unwrap_or("unknown")
         );
     }
     if !i.installed.is_empty() {

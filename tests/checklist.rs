@@ -173,6 +173,25 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
         "ip",
         "echo '2: eth0    inet 10.1.1.11/24 brd 10.1.1.255 scope global noprefixroute eth0'",
     );
+    // The key sshd serves over the loopback: the pinned one (healthy), or one
+    // that something regenerated.
+    let pinned =
+        std::fs::read_to_string(data.join(".piprep/secrets/cp-1/ssh_host_ed25519_key.pub"))
+            .unwrap();
+    let served = if healthy {
+        pinned
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKqF0Q7tXbmD3zY0xY2Gq5oRRrh7l7zRk1W1Z3uU2b6s".into()
+    };
+    stub(
+        &bin,
+        "ssh-keyscan",
+        &format!("[ \"$*\" = '-T 10 -t ed25519 127.0.0.1' ] && echo '127.0.0.1 {served}'"),
+    );
     // Every rule the profile wants, as ufw would print it (healthy), or one missing.
     // The shell itself reads the quoted assignment back.
     let assign = check
@@ -294,6 +313,7 @@ fn a_prepared_node_passes_every_check() {
         "ssh.active",
         "ssh.listening",
         "ssh.host_key.ed25519",
+        "ssh.host_key.ed25519.served",
         "hosts.cluster",
         "ssh.authorized_keys",
     ] {
@@ -301,6 +321,41 @@ fn a_prepared_node_passes_every_check() {
     }
     let rule1 = rows.iter().find(|r| r[0] == "firewall.rule.1").unwrap();
     assert_eq!(rule1[1], "22/tcp ALLOW IN Anywhere # Allow SSH access");
+}
+
+#[test]
+fn a_clock_no_server_set_and_a_regenerated_key_fail_with_the_fix() {
+    let sb = sandbox("noclock", true);
+    // piprep-setup waited for a time server in vain; chrony never synchronised.
+    write(&sb.root.join("var/lib/piprep/clock-unsynced"), "300\n");
+    stub(&sb.bin, "chronyc", "exit 1");
+    // sshd serves a key something made after the pinned one was written.
+    stub(
+        &sb.bin,
+        "ssh-keyscan",
+        "echo '127.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKqF0Q7tXbmD3zY0xY2Gq5oRRrh7l7zRk1W1Z3uU2b6s'",
+    );
+    let (ok, rows, text) = run(&sb);
+    assert!(!ok, "{text}");
+    let row = |n: &str| rows.iter().find(|r| r[0] == n).unwrap().clone();
+    let sync = row("time.sync");
+    assert_eq!(sync[3], "fail", "{sync:?}");
+    assert!(
+        sync[2].contains("no time server answered within 300 s (pool.ntp.org)")
+            && sync[2].contains("fix: make a [cluster] ntp server reachable"),
+        "{sync:?}"
+    );
+    let served = row("ssh.host_key.ed25519.served");
+    assert_eq!(served[3], "fail");
+    assert!(served[2].contains("AAAAIKqF0Q7"), "{served:?}");
+    // The file on disk is still the pinned one: only the served key differs.
+    assert_eq!(row("ssh.host_key.ed25519")[3], "pass");
+    // Synchronised again (the next boot): no failure left from the wait.
+    std::fs::remove_file(sb.root.join("var/lib/piprep/clock-unsynced")).unwrap();
+    write(&sb.root.join("run/systemd/timesync/synchronized"), "");
+    let (_, rows, _) = run(&sb);
+    let sync = rows.iter().find(|r| r[0] == "time.sync").unwrap();
+    assert_eq!(sync[3], "pass", "{sync:?}");
 }
 
 #[test]

@@ -56,17 +56,43 @@ fn seed_files_match_golden() {
                 &std::fs::read_to_string(d.join(f)).unwrap(),
             );
         }
-        // The cgroup arguments, then the datasource pinned to this instance.
+        // The cgroup arguments, the datasource pinned to this instance, and
+        // cloud-init's first stage ordered after the boot partition's mount.
         let md = std::fs::read_to_string(d.join("meta-data")).unwrap();
         let id = md
             .lines()
             .find_map(|l| l.strip_prefix("instance-id: "))
             .unwrap();
+        let added = std::fs::read_to_string(d.join("cmdline.txt.append")).unwrap();
+        let (head, dropin) = added
+            .trim_end()
+            .split_once(
+                " systemd.set_credential_binary=systemd.unit-dropin.cloud-init-local.service:",
+            )
+            .unwrap();
         assert_eq!(
-            std::fs::read_to_string(d.join("cmdline.txt.append")).unwrap(),
-            format!("cgroup_memory=1 cgroup_enable=memory ds=nocloud;i={id}\n")
+            head,
+            format!("cgroup_memory=1 cgroup_enable=memory ds=nocloud;i={id}")
         );
+        assert_eq!(
+            base64_decode(dropin),
+            "[Unit]\n# piprep: the NoCloud seed is on the boot partition\nRequiresMountsFor=/boot/firmware\n"
+        );
+        // Raspberry Pi OS's scripts grep the command line for these.
+        for word in ["firstboot", "splash", " resize", " quiet"] {
+            assert!(!added.contains(word), "{word} in {added}");
+        }
     }
+}
+
+/// base64 -d, an independent decoder.
+fn base64_decode(s: &str) -> String {
+    let o = Command::new("sh")
+        .args(["-c", "printf '%s' \"$1\" | base64 -d", "sh", s])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    String::from_utf8(o.stdout).unwrap()
 }
 
 /// Parse YAML with PyYAML and print it back as JSON.
@@ -123,9 +149,19 @@ fn yaml_round_trips_through_an_independent_parser() {
         ud["ssh_genkeytypes"],
         serde_json::json!(["rsa", "ecdsa", "ed25519"])
     );
-    // Early on every boot: rename the image's first user to ours and stop the
-    // console wizard. The user name is an argument, never part of the script.
-    let boot = &ud["bootcmd"][0];
+    // Early on every boot: Raspberry Pi OS's key regeneration cancelled and
+    // masked before it can replace the pinned keys cloud-init writes next.
+    let keep = ud["bootcmd"][0][2].as_str().unwrap();
+    for want in [
+        "regenerate_ssh_host_keys.service",
+        "systemctl stop --no-block",
+        "systemctl mask",
+    ] {
+        assert!(keep.contains(want), "{keep}");
+    }
+    // Then rename the image's first user to ours and stop the console
+    // wizard. The user name is an argument, never part of the script.
+    let boot = &ud["bootcmd"][1];
     assert_eq!(boot[0], "sh");
     assert_eq!(boot[1], "-c");
     assert!(!boot[2].as_str().unwrap().contains("k8s"));

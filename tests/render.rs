@@ -153,6 +153,7 @@ fn render_out_writes_the_tree_the_first_boot_installs() {
             "etc/ssh/ssh_host_ed25519_key.pub",
             "etc/sysctl.d/k8s.conf",
             "etc/systemd/system/piprep-setup.service",
+            "etc/systemd/timesyncd.conf.d/piprep.conf",
             "usr/local/lib/piprep/check.sh",
             "usr/local/lib/piprep/prepare.sh",
             "usr/local/lib/piprep/setup.sh",
@@ -160,6 +161,12 @@ fn render_out_writes_the_tree_the_first_boot_installs() {
     );
     let get =
         |t: &[(String, u32, String)], n: &str| t.iter().find(|(p, _, _)| p == n).cloned().unwrap();
+    // The cluster's servers reach systemd-timesyncd too, which keeps the
+    // clock until apt has installed chrony.
+    assert_eq!(
+        get(&fr, "etc/systemd/timesyncd.conf.d/piprep.conf").2,
+        "# Time sources from piprep.toml [cluster] ntp\n[Time]\nNTP=pool.ntp.org\n"
+    );
     // The guide's files, byte for byte.
     assert_eq!(
         get(&fr, "etc/modules-load.d/k8s.conf").2,
@@ -235,10 +242,11 @@ fn render_out_writes_the_tree_the_first_boot_installs() {
         .join("\n");
     std::fs::write(dir.join("piprep.toml"), re).unwrap();
     let again = render("piprep.toml", "fr");
-    assert_eq!(again.len(), fr.len() - 1);
+    assert_eq!(again.len(), fr.len() - 2);
     assert!(
         again
             .iter()
-            .all(|(n, _, _)| n != "etc/chrony/sources.d/piprep.sources")
+            .all(|(n, _, _)| n != "etc/chrony/sources.d/piprep.sources"
+                && n != "etc/systemd/timesyncd.conf.d/piprep.conf")
     );
 }

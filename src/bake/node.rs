@@ -83,7 +83,7 @@ pub fn prepare(job: &Job) -> Result<Prepared> {
     let (base, plan) = (job.base, job.plan);
     let mut t = Timings::default();
     let rendered = render::render(plan, job.target)
-        .map_err(|m| Error::image(format!("{}: cmdline.txt: {m}", base.path.display())))?;
+        .map_err(|m| Error::image(format!("{}: {m}", base.path.display())))?;
     let cmdline = rendered
         .cmdline
         .clone()

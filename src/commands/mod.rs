@@ -75,8 +75,36 @@ fn load_plans_noting(ctx: &Ctx) -> Result<(Config, Vec<NodePlan>, Vec<String>)> 
 }
 
 /// The raw base image for a command: `--image` (URL or path) or `[image]`,
-/// fetched into the cache when needed, opened, and its identity completed.
+/// fetched into the cache when needed, opened, its identity completed, and
+/// checked against what the inventory asks of it.
 fn load_base(ctx: &Ctx, cfg: Option<&Config>, flag: Option<&Path>) -> Result<BaseImage> {
+    let base = open_base(ctx, cfg, flag)?;
+    if let Some(cfg) = cfg {
+        let findings = image_findings(cfg, &base);
+        warn_findings(&findings, ctx.quiet);
+        let errors: Vec<String> = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.to_string())
+            .collect();
+        if !errors.is_empty() {
+            return Err(Error::config(errors.join("\n")));
+        }
+    }
+    Ok(base)
+}
+
+/// What the inventory asks of this base image (its architecture, for now).
+fn image_findings(cfg: &Config, base: &BaseImage) -> Vec<crate::config::Finding> {
+    crate::config::validate::image::check(
+        cfg,
+        &base.path.display().to_string(),
+        base.facts.architecture.as_deref(),
+    )
+}
+
+/// `load_base` without the inventory's checks.
+fn open_base(ctx: &Ctx, cfg: Option<&Config>, flag: Option<&Path>) -> Result<BaseImage> {
     let spec = match (flag, cfg) {
         (Some(p), _) => Spec::from_flag(p),
         (None, Some(cfg)) => cfg.image_spec()?.ok_or_else(|| {

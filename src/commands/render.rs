@@ -18,7 +18,7 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
         Some(p) => Target::of_base(&load_base(ctx, Some(&cfg), Some(p))?, cfg.init_mode()),
         None => Target::without_image(cfg.init_mode()),
     };
-    let r = render::render(plan, &target).map_err(|m| Error::image(format!("cmdline.txt: {m}")))?;
+    let r = render::render(plan, &target).map_err(Error::image)?;
     let cmdline_text = match &r.cmdline {
         Some(c) => c.clone(),
         None => format!(
@@ -39,6 +39,13 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
             r.cmdline_added.join(" ") + "\n"
         };
         let mut all = vec![(cmd_name.to_string(), cmd_body.into_bytes(), false)];
+        if let (None, Some(block)) = (&r.cmdline, &r.config_added) {
+            all.push((
+                "config.txt.append".into(),
+                block.clone().into_bytes(),
+                false,
+            ));
+        }
         all.extend(
             r.files
                 .iter()
@@ -98,6 +105,10 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
         }
         writeln!(out, "==> cmdline.txt <==")?;
         write!(out, "{cmdline_text}")?;
+        if let (None, Some(block)) = (&r.cmdline, &r.config_added) {
+            writeln!(out, "\n==> config.txt <==")?;
+            write!(out, "<the image's own settings>\n{block}")?;
+        }
         for f in &r.files {
             writeln!(out, "\n==> {} <==", f.name)?;
             out.write_all(&f.printable())?;

@@ -88,6 +88,8 @@ pub struct ProfilePlan {
     pub swap_disable: bool,
     pub time_daemon: TimeDaemon,
     pub firewall: FirewallPlan,
+    /// A Pi 5 boots the 4K-page kernel (config.txt `[pi5] kernel=kernel8.img`).
+    pub pi5_4k_kernel: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -146,6 +148,7 @@ impl ProfilePlan {
             sysctl: p.sysctl.clone(),
             swap_disable: p.swap_disable,
             time_daemon: p.time_daemon,
+            pi5_4k_kernel: p.pi5_4k_kernel.unwrap_or(false),
             firewall: FirewallPlan {
                 enable: fw.enable,
                 default_incoming: fw.default_incoming,

@@ -121,6 +121,7 @@ pub(super) struct ProfileLayer {
 struct KernelLayer {
     modules: Option<Vec<String>>,
     cmdline: Option<Vec<String>>,
+    pi5_4k_kernel: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +172,10 @@ pub struct Profile {
     pub swap_disable: bool,
     pub time_daemon: TimeDaemon,
     pub firewall: Firewall,
+    /// `[kernel] pi5_4k_kernel`: whether a Pi 5 boots the 4K-page kernel
+    /// (`kernel=kernel8.img` under `[pi5]` in config.txt). Unset: yes for
+    /// `[kubernetes]` nodes, whose container images may assume 4K pages.
+    pub pi5_4k_kernel: Option<bool>,
 }
 
 impl Profile {
@@ -184,6 +189,7 @@ impl Profile {
             cmdline: Vec::new(),
             sysctl: IndexMap::new(),
             swap_disable: false,
+            pi5_4k_kernel: None,
             time_daemon: TimeDaemon::SystemdTimesyncd,
             firewall: Firewall {
                 enable: false,
@@ -237,6 +243,9 @@ impl Profile {
                 if !self.cmdline.contains(&a) {
                     self.cmdline.push(a);
                 }
+            }
+            if let Some(b) = k.pi5_4k_kernel {
+                self.pi5_4k_kernel = Some(b);
             }
         }
         for (key, value) in layer.sysctl.unwrap_or_default() {

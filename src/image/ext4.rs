@@ -65,6 +65,11 @@ pub struct RootFacts {
     /// How boot_mount was decided, for `inspect`.
     pub boot_mount_source: String,
     pub installed: BTreeSet<String>,
+    /// The Debian architecture (`arm64`, `armhf`), from the dpkg database or,
+    /// failing that, the ELF header of a binary; None when neither says.
+    pub architecture: Option<String>,
+    /// How `architecture` was decided, for `inspect`.
+    pub architecture_source: String,
 }
 
 /// ext4's "needs recovery" incompat flag: the journal has unreplayed changes.
@@ -194,12 +199,75 @@ pub fn facts(fs: &Ext4, boot: &Partition) -> RootFacts {
         )
     };
     let status = read_text(fs, "/var/lib/dpkg/status").unwrap_or_default();
+    let (architecture, architecture_source) = match dpkg_architecture(&status) {
+        Some(a) => (Some(a), "dpkg status (package dpkg)".to_string()),
+        None => ELF_PROBES
+            .iter()
+            .find_map(|p| {
+                let head = fs.read(*p).ok()?;
+                elf_architecture(&head).map(|a| (Some(a.to_string()), format!("ELF header of {p}")))
+            })
+            .unwrap_or((
+                None,
+                "unknown: no dpkg status and no readable binary".into(),
+            )),
+    };
     RootFacts {
         os,
         boot_mount,
         boot_mount_source: source,
         installed: installed_packages(&status, INTERESTING),
+        architecture,
+        architecture_source,
     }
+}
+
+/// Binaries every Debian root filesystem has (merged /usr or not).
+const ELF_PROBES: &[&str] = &["/usr/bin/dpkg", "/bin/sh", "/usr/bin/ls", "/bin/ls"];
+
+/// The native architecture: that of the `dpkg` package, which is never
+/// foreign or `all`.
+pub fn dpkg_architecture(status: &str) -> Option<String> {
+    status.split("\n\n").find_map(|stanza| {
+        let field = |k: &str| {
+            stanza
+                .lines()
+                .find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_string()))
+        };
+        (field("Package:").as_deref() == Some("dpkg"))
+            .then(|| field("Architecture:"))
+            .flatten()
+            .filter(|a| !a.is_empty() && a != "all")
+    })
+}
+
+/// The Debian architecture an ELF binary was built for, from its header:
+/// class, byte order, machine and (for 32-bit ARM) the hard-float ABI flag.
+pub fn elf_architecture(head: &[u8]) -> Option<&'static str> {
+    if head.len() < 0x34 || &head[..4] != b"\x7fELF" {
+        return None;
+    }
+    let (class64, little) = (head[4] == 2, head[5] == 1);
+    let u16_at = |o: usize| {
+        let b = [head[o], head[o + 1]];
+        if little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        }
+    };
+    let flags_at = if class64 { 0x30 } else { 0x24 };
+    let flags = u32::from_le_bytes(head[flags_at..flags_at + 4].try_into().ok()?);
+    Some(match (u16_at(18), class64, little) {
+        (0xB7, true, true) => "arm64",
+        // EF_ARM_ABI_FLOAT_HARD: armhf; without it, the soft-float armel.
+        (0x28, false, true) if flags & 0x400 != 0 => "armhf",
+        (0x28, false, true) => "armel",
+        (0x3E, true, true) => "amd64",
+        (0x03, false, true) => "i386",
+        (0xF3, true, true) => "riscv64",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -228,5 +296,29 @@ mod tests {
         let status = "Package: chrony\nStatus: install ok installed\n\nPackage: ufw\nStatus: deinstall ok config-files\n\nPackage: rpi-swap\nStatus: install ok installed\n";
         let got = installed_packages(status, INTERESTING);
         assert!(got.contains("chrony") && got.contains("rpi-swap") && !got.contains("ufw"));
+    }
+
+    #[test]
+    fn architecture_from_dpkg_status_and_elf_headers() {
+        let status = "Package: base-files\nArchitecture: armhf\n\nPackage: dpkg\nStatus: install ok installed\nArchitecture: arm64\n\nPackage: tzdata\nArchitecture: all\n";
+        assert_eq!(dpkg_architecture(status).as_deref(), Some("arm64"));
+        assert_eq!(
+            dpkg_architecture("Package: tzdata\nArchitecture: all\n"),
+            None
+        );
+        let elf = |class: u8, machine: u16, flags: u32| {
+            let mut h = vec![0u8; 64];
+            h[..4].copy_from_slice(b"\x7fELF");
+            h[4] = class;
+            h[5] = 1;
+            h[18..20].copy_from_slice(&machine.to_le_bytes());
+            let at = if class == 2 { 0x30 } else { 0x24 };
+            h[at..at + 4].copy_from_slice(&flags.to_le_bytes());
+            h
+        };
+        assert_eq!(elf_architecture(&elf(2, 0xB7, 0)), Some("arm64"));
+        assert_eq!(elf_architecture(&elf(1, 0x28, 0x0500_0400)), Some("armhf"));
+        assert_eq!(elf_architecture(&elf(1, 0x28, 0x0500_0200)), Some("armel"));
+        assert_eq!(elf_architecture(b"#!/bin/sh\n"), None);
     }
 }

@@ -61,6 +61,8 @@ pub struct BaseImage {
     pub facts: RootFacts,
     pub boot_view: BootView,
     pub cmdline: String,
+    /// config.txt (empty when the boot partition has none).
+    pub config_txt: String,
     /// Where the image came from and its hashes, filled in by the caller.
     pub identity: crate::source::Identity,
     /// Size, inode and modification time when opened.
@@ -141,7 +143,12 @@ impl BaseImage {
                 facts.boot_mount.escape_debug()
             )));
         }
-        let (boot_view, mut contents) = fat::read(&file, path, &boot, &["cmdline.txt"])?;
+        let (boot_view, mut contents) =
+            fat::read(&file, path, &boot, &["cmdline.txt", "config.txt"])?;
+        let config_txt = contents.pop().flatten().unwrap_or_default();
+        let config_txt = String::from_utf8(config_txt).map_err(|_| {
+            Error::image(format!("{}: config.txt is not UTF-8 text", path.display()))
+        })?;
         let cmdline = contents.remove(0).ok_or_else(|| {
             Error::image(format!(
                 "{}: the boot partition (partition {}) has no cmdline.txt, so the kernel arguments cannot be set; is this a Raspberry Pi OS image?",
@@ -159,6 +166,7 @@ impl BaseImage {
             facts,
             boot_view,
             cmdline,
+            config_txt,
             identity: Default::default(),
             version: version(&file, len).unwrap_or(Version {
                 len,

@@ -78,6 +78,30 @@ pub fn datasource_token(plan: &NodePlan) -> String {
     format!("ds=nocloud;i={}", instance_id(plan))
 }
 
+/// The prefix of the kernel argument that orders cloud-init's first stage
+/// after the boot partition's mount (a systemd drop-in passed as a system
+/// credential, which systemd-debug-generator installs from systemd 256 on).
+pub const SEED_MOUNT_PREFIX: &str =
+    "systemd.set_credential_binary=systemd.unit-dropin.cloud-init-local.service:";
+
+/// The kernel argument that makes cloud-init wait for the boot partition.
+/// NoCloud reads its seed from `boot_mount`; cloud-init's first stage is
+/// ordered only after `/var/lib/cloud`'s mount, so on an image without
+/// Raspberry Pi's own drop-in it can look before the partition is mounted
+/// and claim the boot without a seed (canonical/cloud-init#6614). The same
+/// `RequiresMountsFor=`, given on the command line, holds on every image
+/// without touching its root filesystem.
+pub fn seed_mount_token(boot_mount: &str) -> String {
+    use base64ct::Encoding;
+    let dropin = format!(
+        "[Unit]\n# piprep: the NoCloud seed is on the boot partition\nRequiresMountsFor={boot_mount}\n"
+    );
+    format!(
+        "{SEED_MOUNT_PREFIX}{}",
+        base64ct::Base64::encode_string(dropin.as_bytes())
+    )
+}
+
 /// Run early on every boot (cloud-init's bootcmd, before it creates users):
 /// rename Raspberry Pi OS's first user to ours with its userconf helper, as
 /// the firstrun hook does, so the node has one user (uid 1000) whichever
@@ -90,6 +114,16 @@ if [ -x /usr/lib/userconf-pi/userconf ] && ! id \"$u\" >/dev/null 2>&1 && getent
 if systemctl cat userconfig.service >/dev/null 2>&1; then \
 systemctl disable --quiet userconfig.service; systemctl stop --no-block userconfig.service; \
 systemctl enable --quiet getty@tty1.service; systemctl start --no-block getty@tty1.service; fi; true";
+
+/// Run early on every boot (cloud-init's bootcmd, in its network stage, which
+/// is ordered before sysinit.target): Raspberry Pi OS's
+/// regenerate_ssh_host_keys.service, which runs after sysinit.target,
+/// deletes every host key and makes new ones, so it would replace the pinned
+/// keys cloud-init writes in this same stage. Its queued start is cancelled
+/// and the unit masked for later boots. Static text.
+const KEEP_HOST_KEYS: &str = "u=regenerate_ssh_host_keys.service; \
+if systemctl cat \"$u\" >/dev/null 2>&1; then \
+systemctl stop --no-block \"$u\"; systemctl disable --quiet \"$u\"; systemctl mask --quiet \"$u\" || true; fi; true";
 
 pub fn user_data(plan: &NodePlan, setup: &NodeSetup) -> String {
     // cloud-init's runcmd runs in cloud-final, after its users and files: the
@@ -131,7 +165,10 @@ pub fn user_data(plan: &NodePlan, setup: &NodeSetup) -> String {
                 ]
             })
             .collect(),
-        bootcmd: vec![cmd(&["sh", "-c", FIRST_USER, "piprep", &plan.user.name])],
+        bootcmd: vec![
+            cmd(&["sh", "-c", KEEP_HOST_KEYS]),
+            cmd(&["sh", "-c", FIRST_USER, "piprep", &plan.user.name]),
+        ],
         write_files: setup
             .files
             .iter()
@@ -173,6 +210,8 @@ struct Nameservers {
 
 #[derive(Serialize)]
 struct Ethernet {
+    /// Also per device: a device's renderer wins over any file's global one.
+    renderer: &'static str,
     dhcp4: bool,
     dhcp6: bool,
     addresses: Vec<String>,
@@ -181,9 +220,17 @@ struct Ethernet {
     optional: bool,
 }
 
+/// netplan's backend. Raspberry Pi OS runs NetworkManager, and cloud-init
+/// renders network-config through netplan there; which renderer netplan
+/// picks is otherwise decided by a netplan file the image may or may not ship
+/// (pi-gen stopped shipping `00-network-manager-all.yaml` in 2025-11), and
+/// netplan's default, systemd-networkd, is not what Raspberry Pi OS runs.
+const RENDERER: &str = "NetworkManager";
+
 #[derive(Serialize)]
 struct Network {
     version: u8,
+    renderer: &'static str,
     ethernets: IndexMap<String, Ethernet>,
 }
 
@@ -197,6 +244,7 @@ pub fn network_config(plan: &NodePlan) -> String {
     eth.insert(
         plan.interface.clone(),
         Ethernet {
+            renderer: RENDERER,
             dhcp4: false,
             dhcp6: false,
             addresses: vec![format!("{}/{}", plan.address, plan.prefix)],
@@ -216,6 +264,7 @@ pub fn network_config(plan: &NodePlan) -> String {
     serde_yaml_ng::to_string(&NetworkConfig {
         network: Network {
             version: 2,
+            renderer: RENDERER,
             ethernets: eth,
         },
     })

@@ -3,9 +3,10 @@
 //! because Raspberry Pi OS clean-ups cut everything from ` systemd.run` onwards.
 
 /// cloud-init's datasource argument is piprep's to set: an earlier bake's (or
-/// Imager's) is replaced, and a firstrun image gets none.
+/// Imager's) is replaced, and a firstrun image gets none. So is the argument
+/// that orders cloud-init after the boot partition's mount.
 fn is_datasource(token: &str) -> bool {
-    token.starts_with("ds=")
+    token.starts_with("ds=") || token.starts_with(super::cloudinit::SEED_MOUNT_PREFIX)
 }
 
 /// Apply the edit: drop `stale` tokens (piprep's own hook from an earlier

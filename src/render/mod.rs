@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod cloudinit;
 pub mod cmdline;
+pub mod config_txt;
 pub mod firewall;
 pub mod firstboot;
 pub mod hosts;
@@ -28,6 +29,10 @@ pub struct Target {
     pub boot_mount: String,
     /// The image's cmdline.txt, when an image is at hand.
     pub cmdline: Option<String>,
+    /// The image's config.txt (empty when it has none), when an image is at hand.
+    pub config_txt: Option<String>,
+    /// The boot partition holds the 4K-page kernel (`kernel8.img`).
+    pub has_4k_kernel: bool,
     /// The base image's identity, recorded in the stamp.
     pub base: Option<crate::source::Identity>,
     /// The first-boot mechanism, with the reason it was chosen.
@@ -45,6 +50,8 @@ impl Target {
         Target {
             boot_mount: base.facts.boot_mount.clone(),
             cmdline: Some(base.cmdline.clone()),
+            config_txt: Some(base.config_txt.clone()),
+            has_4k_kernel: base.boot_view.entry(config_txt::KERNEL).is_some(),
             base: Some(base.identity.clone()),
             backend: backend::choose(mode, Some(&evidence)),
         }
@@ -56,6 +63,8 @@ impl Target {
         Target {
             boot_mount: "/boot/firmware".into(),
             cmdline: None,
+            config_txt: None,
+            has_4k_kernel: true,
             base: None,
             backend: backend::choose(mode, None),
         }
@@ -96,6 +105,8 @@ pub struct Rendered {
     pub cmdline: Option<String>,
     /// Arguments piprep adds: the profile's permanent ones, then the hook's.
     pub cmdline_added: Vec<String>,
+    /// What piprep appends to config.txt, if anything (shown without an image).
+    pub config_added: Option<String>,
     /// Files for the FAT root, in write order.
     pub files: Vec<BootFile>,
     /// What the first boot installs into the root filesystem.
@@ -131,13 +142,37 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
     let mut permanent = plan.profile.cmdline.clone();
     if backend == Backend::CloudInit {
         permanent.push(cloudinit::datasource_token(plan));
+        permanent.push(cloudinit::seed_mount_token(&target.boot_mount));
     }
     let cmdline = match &target.cmdline {
-        Some(orig) => Some(cmdline::edit(orig, &permanent, &hook, &stale)?),
+        Some(orig) => Some(
+            cmdline::edit(orig, &permanent, &hook, &stale)
+                .map_err(|m| format!("cmdline.txt: {m}"))?,
+        ),
         None => None,
     };
+    let four_k = plan.profile.pi5_4k_kernel;
+    if four_k && !target.has_4k_kernel {
+        return Err(format!(
+            "config.txt: the boot partition has no {}, the 4K-page kernel a Pi 5 needs for Kubernetes; use a 64-bit Raspberry Pi OS image, or set `pi5_4k_kernel = false` under [kernel] in profile {}",
+            config_txt::KERNEL,
+            plan.profile.name
+        ));
+    }
     let setup = setup::node_setup(plan, &target.boot_mount, backend);
     let mut files = Vec::new();
+    // config.txt only when it changes: nodes without the block keep the image's.
+    if let Some(orig) = &target.config_txt {
+        let edited = config_txt::edit(orig, four_k);
+        if &edited != orig {
+            files.push(BootFile {
+                name: "config.txt".into(),
+                content: edited.into_bytes(),
+                secret: false,
+                redact: Vec::new(),
+            });
+        }
+    }
     match backend {
         Backend::Firstrun => {
             files.push(BootFile {
@@ -227,6 +262,7 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
     Ok(Rendered {
         cmdline,
         cmdline_added,
+        config_added: four_k.then(config_txt::block),
         files,
         rootfs: setup.files,
     })

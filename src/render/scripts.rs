@@ -22,6 +22,10 @@ const FIREWALL: &str = include_str!("templates/firewall.sh");
 const SERVICES: &str = include_str!("templates/services.sh");
 /// Helpers every generated script shares (log, step, put_file, has_pkg, has_unit).
 const SHELL_LIB: &str = include_str!("templates/lib.sh");
+/// clock_synced, for setup.sh (which waits on it) and check.sh (which reports it).
+const CLOCK_LIB: &str = include_str!("templates/clock.sh");
+/// How long piprep-setup waits for a time server before apt, in seconds.
+pub const CLOCK_WAIT_SECS: u32 = 300;
 
 /// A shell function that does nothing, for a step the profile leaves out.
 pub fn skipped(name: &str) -> String {
@@ -57,6 +61,15 @@ fn sysctl_lines(plan: &NodePlan) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     lines.join("\n")
+}
+
+/// `KIND PUBLIC-KEY-LINE` of each pinned host key, one per line.
+fn host_key_lines(plan: &NodePlan) -> String {
+    plan.host_keys
+        .iter()
+        .map(|k| format!("{} {}", k.kind, k.public))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The block's entries without its markers, for the checklist.
@@ -128,6 +141,12 @@ pub fn check(plan: &NodePlan, checks: &Checklist, boot_mount: &str, backend: Bac
         ),
         ("HOST_KEYS_Q", quote(&checks.host_keys.join("\n"))),
         ("HOSTS_LINES_Q", quote(&hosts_lines(plan))),
+        ("NTP_Q", quote(&checks.ntp.join(" "))),
+        (
+            "PAGE_SIZE",
+            checks.page_size.map(|p| p.to_string()).unwrap_or_default(),
+        ),
+        ("CLOCK_LIB", fragment(CLOCK_LIB)),
     ]);
     fill(CHECK, &v)
 }
@@ -214,6 +233,10 @@ pub fn setup(
         ("HOSTS_BLOCK_Q", quote(hosts_block(plan).trim_end())),
         ("HOSTS_BEGIN_Q", quote(super::hosts::BEGIN)),
         ("HOSTS_END_Q", quote(super::hosts::END)),
+        ("HOST_KEYS_Q", quote(&host_key_lines(plan))),
+        ("NTP_Q", quote(&plan.ntp.join(" "))),
+        ("CLOCK_WAIT", CLOCK_WAIT_SECS.to_string()),
+        ("CLOCK_LIB", fragment(CLOCK_LIB)),
     ]);
     fill(SETUP, &v)
 }
@@ -234,6 +257,7 @@ pub fn prepare(plan: &NodePlan, boot_mount: &str) -> String {
         ("SWAP_FUNCTION", swap),
         ("MODULES_Q", quote(&plan.profile.modules.join(" "))),
         ("SYSCTL_LINES_Q", quote(&sysctl_lines(plan))),
+        ("HOST_KEYS_Q", quote(&host_key_lines(plan))),
         (
             "HOST_KEY_KINDS_Q",
             quote(

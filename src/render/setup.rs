@@ -50,6 +50,10 @@ pub struct Checklist {
     pub kubernetes: Option<KubernetesCheck>,
     /// `KIND TYPE BASE64` of each pinned host key.
     pub host_keys: Vec<String>,
+    /// The cluster's time servers, named when none answered.
+    pub ntp: Vec<String>,
+    /// The page size the kernel must have (4096 with the Pi 5's 4K kernel).
+    pub page_size: Option<u32>,
 }
 
 /// `[kubernetes]` items: the runtime, the pinned and held packages, and
@@ -118,6 +122,8 @@ pub fn checklist(plan: &NodePlan) -> Checklist {
             .iter()
             .map(|k| format!("{} {}", k.kind, k.public_key()))
             .collect(),
+        ntp: plan.ntp.clone(),
+        page_size: p.pi5_4k_kernel.then_some(4096),
     }
 }
 
@@ -180,6 +186,18 @@ pub fn chrony_sources(plan: &NodePlan) -> String {
         s += &format!("{kind} {server} iburst\n");
     }
     s
+}
+
+pub const TIMESYNCD_CONF: &str = "/etc/systemd/timesyncd.conf.d/piprep.conf";
+
+/// The cluster's servers for systemd-timesyncd, which keeps the clock on the
+/// first networked boot, before apt can install chrony (or for good, with
+/// `[time] daemon = "systemd-timesyncd"`).
+pub fn timesyncd_conf(plan: &NodePlan) -> String {
+    format!(
+        "# Time sources from piprep.toml [cluster] ntp\n[Time]\nNTP={}\n",
+        plan.ntp.join(" ")
+    )
 }
 
 pub fn packages(plan: &NodePlan) -> Vec<&'static str> {
@@ -247,6 +265,9 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
             "0644",
             chrony_sources(plan),
         );
+    }
+    if !plan.ntp.is_empty() {
+        add(TIMESYNCD_CONF.into(), "0644", timesyncd_conf(plan));
     }
     if let Some(files) = plan.kubernetes.as_ref().and_then(super::kubernetes::files) {
         for (path, content) in files {

@@ -18,8 +18,17 @@ rm -rf "$out"
 mkdir -p "$out/repo" "$out/build"
 export GNUPGHOME="$out/gnupg"
 mkdir -m 700 "$GNUPGHOME"
+# SHA-256 for the key's self-signatures (its bindings) and for the repository's
+# signatures: Trixie's apt verifies with sqv, which rejects SHA-1 bindings.
+printf 'cert-digest-algo SHA256\ndigest-algo SHA256\npersonal-digest-preferences SHA256\n' >"$GNUPGHOME/gpg.conf"
 gpg --batch --quiet --passphrase '' --quick-gen-key 'piprep e2e repository <e2e@piprep.invalid>' ed25519 sign never
 gpg --batch --armor --export >"$out/key.asc"
+# Checked, not assumed: every signature packet of the key uses SHA-256 (digest algo 8).
+algos=$(gpg --batch --list-packets "$out/key.asc" | sed -n 's/.*digest algo \([0-9]*\).*/\1/p' | sort -u)
+[ "$algos" = 8 ] || {
+	echo "k8s-repo.sh: the key's signatures use digest algorithms $algos, not SHA-256 (8) only" >&2
+	exit 1
+}
 
 deb() { # package version depends description
 	d="$out/build/$1-$2"

@@ -5,15 +5,20 @@
 #
 #   mkdisk.sh ROOTFS.tar OUT.img SCENARIO [REPO_URL]
 #
-# SCENARIO is bookworm, trixie-2025-10 or trixie-2026 (an -online suffix is
-# ignored here; REPO_URL makes apt use the loopback repository instead).
+# SCENARIO is bookworm, trixie-2025-10, trixie-2026 or trixie-online (a
+# bookworm -online suffix is ignored here; REPO_URL makes apt use the test's
+# repository instead). The image's build date goes to OUT.img.build-date (the
+# newest file of the root filesystem's packages): the guest's clock starts there.
 #
 #   all          MBR with a disk id; FAT32 "bootfs" with kernel8.img, initramfs8,
 #                config.txt, issue.txt and the release's own cmdline.txt; ext4
 #                "rootfs"; sshd disabled and its host keys deleted (pi-gen); uid 1000 `pi` with
 #                the userconf-pi helper and its console wizard enabled (pi-gen
 #                runs rename-user), which blocks multi-user.target until a user
-#                is configured; systemd's first boot pending (/etc/machine-id)
+#                is configured; systemd's first boot pending (/etc/machine-id);
+#                raspberrypi-sys-mods' regenerate_ssh_host_keys.service enabled
+#                (before ssh.service, after sysinit.target: deletes and remakes
+#                every host key once); no file newer than the build date
 #   bookworm     p1 at 4 MiB, FAT -s 4; `quiet init=…/firstboot` (new disk id,
 #                host keys, token clean-up, reboot) and the initramfs resize
 #                whenever the command line contains `firstboot` (built into
@@ -24,18 +29,27 @@
 #                Mechanism=none; host keys made only on systemd's first boot
 #                (Debian's sshd-keygen.service, wanted by ssh.service);
 #                cloud-init installed and enabled with NoCloud from the boot
-#                partition, falling back to its None datasource and its
-#                default user `pi`
+#                partition (`seedfrom: file:///boot/firmware`, nothing that
+#                orders it after that mount), falling back to its None
+#                datasource and its default user `pi`; Raspberry Pi OS's
+#                cloud-init distro (a user it creates goes through
+#                rename-user, which re-enables the console wizard; no
+#                fallback network); network-config rendered through netplan,
+#                with no netplan file that selects NetworkManager;
+#                systemd-timesyncd's clock file at the build date
 #   trixie-2025-10  FAT -s 4; no seed files on the boot partition (unseeded)
 #   trixie-2026  FAT -s 1; pi-gen's template seed files; uid 1000 has
-#                /usr/sbin/nologin (pi-gen since 2026-04)
+#                /usr/sbin/nologin (pi-gen since 2026-04); the boot partition
+#                is mounted 20 s late (a slow card)
+#   trixie-online  as trixie-2026 without the late mount
 #
 # A test harness unit powers the VM off once the first-boot work is done,
 # unless the kernel command line holds `e2e.stay` (the SSH login boot).
 set -eu
 tar=$1
 out=$2
-scenario=${3%-online}
+scenario=$3
+[ "$scenario" != bookworm-online ] || scenario=bookworm
 repo_url=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 rpi=$here/rpi
@@ -54,7 +68,7 @@ trixie-2025-10)
 	first_shell=/bin/bash
 	machine_id=uninitialized
 	;;
-trixie-2026)
+trixie-2026 | trixie-online)
 	p1_start=16384
 	fat_cluster=1
 	first_shell=/usr/sbin/nologin
@@ -76,6 +90,10 @@ root="$work/root"
 boot="$work/boot"
 mkdir -p "$root" "$boot"
 tar -C "$root" -xf "$tar"
+# The build date: the newest file the packages brought. A real image is built
+# after its newest package and written with its clock; the Pi's first boot
+# starts there (fake-hwclock on Bookworm, timesyncd's clock file on Trixie).
+built=$(find "$root/usr" -type f -printf '%T@\n' | sort -n | tail -n 1 | cut -d. -f1)
 
 # Install a stand-in package's files and register it in the image's dpkg
 # database (status and file list), so that the image says it is installed, as
@@ -125,7 +143,16 @@ standin_pkg userconf-pi <<EOF
 $rpi/userconf-pi/userconf /usr/lib/userconf-pi/userconf 0755
 $rpi/userconf-pi/userconf-service /usr/lib/userconf-pi/userconf-service 0755
 $rpi/userconf-pi/userconfig.service /lib/systemd/system/userconfig.service 0644
+$rpi/userconf-pi/rename-user /usr/bin/rename-user 0755
 EOF
+# raspberrypi-sys-mods: the SSH host keys made anew on the first
+# multi-user boot (pi-gen enabled this until 2025-08; the package may still).
+{
+	echo "$rpi/sys-mods/regenerate_ssh_host_keys /usr/lib/raspberrypi-sys-mods/regenerate_ssh_host_keys 0755"
+	echo "$rpi/sys-mods/regenerate_ssh_host_keys.service /lib/systemd/system/regenerate_ssh_host_keys.service 0644"
+	[ "$scenario" != bookworm ] || echo "$rpi/firstboot /usr/lib/raspberrypi-sys-mods/firstboot 0755"
+} | standin_pkg raspberrypi-sys-mods
+wants regenerate_ssh_host_keys.service multi-user.target /lib/systemd/system/regenerate_ssh_host_keys.service
 # sshd off, as pi-gen builds it (ENABLE_SSH=0): whoever configures the node
 # must enable it.
 rm -f "$root/etc/systemd/system/multi-user.target.wants/ssh.service" "$root/etc/systemd/system/sshd.service"
@@ -137,7 +164,6 @@ rm -f "$root/etc/systemd/system/getty.target.wants/getty@tty1.service"
 case "$scenario" in
 bookworm)
 	printf 'console=serial0,115200 console=tty1 root=PARTUUID=%s-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot\n' "$disk_id" >"$boot/cmdline.txt"
-	install -D -m 0755 "$rpi/firstboot" "$root/usr/lib/raspberrypi-sys-mods/firstboot"
 	# dphys-swapfile (Debian's own) is enabled by rootfs.sh; keep its file small.
 	sed -i 's/^#\{0,1\}CONF_SWAPSIZE=.*/CONF_SWAPSIZE=64/' "$root/etc/dphys-swapfile"
 	;;
@@ -163,14 +189,40 @@ EOF
 		echo "mkdisk.sh: cloud.cfg has no default user to rename to pi" >&2
 		exit 1
 	}
-	# The seed lives on the boot partition: mount it before cloud-init looks.
-	for unit in cloud-init-local.service cloud-init-main.service cloud-init-network.service cloud-init.service; do
-		mkdir -p "$root/etc/systemd/system/$unit.d"
-		printf '[Unit]\nRequiresMountsFor=/boot/firmware\n' >"$root/etc/systemd/system/$unit.d/e2e-bootfs.conf"
-	done
-	if [ "$scenario" = trixie-2026 ]; then
+	# Raspberry Pi OS's cloud-init distro, for Debian's cloud-init.
+	py=$(ls -d "$root"/usr/lib/python3/dist-packages/cloudinit/distros)
+	install -m 0644 "$rpi/cloud-init/raspberry_pi_os.py" "$py/raspberry_pi_os.py"
+	install -m 0644 "$rpi/cloud-init/05_raspberry-pi-os.cfg" "$root/etc/cloud/cloud.cfg.d/05_raspberry-pi-os.cfg"
+	# netplan renders network-config; nothing selects NetworkManager for it.
+	[ -x "$root/usr/sbin/netplan" ] || { echo "mkdisk.sh: this Trixie root filesystem has no netplan" >&2; exit 1; }
+	if grep -rlsq 'renderer: *NetworkManager' "$root/etc/netplan" "$root/lib/netplan" "$root/usr/lib/netplan"; then
+		echo "mkdisk.sh: a netplan file in this root filesystem already selects NetworkManager" >&2
+		exit 1
+	fi
+	# Nothing orders cloud-init after the boot partition's mount (no
+	# RequiresMountsFor drop-in, as on images without rpi-cloud-init-mods').
+	if [ "$scenario" != trixie-2025-10 ]; then
 		cp "$rpi/seed/meta-data" "$rpi/seed/user-data" "$rpi/seed/network-config" "$boot/"
 	fi
+	if [ "$scenario" = trixie-2026 ]; then
+		# A slow card: the boot partition is mounted 20 s into the boot.
+		cat >"$root/etc/systemd/system/e2e-slow-bootfs.service" <<'UNIT'
+[Unit]
+Description=e2e harness: the boot partition is mounted late (a slow card)
+DefaultDependencies=no
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'echo "e2e-slow-bootfs: the boot partition is mounted in 20 s"; sleep 20'
+StandardOutput=journal+console
+UNIT
+		mkdir -p "$root/etc/systemd/system/boot-firmware.mount.d"
+		printf '[Unit]\nWants=e2e-slow-bootfs.service\nAfter=e2e-slow-bootfs.service\n' \
+			>"$root/etc/systemd/system/boot-firmware.mount.d/e2e-slow.conf"
+	fi
+	# Trixie keeps the clock of the image's build in timesyncd's clock file.
+	mkdir -p "$root/var/lib/systemd/timesync"
+	: >"$root/var/lib/systemd/timesync/clock"
 	;;
 esac
 
@@ -192,6 +244,34 @@ UNIT
 target=multi-user.target
 [ ! -x "$root/usr/bin/cloud-init" ] || target=cloud-final.service
 wants e2e-settle.service "$target" /etc/systemd/system/e2e-settle.service
+# The clock: where it started on each boot, and when a time daemon synchronised it.
+cat >"$root/usr/local/lib/e2e-clock" <<'SCRIPT'
+#!/bin/sh
+up=$(cut -d. -f1 /proc/uptime)
+echo "e2e-clock: boot started at $(date -u -d "@$(($(date +%s) - up))" +%Y-%m-%dT%H:%M:%SZ)"
+while :; do
+	if [ -e /run/systemd/timesync/synchronized ] || chronyc -n tracking 2>/dev/null | grep -q '^Leap status *: Normal'; then
+		echo "e2e-clock: synced after $(cut -d. -f1 /proc/uptime) s: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		exit 0
+	fi
+	sleep 1
+done
+SCRIPT
+chmod 0755 "$root/usr/local/lib/e2e-clock"
+cat >"$root/etc/systemd/system/e2e-clock.service" <<'UNIT'
+[Unit]
+Description=e2e harness: the clock at boot, and when it is synchronised
+DefaultDependencies=no
+
+[Service]
+ExecStart=/usr/local/lib/e2e-clock
+StandardOutput=journal+console
+UNIT
+wants e2e-clock.service sysinit.target /etc/systemd/system/e2e-clock.service
+
+# Nothing in the image is newer than its build.
+find "$root" -xdev -newermt "@$built" -exec touch -h -d "@$built" {} +
+echo "$built" >"$out.build-date"
 
 if [ -n "$repo_url" ]; then
 	rm -f "$root"/etc/apt/sources.list.d/*.sources
@@ -209,5 +289,5 @@ start=$p2_start, size=$p2_size, type=83
 SFDISK
 mkfs.vfat -F 32 -n bootfs -s "$fat_cluster" --offset="$p1_start" "$work/disk.img" $((p1_size / 2)) >/dev/null 2>&1
 mcopy -s -o -i "$work/disk.img@@$((p1_start * sector))" "$boot"/* ::/
-mkfs.ext4 -q -F -L rootfs -O ^64bit,^huge_file -E offset=$((p2_start * sector)) -d "$root" "$work/disk.img" "$((p2_size / 2))k"
+E2FSPROGS_FAKE_TIME=$built mkfs.ext4 -q -F -L rootfs -O ^64bit,^huge_file -E offset=$((p2_start * sector)) -d "$root" "$work/disk.img" "$((p2_size / 2))k"
 mv "$work/disk.img" "$out"

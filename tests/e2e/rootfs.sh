@@ -5,10 +5,12 @@
 #   rootfs.sh CACHE_DIR [bookworm|trixie]   -> prints the cache key; creates,
 #   unless present:
 #     CACHE_DIR/rootfs-offline-KEY.tar  chrony and ufw preinstalled
-#     CACHE_DIR/rootfs-online-KEY.tar   without chrony and ufw (as RPi OS Lite)
+#     CACHE_DIR/rootfs-online-KEY.tar   without chrony and ufw, with
+#                                       systemd-timesyncd (as RPi OS Lite)
 #     CACHE_DIR/repo-KEY/               every .deb fetched, with a Packages index
-#                                       (Bookworm's also holds containerd and runc,
-#                                       which neither root filesystem keeps)
+#                                       (also containerd, runc and
+#                                       systemd-timesyncd, which the offline
+#                                       root filesystem does not keep)
 #
 # debootstrap --foreign, then the second stage in a chroot under qemu-user
 # (binfmt_misc). initramfs-tools is set to MODULES=list with only the virtio,
@@ -23,9 +25,12 @@ mirror=$("$(dirname "$0")/mirror.sh")
 # libpam-systemd provides logind, which polkitd (for network-manager) needs;
 # debootstrap does not resolve that virtual dependency itself.
 common="systemd,systemd-sysv,udev,kmod,dbus,libpam-systemd,network-manager,openssh-server,sudo,iproute2,linux-image-arm64,initramfs-tools,procps,e2fsprogs,dosfstools,python3,chrony,ufw"
+# Only in the repository: the Kubernetes runtime ([kubernetes] installs it),
+# and the time daemon Raspberry Pi OS Lite ships (chrony conflicts with it).
+repo_only="containerd runc systemd-timesyncd"
 modules="virtio_pci virtio_mmio virtio_blk virtio_net ext4 vfat nls_ascii nls_cp437"
 # Bump when the build steps change in a way that changes the result.
-recipe=3
+recipe=4
 # Raspberry Pi OS stand-ins that must be inside the initramfs (Bookworm's
 # local-premount/firstboot, Trixie's local-bottom/set_partuuid), so they are
 # part of the root filesystem build; busybox gives them grep, sed, od and dd.
@@ -33,19 +38,17 @@ rpi="$(dirname "$0")/rpi"
 case "$suite" in
 bookworm)
 	# As Raspberry Pi OS Bookworm: dphys-swapfile, firstrun-style customisation.
-	# containerd and runc only for the repository ([kubernetes] installs them).
-	packages=$(echo "$common" | sed 's/,iproute2,/,iproute2,dphys-swapfile,busybox,/'),containerd,runc
-	repo_only="containerd runc"
+	packages=$(echo "$common" | sed 's/,iproute2,/,iproute2,dphys-swapfile,busybox,/')
 	standin="$rpi/firstboot-initramfs"
 	standin_at=local-premount/firstboot
 	key=$( (printf '%s\n%s\n%s\n' "$packages" "$modules" "$recipe" && cat "$standin") | sha256sum | cut -c1-12)
 	;;
 trixie)
-	# As current Raspberry Pi OS Trixie: configured by cloud-init (NoCloud).
+	# As current Raspberry Pi OS Trixie: configured by cloud-init (NoCloud),
+	# which renders network-config through netplan.
 	# python3-cffi-backend provides the python3-cffi-backend-api-* virtual
 	# packages python3-cryptography needs (cloud-init -> oauthlib).
-	packages="$common,cloud-init,python3-cffi-backend,busybox"
-	repo_only=""
+	packages="$common,cloud-init,netplan.io,python3-cffi-backend,busybox"
 	standin="$rpi/set_partuuid"
 	standin_at=local-bottom/set_partuuid
 	key=$( (printf 'trixie\n%s\n%s\n%s\n' "$packages" "$modules" "$recipe" && cat "$standin") | sha256sum | cut -c1-12)
@@ -55,10 +58,11 @@ trixie)
 	exit 2
 	;;
 esac
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd) # apt below is given absolute paths
 offline="$cache/rootfs-offline-$key.tar"
 online="$cache/rootfs-online-$key.tar"
 repo="$cache/repo-$key"
-mkdir -p "$cache"
 # One build per release at a time: a second caller (make e2e while CI's
 # background make e2e-rootfs is still at it) waits for it and reuses its result.
 exec 9>"$cache/rootfs-$suite.lock"
@@ -115,6 +119,7 @@ printf '%s\n' 'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/doc/*' \
 # No fsync per unpacked file: a failed build is thrown away anyway.
 echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/e2e-unsafe-io"
 
+rm -rf "$repo.tmp"
 mkdir -p "$repo.tmp"
 cp "$root"/var/cache/apt/archives/*.deb "$repo.tmp/"
 
@@ -129,19 +134,33 @@ printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n\n127
 chroot "$root" systemctl enable NetworkManager ssh >&2 || true
 [ "$suite" != bookworm ] || chroot "$root" systemctl enable dphys-swapfile >&2 || true
 rm -f "$root"/var/cache/apt/archives/*.deb
-if [ -n "$repo_only" ]; then
-	mount -t proc proc "$root/proc"
-	# shellcheck disable=SC2086 # one word per package
-	chroot "$root" dpkg --purge $repo_only >&2
-fi
 unmount_all
+
+# The repository-only packages and what they need beyond this root filesystem,
+# resolved and downloaded by this machine's own apt against the chroot's
+# sources and dpkg database (native speed; nothing is installed).
+echo "rootfs: downloading $repo_only for the repository" >&2
+apt_state="$work/apt"
+mkdir -p "$apt_state/lists/partial" "$apt_state/archives/partial"
+chroot_apt() {
+	apt-get -q -o Dir="$root" -o Dir::State::status="$root/var/lib/dpkg/status" -o Dir::State::Lists="$apt_state/lists" \
+		-o Dir::Cache::archives="$apt_state/archives" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+		-o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o Debug::NoLocking=1 \
+		-o Acquire::Languages=none "$@"
+}
+chroot_apt update >&2
+# shellcheck disable=SC2086 # one word per package
+chroot_apt install --download-only -y --no-install-recommends $repo_only >&2
+cp "$apt_state"/archives/*.deb "$repo.tmp/"
 
 tar -C "$root" -cf "$offline.tmp" .
 
-echo "rootfs: online variant without chrony and ufw" >&2
+echo "rootfs: online variant without chrony and ufw, with systemd-timesyncd" >&2
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
 chroot "$root" dpkg --purge chrony ufw >&2
+cp "$apt_state"/archives/systemd-timesyncd_*.deb "$root/tmp/"
+chroot "$root" sh -c 'dpkg -i /tmp/systemd-timesyncd_*.deb && rm /tmp/systemd-timesyncd_*.deb' >&2
 unmount_all
 tar -C "$root" -cf "$online.tmp" .
 

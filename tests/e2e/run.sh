@@ -4,35 +4,50 @@
 # steps (the stand-ins in rpi/, see mkdisk.sh), then log in over SSH from the
 # host as the user would, and check the node with `piprep report`.
 #
-# Scenarios (E2E_SCENARIOS, default: all four):
+# Scenarios (E2E_SCENARIOS, default: all five):
 #   bookworm               firstrun hook after Raspberry Pi OS's init=firstboot
-#                          reboot; chrony and ufw preinstalled, NIC isolated
+#                          reboot; chrony and ufw preinstalled
 #   trixie-2025-10         firstrun hook on the initramfs-edited first boot;
 #                          cloud-init installed but unseeded (piprep turns it off)
 #   trixie-2026            cloud-init backend (seeded templates replaced); first
-#                          user with /usr/sbin/nologin, FAT with 1-sector clusters
+#                          user with /usr/sbin/nologin, FAT with 1-sector
+#                          clusters, the boot partition mounted 20 s late
 #   bookworm-online        as bookworm, as Raspberry Pi OS Lite ships: no
-#                          chrony or ufw; piprep-setup installs them from a local
-#                          apt repository on 127.0.0.1, reached only through
-#                          QEMU's guestfwd. With [kubernetes] (flannel):
-#                          containerd from that repository, stand-in kube
-#                          packages from a signed repository at pkgs.k8s.io's
-#                          path (k8s-repo.sh), and pod traffic across a cni0
-#                          bridge through the firewall (pod-network.sh)
+#                          chrony or ufw, systemd-timesyncd; piprep-setup
+#                          installs them from the test's apt repository once a
+#                          time server answers, which it does only 90 s into
+#                          the first networked boot. With [kubernetes]
+#                          (flannel): containerd from that repository, stand-in
+#                          kube packages from a signed repository at
+#                          pkgs.k8s.io's path (k8s-repo.sh), and pod traffic
+#                          across a cni0 bridge through the firewall
+#                          (pod-network.sh)
+#   trixie-online          as trixie-2026 (mounted in time), Raspberry Pi OS
+#                          Lite's packages, [kubernetes] with Debian trixie's
+#                          containerd, apt 3 verifying with sqv
 #
-# In every scenario the last boot is the user's test: `ssh` from the host to
-# 127.0.0.1 (QEMU hostfwd) with the baked key and strict host-key checking
-# against the key read from the guest's disk, `sudo -n true`, `systemctl
-# is-system-running --wait`, the checklist run live, then power-off and `piprep
-# report` on the disk. One summary line per scenario:
+# Every guest is on a LAN of its own: a network namespace this test makes,
+# where a bridge carries the inventory's subnet (10.1.1.0/24) to the guest's
+# tap NIC. On it: the gateway and a time server (chronyd -x, which never sets
+# this machine's clock) at 10.1.1.1, the inventory's `ntp`, and the apt
+# repositories at 10.1.1.100. Nothing routes out of the namespace. The guest's
+# clock starts at its image's build date (-rtc base=), as a Pi's does.
+#
+# In every scenario the last boot is the user's test: `ssh` from inside the
+# namespace to the node's own address with the baked key and strict host-key
+# checking against out/known_hosts, `sudo -n true`, `systemctl
+# is-system-running --wait`, the checklist run live, `piprep status`, then
+# power-off and `piprep report` on the disk. Summary lines per scenario:
+#   e2e: <scenario>: clock started at DATE, synced after N s
 #   e2e: <scenario>: ssh login ok, report pass
-# Needs root (debootstrap second stage under binfmt). See `make e2e-deps`.
+# Needs root (debootstrap second stage under binfmt, network namespaces). See
+# `make e2e-deps`.
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${E2E_CACHE:-$top/target/e2e}
 piprep=${PIPREP:-$top/target/release/piprep}
-scenarios=${E2E_SCENARIOS:-bookworm bookworm-online trixie-2025-10 trixie-2026}
+scenarios=${E2E_SCENARIOS:-bookworm bookworm-online trixie-2025-10 trixie-2026 trixie-online}
 PATH=$PATH:/usr/sbin:/sbin
 # Units allowed to have failed in the SSH boot, with the reason (none so far:
 # is-system-running must say "running").
@@ -84,10 +99,41 @@ fi
 part_start() { sfdisk --json "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$2]['start']*512)"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# The scenario's LAN: namespace $ns with bridge br0 (10.1.1.1 gateway and
+# time server, 10.1.1.100 repositories) and the guest's tap0 on it.
+lan_up() { # name
+	ns="piprep-e2e-$1"
+	ip netns del "$ns" 2>/dev/null || true
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link add br0 type bridge
+	ip -n "$ns" addr add 10.1.1.1/24 dev br0
+	ip -n "$ns" addr add 10.1.1.100/24 dev br0
+	ip -n "$ns" tuntap add tap0 mode tap
+	ip -n "$ns" link set tap0 master br0
+	ip -n "$ns" link set tap0 up
+	ip -n "$ns" link set br0 up
+}
+# The inventory's time server, after DELAY seconds: chronyd serving its own
+# clock (this machine's, which -x keeps it from ever setting) on 10.1.1.1 only.
+ntp_up() { # work delay
+	cat >"$1/chrony.conf" <<EOF
+bindaddress 10.1.1.1
+allow 10.1.1.0/24
+local stratum 8
+cmdport 0
+bindcmdaddress /
+pidfile $1/chronyd.pid
+EOF
+	setsid sh -c "sleep $2; exec ip netns exec $ns chronyd -x -d -u root -f $1/chrony.conf" >"$1/chronyd.log" 2>&1 &
+	pids="$pids $!"
+}
+
 # Start QEMU on the disk as the firmware would: kernel, initramfs and cmdline
-# from the FAT partition. Sets $qpid (its own process group).
-start_vm() { # disk serial-log nic [extra kernel args]
-	disk=$1 serial=$2 nic=$3 extra=${4:-}
+# from the FAT partition, the clock at the image's build date, the NIC on the
+# scenario's LAN. Sets $qpid (its own process group).
+start_vm() { # disk serial-log [extra kernel args]
+	disk=$1 serial=$2 extra=${3:-}
 	fat=$(part_start "$disk" 0)
 	d=$(dirname "$serial")
 	mcopy -o -i "$disk@@$fat" ::kernel8.img "$d/kernel"
@@ -95,11 +141,13 @@ start_vm() { # disk serial-log nic [extra kernel args]
 	append=$(mtype -i "$disk@@$fat" ::cmdline.txt | tr -d '\r\n' | sed 's/console=serial0,115200/console=ttyAMA0,115200/; s/ *console=tty1//')
 	append="$append net.ifnames=0${extra:+ $extra}"
 	echo "$append" >"$serial.cmdline"
-	setsid qemu-system-aarch64 -M virt -cpu cortex-a57 -smp "${E2E_SMP:-1}" -m 2048 \
+	setsid ip netns exec "$ns" qemu-system-aarch64 -M virt -cpu cortex-a57 -smp "${E2E_SMP:-1}" -m 2048 \
 		-display none -no-reboot -monitor none -serial "file:$serial" \
+		-rtc "base=$built,clock=vm" \
 		-kernel "$d/kernel" -initrd "$d/initrd" -append "$append" \
 		-drive "file=$disk,format=raw,if=none,id=hd0,cache=unsafe" -device virtio-blk-pci,drive=hd0 \
-		-nic "$nic" </dev/null >"$serial.qemu" 2>&1 &
+		-netdev tap,id=lan,ifname=tap0,script=no,downscript=no \
+		-device virtio-net-pci,netdev=lan,mac=52:54:00:0a:01:0b </dev/null >"$serial.qemu" 2>&1 &
 	qpid=$!
 	pids="$pids $qpid"
 }
@@ -118,8 +166,8 @@ wait_vm() {
 	wait "$qpid" 2>/dev/null || true
 }
 # One whole boot: start, wait for the exit.
-boot() { # disk serial-log limit nic
-	start_vm "$1" "$2" "$4"
+boot() { # disk serial-log limit
+	start_vm "$1" "$2"
 	wait_vm "$3"
 }
 
@@ -141,7 +189,10 @@ scenario() {
 		echo "e2e: $name: FAILED: $*"
 		return 1
 	}
-	nic="user,model=virtio-net-pci,restrict=on,net=10.1.1.0/24,host=10.1.1.1"
+	lan_up "$name"
+	# The time server answers from the start, or (bookworm-online) only 90 s
+	# into the first boot that has the network.
+	ntp_delay=0
 	repo_url=""
 	kubernetes=""
 	if [ "$variant" = online ]; then
@@ -162,16 +213,16 @@ service_cidr = "10.96.0.0/12"
 repository = "http://10.1.1.100/core:/stable:/v1.34/deb/"
 repository_key = "k8s-key.asc"
 '
-		port=$(free_port)
-		setsid python3 -m http.server --bind 127.0.0.1 --directory "$work/www" "$port" >"$work/http.log" 2>&1 &
+		setsid ip netns exec "$ns" python3 -m http.server --bind 10.1.1.100 --directory "$work/www" 80 >"$work/http.log" 2>&1 &
 		pids="$pids $!"
-		nic="$nic,guestfwd=tcp:10.1.1.100:80-cmd:nc 127.0.0.1 $port"
 		repo_url=http://10.1.1.100
 	fi
 	"$top/tests/e2e/mkdisk.sh" "$cache/rootfs-$variant-$k.tar" "$work/base.img" "$name" $repo_url || {
 		fail "mkdisk"
 		return 1
 	}
+	built=$(date -u -d "@$(cat "$work/base.img.build-date")" +%Y-%m-%dT%H:%M:%S)
+	[ "$name" = bookworm-online ] || ntp_up "$work" 0
 	ssh-keygen -q -t ed25519 -N '' -C "e2e@$name" -f "$work/id_ed25519"
 	# trixie-2026 is keys only; the others also get a password, whose hash
 	# must not be left anywhere in the boot partition's bytes.
@@ -185,6 +236,7 @@ profile = "k8s-node"
 subnet = "10.1.1.0/24"
 gateway = "10.1.1.1"
 dns = ["10.1.1.1"]
+ntp = ["10.1.1.1"]
 
 [user]
 name = "k8s"
@@ -206,7 +258,7 @@ TOML
 	root=$(part_start "$disk" 1)
 	backend=$("$piprep" inspect --json "$disk" | python3 -c 'import json,sys; print(json.load(sys.stdin)["init"]["mechanism"])')
 	want_backend=firstrun
-	case "$name" in trixie-2026*) want_backend=cloud-init ;; esac
+	case "$name" in trixie-2026 | trixie-online) want_backend=cloud-init ;; esac
 	[ "$backend" = "$want_backend" ] || {
 		fail "piprep chose the $backend backend, expected $want_backend"
 		return 1
@@ -217,25 +269,25 @@ TOML
 	# Boots before the login.
 	case "$name" in
 	bookworm*)
-		boot "$disk" "$(serial 1)" 300 "$nic" || { fail "boot 1 timed out"; return 1; }
+		boot "$disk" "$(serial 1)" 300 || { fail "boot 1 timed out"; return 1; }
 		has 1 "firstboot stand-in: disk id" || { fail "boot 1: Raspberry Pi OS's firstboot did not run"; return 1; }
 		has 1 "firstboot stand-in: SSH host keys generated" || { fail "boot 1: no host keys"; return 1; }
-		boot "$disk" "$(serial 2)" 600 "$nic" || { fail "boot 2 timed out"; return 1; }
+		boot "$disk" "$(serial 2)" 600 || { fail "boot 2 timed out"; return 1; }
 		has 2 "piprep: first-boot hook done; rebooting" || { fail "boot 2: the hook did not finish"; return 1; }
 		has 2 "reboot: Restarting system" || { fail "boot 2 did not reboot (hook failed?)"; return 1; }
 		last=3
 		;;
 	trixie-2025-10*)
-		boot "$disk" "$(serial 1)" 600 "$nic" || { fail "boot 1 timed out"; return 1; }
+		boot "$disk" "$(serial 1)" 600 || { fail "boot 1 timed out"; return 1; }
 		has 1 "set_partuuid stand-in: disk id" || { fail "boot 1: the initramfs did not change the disk id"; return 1; }
 		has 1 "rpi-swap stand-in: Mechanism=auto: zram0 swap on" || { fail "boot 1: rpi-swap did not turn swap on"; return 1; }
 		has 1 "piprep: first-boot hook done; rebooting" || { fail "boot 1: the hook did not finish"; return 1; }
 		has 1 "reboot: Restarting system" || { fail "boot 1 did not reboot (hook failed?)"; return 1; }
 		last=2
 		;;
-	trixie-2026*)
+	trixie-2026 | trixie-online)
 		# cloud-init configures everything on boot 1; the harness powers off after cloud-final.
-		boot "$disk" "$(serial 1)" 1500 "$nic" || { fail "boot 1 timed out"; return 1; }
+		boot "$disk" "$(serial 1)" 1500 || { fail "boot 1 timed out"; return 1; }
 		has 1 "set_partuuid stand-in: disk id" || { fail "boot 1: the initramfs did not change the disk id"; return 1; }
 		has 1 "e2e-settle: powering off" || { fail "boot 1 did not settle"; return 1; }
 		! grep -q "systemd.run" "$(serial 1).cmdline" || { fail "a firstrun hook on a cloud-init image"; return 1; }
@@ -261,14 +313,16 @@ TOML
 	grep -q '^ssh-ed25519 ' "$work/hostkey.pub" || { fail "the node has no SSH host key after boot $((last - 1))"; return 1; }
 	pinned=$(awk '$1 == "cp-1,10.1.1.11" {print $2 " " $3}' "$work/out/known_hosts")
 	[ "$(cut -d' ' -f1-2 "$work/hostkey.pub")" = "$pinned" ] || { fail "the node's host key is not the pinned one: $(cat "$work/hostkey.pub") vs $pinned"; return 1; }
-	sshport=$(free_port)
 	known="$work/out/known_hosts"
+	# From inside the scenario's namespace, to the node's own address.
 	node() {
-		ssh -p "$sshport" -i "$work/id_ed25519" -o BatchMode=yes -o IdentitiesOnly=yes \
+		ip netns exec "$ns" ssh -i "$work/id_ed25519" -o BatchMode=yes -o IdentitiesOnly=yes \
 			-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$known" -o GlobalKnownHostsFile=/dev/null \
-			-o HostKeyAlias=cp-1 -o ConnectTimeout=20 -o ServerAliveInterval=15 -o LogLevel=ERROR k8s@127.0.0.1 "$@"
+			-o HostKeyAlias=cp-1 -o ConnectTimeout=20 -o ServerAliveInterval=15 -o LogLevel=ERROR k8s@10.1.1.11 "$@"
 	}
-	start_vm "$disk" "$(serial $last)" "$nic,hostfwd=tcp:127.0.0.1:$sshport-10.1.1.11:22" e2e.stay
+	# bookworm-online's first networked boot is this one.
+	[ "$name" != bookworm-online ] || ntp_up "$work" 90
+	start_vm "$disk" "$(serial $last)" e2e.stay
 	deadline=$(($(date +%s) + 1200))
 	while :; do
 		rc=0
@@ -313,7 +367,7 @@ TOML
 	node 'sudo -n /usr/local/lib/piprep/check.sh e2e-ssh' >&2 || ok="the checklist failed over SSH"
 	# The fleet view: piprep status through the forwarded port, with the
 	# pinned key; then ssh against a known_hosts with another key must fail.
-	(cd "$work" && "$piprep" status --node cp-1 --address "cp-1=127.0.0.1:$sshport" \
+	(cd "$work" && ip netns exec "$ns" "$piprep" status --node cp-1 \
 		--ssh-option "IdentityFile=$work/id_ed25519" --ssh-option IdentitiesOnly=yes) >"$work/status.txt" 2>&1 ||
 		ok="piprep status: $(tail -n 3 "$work/status.txt" | tr '\n' ' ')"
 	cat "$work/status.txt" >&2
@@ -376,6 +430,25 @@ TOML
 		return 1
 	fi
 	rm -f "$work/fat.raw"
+	# No copy of a secret anywhere in the root filesystem's files (cloud-init
+	# keeps user-data under /var/lib/cloud) but where it belongs: the hash in
+	# /etc/shadow (and its backup), the private key in sshd's file and in
+	# piprep's root-only copy.
+	rm -rf "$work/rootfs-tree"
+	mkdir -p "$work/rootfs-tree"
+	for d in /etc /var /root /home /tmp /usr/local /boot; do
+		debugfs -R "rdump $d $work/rootfs-tree" "$disk?offset=$root" 2>/dev/null
+	done
+	{
+		cat "$work/private.lines"
+		[ -z "$hash" ] || echo "${hash#\$6\$}"
+	} >"$work/secret.patterns"
+	leaks=$(grep -rlaF -f "$work/secret.patterns" "$work/rootfs-tree" | sed "s|^$work/rootfs-tree||" |
+		grep -vxE '/etc/shadow-?|/etc/ssh/ssh_host_ed25519_key|/var/lib/piprep/host-keys/ssh_host_ed25519_key' || true)
+	[ -z "$leaks" ] || { fail "a secret is left in the root filesystem: $(echo $leaks)"; return 1; }
+	[ "$want_backend" != cloud-init ] || [ -d "$work/rootfs-tree/var/lib/cloud/instances" ] ||
+		{ fail "no cloud-init state was scanned"; return 1; }
+	rm -rf "$work/rootfs-tree"
 	debugfs -R "cat /etc/sysctl.d/k8s.conf" "$disk?offset=$root" 2>/dev/null >"$work/rootfs-sysctl.conf"
 	debugfs -R "cat /etc/modules-load.d/k8s.conf" "$disk?offset=$root" 2>/dev/null >"$work/rootfs-modules.conf"
 	printf 'net.bridge.bridge-nf-call-iptables  = 1\nnet.ipv4.ip_forward                 = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\n' | cmp -s - "$work/rootfs-sysctl.conf" || { fail "/etc/sysctl.d/k8s.conf differs"; return 1; }
@@ -385,7 +458,16 @@ TOML
 	fi
 	! has $last "userconfig stand-in: no user configured" || { fail "the console wizard still runs"; return 1; }
 	sed -n '/^check/,$p' "$work/report.txt" >&2
+	# The clock: the guest's first boot started at the image's build date
+	# (not this machine's time), and a boot synchronised it from the LAN's
+	# time server.
+	started=$(cat "$work"/serial-*.log | sed -n 's/^.*e2e-clock: boot started at \([^ ]*\).*$/\1/p' | head -n 1 | tr -d '\r')
+	synced=$(cat "$work"/serial-*.log | sed -n 's/^.*e2e-clock: synced after \([0-9]*\) s.*$/\1/p' | head -n 1)
+	[ -n "$started" ] && [ -n "$synced" ] || { fail "the clock: started ${started:-?}, synced ${synced:-never}"; return 1; }
+	drift=$(($(date -u -d "$started" +%s) - $(date -u -d "$built" +%s)))
+	[ "${drift#-}" -lt 600 ] || { fail "the clock started at $started, not at the build date $built"; return 1; }
 	log "$name: done in $(($(date +%s) - t0)) s"
+	echo "e2e: $name: clock started at $started, synced after $synced s"
 	echo "e2e: $name: ssh login ok, report pass"
 }
 
@@ -410,7 +492,8 @@ for s in $scenarios; do
 	rootfs_ready "${s%%-*}" || { echo "e2e: $s: FAILED: no ${s%%-*} root filesystem"; failures=$((failures + 1)); continue; }
 	(
 		pids=""
-		trap 'for p in $pids; do kill -- "-$p" 2>/dev/null || true; done' EXIT
+		ns=""
+		trap 'for p in $pids; do kill -- "-$p" 2>/dev/null || true; done; [ -z "$ns" ] || ip netns del "$ns" 2>/dev/null' EXIT
 		scenario "$s"
 	) >"$cache/run-$s.result" 2>"$cache/run-$s.log" &
 	echo $! >"$cache/run-$s.pid"

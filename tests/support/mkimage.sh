@@ -7,10 +7,12 @@
 #
 # Usage: mkimage.sh [--align-mib N] [--start-sector N] [--fat-mib N] [--cluster-sectors N]
 #                   [--root-mib N] [--disk-id HEX] [--fill-mib N] [--cloud-init]
-#                   VARIANT OUT.img
+#                   [--arch ARCH] VARIANT OUT.img
 #   --start-sector: where the FAT partition starts (default: at --align-mib);
 #                   63 gives the old DOS layout, off 4 KiB boundaries
 #   --gpt: a GPT partition table (protective MBR) instead of MBR
+#   --arch: the Debian architecture the dpkg database names (default arm64;
+#           armhf for the 32-bit image)
 #   --cloud-init: cloud-init installed, seeded (NoCloud) from the boot partition
 #                 with pi-gen's template user-data, meta-data and network-config
 #   VARIANT: bookworm | trixie
@@ -26,6 +28,7 @@ disk_id=""
 fill_mib=0
 cloud_init=no
 label=dos
+arch=arm64
 while [ $# -gt 2 ]; do
 	case "$1" in
 	--align-mib) align_mib=$2; shift 2 ;;
@@ -37,10 +40,11 @@ while [ $# -gt 2 ]; do
 	--fill-mib) fill_mib=$2; shift 2 ;;
 	--cloud-init) cloud_init=yes; shift ;;
 	--gpt) label=gpt; shift ;;
+	--arch) arch=$2; shift 2 ;;
 	*) echo "mkimage.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
-[ $# -eq 2 ] || { sed -n '2,19p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '2,21p' "$0" >&2; exit 2; }
 variant=$1
 out=$2
 
@@ -59,7 +63,7 @@ bookworm)
 	: "${spc:=4}"
 	codename=bookworm version=12 date=2025-10-01
 	cmdline="console=serial0,115200 console=tty1 root=PARTUUID=${disk_id}-02 rootfstype=ext4 fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot"
-	packages="raspberrypi-sys-mods userconf-pi dphys-swapfile network-manager openssh-server systemd-timesyncd"
+	packages="dpkg raspberrypi-sys-mods userconf-pi dphys-swapfile network-manager openssh-server systemd-timesyncd"
 	;;
 trixie)
 	: "${disk_id:=7351b90c}"
@@ -67,7 +71,7 @@ trixie)
 	: "${spc:=1}"
 	codename=trixie version=13 date=2025-10-01
 	cmdline="console=serial0,115200 console=tty1 root=PARTUUID=${disk_id}-02 rootfstype=ext4 fsck.repair=yes rootwait resize"
-	packages="raspberrypi-sys-mods userconf-pi rpi-swap systemd-zram-generator network-manager openssh-server systemd-timesyncd"
+	packages="dpkg raspberrypi-sys-mods userconf-pi rpi-swap systemd-zram-generator network-manager openssh-server systemd-timesyncd"
 	;;
 *)
 	echo "mkimage.sh: unknown variant $variant (bookworm or trixie)" >&2
@@ -211,7 +215,7 @@ printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n\n127
 printf 'root:x:0:0:root:/root:/bin/bash\npi:x:1000:1000:,,,:/home/pi:/bin/bash\n' >"$root/etc/passwd"
 : >"$root/var/lib/dpkg/status"
 for p in $packages; do
-	printf 'Package: %s\nStatus: install ok installed\nArchitecture: arm64\nVersion: 1.0\n\n' "$p" >>"$root/var/lib/dpkg/status"
+	printf 'Package: %s\nStatus: install ok installed\nArchitecture: %s\nVersion: 1.0\n\n' "$p" "$arch" >>"$root/var/lib/dpkg/status"
 done
 mkdir -p "$root/usr/lib/userconf-pi" "$root/usr/lib/raspberrypi-sys-mods"
 printf '#!/bin/sh\n# stand-in for userconf-pi\n' >"$root/usr/lib/userconf-pi/userconf"

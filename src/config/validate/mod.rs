@@ -5,6 +5,7 @@
 
 mod cluster;
 mod firewall;
+pub mod image;
 mod kubernetes;
 mod node;
 mod profile;
@@ -128,12 +129,15 @@ fn build_plan(
     cluster: &cluster::Cluster,
     node: &node::Node,
     user: Option<&crate::config::plan::UserPlan>,
-    profile: &Profile,
+    profile_src: &Profile,
     role: Role,
     kubernetes: Option<&KubernetesPlan>,
 ) -> Option<NodePlan> {
     let (net, gateway, user) = (cluster.subnet?, cluster.gateway?, user?.clone());
-    let mut profile = ProfilePlan::for_role(profile, role, &net.to_string());
+    let mut profile = ProfilePlan::for_role(profile_src, role, &net.to_string());
+    // Kubernetes' container images may assume 4K pages; the Pi 5's default
+    // kernel has 16K ones. The profile's own setting wins.
+    profile.pi5_4k_kernel = profile_src.pi5_4k_kernel.unwrap_or(kubernetes.is_some());
     // The pod network's rules follow the profile's: they only allow.
     if let Some(k) = kubernetes.filter(|_| profile.firewall.enable) {
         let rules = k.firewall_rules(&net.to_string());

@@ -12,6 +12,9 @@ BOOT=@@BOOT_Q@@
 USER_NAME=@@USER_Q@@
 SYSCTL_LINES=@@SYSCTL_LINES_Q@@
 HOST_KEY_KINDS=@@HOST_KEY_KINDS_Q@@
+# KIND PUBLIC-KEY-LINE of each host key pinned in out/known_hosts.
+HOST_KEYS=@@HOST_KEYS_Q@@
+KEPT_KEYS=/var/lib/piprep/host-keys
 @@SHELL_LIB@@
 
 @@SWAP_FUNCTION@@
@@ -52,6 +55,7 @@ set_host_keys() {
 		(umask 077 && cp "$f" "$dst.piprep" && chmod 0600 "$dst.piprep" &&
 			chown root:root "$dst.piprep" && mv -f "$dst.piprep" "$dst") || return 1
 	done
+	keep_host_keys || return 1
 	# Raspberry Pi OS's own regeneration must not replace them on a later boot.
 	if systemctl cat regenerate_ssh_host_keys.service >/dev/null 2>&1; then
 		systemctl disable --quiet regenerate_ssh_host_keys.service || return 1
@@ -61,6 +65,75 @@ set_host_keys() {
 	# starts; without keys sshd refuses to run. -A creates only missing keys.
 	command -v ssh-keygen >/dev/null || return 0
 	ssh-keygen -A
+}
+
+# A root-only copy of each pinned private key (checked against its pinned
+# public half), from which piprep-setup restores it on any boot should
+# something replace it: the same secret, with the same protection as sshd's.
+keep_host_keys() {
+	while read -r kind pub; do
+		[ -n "$kind" ] || continue
+		want=$(printf '%s\n' "$pub" | cut -d' ' -f1-2)
+		for src in "/etc/ssh/ssh_host_${kind}_key" "$BOOT/piprep-ssh_host_${kind}_key"; do
+			[ "$(ssh-keygen -y -f "$src" 2>/dev/null | cut -d' ' -f1-2)" = "$want" ] || continue
+			(umask 077 && mkdir -p "$KEPT_KEYS" && chmod 0700 "$KEPT_KEYS" &&
+				cp "$src" "$KEPT_KEYS/.ssh_host_${kind}_key.tmp" &&
+				mv -f "$KEPT_KEYS/.ssh_host_${kind}_key.tmp" "$KEPT_KEYS/ssh_host_${kind}_key") || return 1
+			break
+		done
+	done <<KEYS
+$HOST_KEYS
+KEYS
+}
+
+# systemd-timesyncd reads the cluster's servers only when it starts; cloud-init
+# writes them after it started. chrony, once installed, replaces it.
+apply_time_servers() {
+	[ -f /etc/systemd/timesyncd.conf.d/piprep.conf ] || return 0
+	systemctl try-restart systemd-timesyncd.service >/dev/null 2>&1 || true
+}
+
+# The secret strings of a cloud-config: the hashed_passwd value, and each line
+# of every *_private key block.
+secret_lines() {
+	awk '
+	skip {
+		match($0, /^ */)
+		if ($0 == "" || RLENGTH > ind) { sub(/^ */, ""); if ($0 != "" && $0 !~ /^-----/) print; next }
+		skip = 0
+	}
+	/^ *hashed_passwd: / { v = $0; sub(/^[^:]*: */, "", v); gsub(/^["\047]|["\047]$/, "", v); print v; next }
+	/^ *[a-z0-9]+_private: / {
+		match($0, /^ */); ind = RLENGTH
+		v = $0; sub(/^[^:]*: */, "", v)
+		if (v ~ /^[|>]/) skip = 1
+		next
+	}' "$@" 2>/dev/null
+}
+
+# cloud-init keeps root-only copies of user-data under /var/lib/cloud:
+# user-data.txt, the merged cloud-config.txt, the processed user-data.txt.i
+# and the pickled datasource obj.pkl. Text copies lose the secret lines; the
+# processed and pickled ones are overwritten and removed (cloud-init makes
+# them again from the stripped seed); so is any other file holding a secret.
+scrub_cloud_copies() {
+	d=/var/lib/cloud
+	[ -d "$d" ] || return 0
+	pats=$(mktemp) || return 1
+	secret_lines "$BOOT/user-data" "$d"/instance/user-data.txt | sort -u >"$pats"
+	rc=0
+	if [ -s "$pats" ]; then
+		grep -rlF -f "$pats" "$d" 2>/dev/null | while IFS= read -r f; do
+			case "$f" in
+			*.pkl | *.i) scrub "$f" ;;
+			*) kept=$(strip_secrets "$f") && overwrite "$f" && printf '%s\n' "$kept" >"$f" && sync ;;
+			esac
+		done
+		grep -rlF -f "$pats" "$d" 2>/dev/null | while IFS= read -r f; do scrub "$f"; done
+		! grep -rqF -f "$pats" "$d" 2>/dev/null || rc=1
+	fi
+	rm -f "$pats"
+	return "$rc"
 }
 
 # user-data without its secrets: hashed_passwd lines, and each *_private key
@@ -87,6 +160,7 @@ drop_secrets() {
 	for k in $HOST_KEY_KINDS; do
 		scrub "$BOOT/piprep-ssh_host_${k}_key" || return 1
 	done
+	scrub_cloud_copies || return 1
 	ud="$BOOT/user-data"
 	if grep -Eq '^ *(hashed_passwd|[a-z0-9]+_private): ' "$ud" 2>/dev/null; then
 		kept=$(strip_secrets "$ud") &&
@@ -100,5 +174,6 @@ step "swap" set_swap
 step "kernel modules and sysctl" apply_kernel_settings
 step "login shell of $USER_NAME" set_login_shell
 step "SSH host keys" set_host_keys
-step "secrets off the boot partition" drop_secrets
+step "time servers" apply_time_servers
+step "secrets off the boot partition and out of cloud-init's copies" drop_secrets
 exit "$failed"
