@@ -173,6 +173,19 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
         "ip",
         "echo '2: eth0    inet 10.1.1.11/24 brd 10.1.1.255 scope global noprefixroute eth0'",
     );
+    // NetworkManager holds eth0 (healthy), or netplan gave it to networkd.
+    stub(
+        &bin,
+        "nmcli",
+        &format!(
+            "[ \"$*\" = '-g GENERAL.STATE device show eth0' ] && echo '{}'",
+            if healthy {
+                "100 (connected)"
+            } else {
+                "10 (unmanaged)"
+            }
+        ),
+    );
     // The key sshd serves over the loopback: the pinned one (healthy), or one
     // that something regenerated.
     let pinned =
@@ -305,6 +318,7 @@ fn a_prepared_node_passes_every_check() {
         "firewall.rule.18",
         "hostname",
         "address.eth0",
+        "address.eth0.manager",
         "user",
         "user.shell",
         "user.others",
@@ -394,6 +408,10 @@ fn an_unprepared_node_fails_with_reasons() {
     );
     assert_eq!(result("hostname")[3], "pass");
     assert_eq!(
+        result("address.eth0.manager")[2..],
+        ["NetworkManager: 10 (unmanaged)".to_string(), "fail".into()]
+    );
+    assert_eq!(
         result("user.shell")[2..],
         ["/usr/sbin/nologin".to_string(), "fail".into()]
     );
@@ -425,7 +443,7 @@ fn an_unprepared_node_fails_with_reasons() {
         result("hosts.cluster")[2..],
         ["missing: worker-1 worker-2".to_string(), "fail".into()]
     );
-    assert!(text.contains("# result: fail (15)"), "{text}");
+    assert!(text.contains("# result: fail (16)"), "{text}");
 }
 
 /// Put a report produced by check.sh onto a baked image's boot partition, the
@@ -476,10 +494,10 @@ fn report_command_fails_on_a_failing_report_or_none() {
         "{}",
         stdout(&text)
     );
-    assert!(stderr(&text).contains("15 of"), "{}", stderr(&text));
+    assert!(stderr(&text).contains("16 of"), "{}", stderr(&text));
     assert_eq!(json.status.code(), Some(5));
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v["failures"], 15);
+    assert_eq!(v["failures"], 16);
 
     let dir = scratch("report-none");
     let base = fixture("trixie", &[]);

@@ -250,6 +250,10 @@ fn yaml_round_trips_through_an_independent_parser() {
     let nc = yaml_to_json(&d.join("network-config"));
     let eth = &nc["network"]["ethernets"]["eth0"];
     assert_eq!(nc["network"]["version"], 2);
+    // netplan renders for NetworkManager whatever netplan files the image
+    // ships: the device's own renderer wins over any file's global one.
+    assert_eq!(nc["network"]["renderer"], "NetworkManager");
+    assert_eq!(eth["renderer"], "NetworkManager");
     assert_eq!(eth["addresses"], serde_json::json!(["10.1.1.11/24"]));
     assert_eq!(eth["routes"][0]["via"], "10.1.1.1");
     assert_eq!(
@@ -442,6 +446,53 @@ fn both_backends_install_the_same_files() {
             assert_eq!(strip(a), strip(b), "{path}");
         } else {
             assert_eq!(a, b, "{path} differs between the backends");
+        }
+    }
+}
+
+#[test]
+fn bootcmd_cancels_and_masks_the_key_regeneration_when_the_image_has_it() {
+    // Run the rendered bootcmd with a systemctl that records its calls.
+    let d = render_to("bootcmd", "cp-1");
+    let ud = yaml_to_json(&d.join("user-data"));
+    let words: Vec<String> = ud["bootcmd"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    let dir = scratch("ci-bootcmd");
+    for has_unit in [true, false] {
+        let log = dir.join(format!("calls-{has_unit}"));
+        let bin = dir.join(format!("bin-{has_unit}"));
+        std::fs::create_dir_all(&bin).unwrap();
+        let stub = bin.join("systemctl");
+        std::fs::write(
+            &stub,
+            format!(
+                "#!/bin/sh\necho \"$*\" >>'{}'\n[ \"$1\" != cat ] || exit {}\n",
+                log.display(),
+                if has_unit { 0 } else { 1 }
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let o = Command::new(&words[0])
+            .args(&words[1..])
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let calls = std::fs::read_to_string(&log).unwrap();
+        let u = "regenerate_ssh_host_keys.service";
+        if has_unit {
+            assert_eq!(
+                calls,
+                format!("cat {u}\nstop --no-block {u}\ndisable --quiet {u}\nmask --quiet {u}\n")
+            );
+        } else {
+            assert_eq!(calls, format!("cat {u}\n"));
         }
     }
 }

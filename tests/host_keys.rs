@@ -397,3 +397,252 @@ fn status_shows_an_unreachable_node_as_a_row() {
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
     }
 }
+
+/// A rendered node's file, as `render --out` writes it.
+fn rendered(dir: &Path, inventory: &str, path: &str) -> String {
+    let out = dir.join("r");
+    if !out.exists() {
+        let o = piprep(
+            &data(),
+            &[
+                "-c",
+                inventory,
+                "render",
+                "-n",
+                "cp-1",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    std::fs::read_to_string(out.join(path.trim_start_matches('/'))).unwrap()
+}
+
+#[test]
+fn cloud_inits_copies_lose_the_hash_and_the_private_key() {
+    // prepare.sh's scrub, run by sh on a copy of what cloud-init keeps under
+    // /var/lib/cloud: user-data.txt and cloud-config.txt stripped (still
+    // YAML), the processed and pickled copies overwritten and removed.
+    let dir = scratch("hk-cloud-copies");
+    let ud = rendered(&dir, "cloud-init.toml", "user-data");
+    let prepare = rendered(
+        &dir,
+        "cloud-init.toml",
+        "rootfs/usr/local/lib/piprep/prepare.sh",
+    );
+    let private =
+        std::fs::read_to_string(data().join(".piprep/secrets/cp-1/ssh_host_ed25519_key")).unwrap();
+    let body: Vec<&str> = private
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let hash = "$6$AbCdEfGhIjKlMnOp$";
+    assert!(ud.contains(body[0]) && ud.contains(hash));
+    let cloud = dir.join("var/lib/cloud");
+    let inst = cloud.join("instances/piprep-x");
+    std::fs::create_dir_all(&inst).unwrap();
+    std::os::unix::fs::symlink(&inst, cloud.join("instance")).unwrap();
+    std::fs::write(inst.join("user-data.txt"), &ud).unwrap();
+    std::fs::write(inst.join("cloud-config.txt"), &ud).unwrap();
+    std::fs::write(
+        inst.join("user-data.txt.i"),
+        format!("Content-Type: multipart/mixed\n\n{ud}"),
+    )
+    .unwrap();
+    std::fs::write(inst.join("obj.pkl"), format!("\u{80}\u{4}pickle{ud}")).unwrap();
+    std::fs::write(inst.join("vendor-data.txt"), "#cloud-config\n{}\n").unwrap();
+    let boot = dir.join("boot");
+    std::fs::create_dir_all(&boot).unwrap();
+    std::fs::write(boot.join("user-data"), &ud).unwrap();
+    let funcs = shell_functions(
+        &prepare,
+        &[
+            "overwrite",
+            "scrub",
+            "strip_secrets",
+            "secret_lines",
+            "scrub_cloud_copies",
+        ],
+    )
+    .replace("d=/var/lib/cloud", &format!("d={}", cloud.display()));
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{funcs}BOOT=$1\nscrub_cloud_copies"))
+        .arg("sh")
+        .arg(&boot)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["user-data.txt", "cloud-config.txt"] {
+        let kept = std::fs::read_to_string(inst.join(f)).unwrap();
+        assert!(
+            !kept.contains(hash) && body.iter().all(|l| !kept.contains(l)),
+            "{f}"
+        );
+        let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&kept).unwrap();
+        assert!(yaml["ssh_keys"]["ed25519_private"].is_null() && !yaml["write_files"].is_null());
+    }
+    assert!(!inst.join("user-data.txt.i").exists() && !inst.join("obj.pkl").exists());
+    assert!(inst.join("vendor-data.txt").exists());
+    // grep -r, independently: nothing under /var/lib/cloud holds a secret.
+    let o = std::process::Command::new("grep")
+        .args(["-rlF", hash])
+        .arg(&cloud)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "", "still holding the hash");
+}
+
+#[test]
+fn a_replaced_host_key_is_restored_from_the_kept_copy() {
+    // prepare.sh keeps a root-only copy of the pinned key; setup.sh finds
+    // sshd's key replaced (as regenerate_ssh_host_keys does), puts the pinned
+    // one back and asks sshd to reload. Real ssh-keygen; systemctl stubbed.
+    require_tool("ssh-keygen");
+    let dir = scratch("hk-restore");
+    let prepare = rendered(
+        &dir,
+        "piprep.toml",
+        "rootfs/usr/local/lib/piprep/prepare.sh",
+    );
+    let setup = rendered(&dir, "piprep.toml", "rootfs/usr/local/lib/piprep/setup.sh");
+    let secrets = data().join(".piprep/secrets/cp-1");
+    let etc = dir.join("etc/ssh");
+    let kept = dir.join("kept");
+    let boot = dir.join("boot");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::create_dir_all(&boot).unwrap();
+    // The firstrun hook's boot-partition copy of the private key.
+    std::fs::copy(
+        secrets.join("ssh_host_ed25519_key"),
+        boot.join("piprep-ssh_host_ed25519_key"),
+    )
+    .unwrap();
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("systemctl.log");
+    let stub = bin.join("systemctl");
+    std::fs::write(
+        &stub,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\ncase \"$1\" in is-active) exit 3 ;; esac\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let paths = |f: String| {
+        f.replace("/etc/ssh/", &format!("{}/", etc.display()))
+            .replace(
+                "KEPT_KEYS=/var/lib/piprep/host-keys",
+                &format!("KEPT_KEYS={}", kept.display()),
+            )
+    };
+    let vars = |script: &str, names: &[&str]| -> String {
+        names
+            .iter()
+            .map(|n| {
+                let line = script
+                    .lines()
+                    .find(|l| l.starts_with(&format!("{n}=")))
+                    .unwrap();
+                // Multi-line quoted values run to the closing quote.
+                let start = script.find(line).unwrap();
+                let rest = &script[start..];
+                let end = if line.matches('\'').count() % 2 == 1 {
+                    rest[line.len()..].find('\'').unwrap() + line.len() + 1
+                } else {
+                    line.len()
+                };
+                format!("{}\n", &rest[..end])
+            })
+            .collect()
+    };
+    let run = |script: String| {
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        (o.status.success(), format!("{}{}", stdout(&o), stderr(&o)))
+    };
+    // The first boot: the key installed and a copy kept, 0600 in a 0700 directory.
+    let keep = paths(format!(
+        "BOOT={}\n{}{}keep_host_keys",
+        boot.display(),
+        vars(&prepare, &["HOST_KEYS", "KEPT_KEYS"]),
+        shell_functions(&prepare, &["keep_host_keys"])
+    ));
+    let (ok, out) = run(keep);
+    assert!(ok, "{out}");
+    let copy = kept.join("ssh_host_ed25519_key");
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    // Something regenerates sshd's keys.
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(etc.join("ssh_host_ed25519_key"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let restore = paths(format!(
+        "{}{}{}keep_pinned_host_keys",
+        vars(&setup, &["HOST_KEYS", "KEPT_KEYS"]),
+        "log() { echo \"$*\"; }\n".to_string() + &shell_functions(&setup, &["put_file"]),
+        shell_functions(&setup, &["keep_pinned_host_keys", "served_keys_pinned"])
+    ));
+    let (ok, out) = run(restore.clone());
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("restored the pinned SSH host key(s) ed25519"),
+        "{out}"
+    );
+    let pinned = std::fs::read_to_string(secrets.join("ssh_host_ed25519_key.pub")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(etc.join("ssh_host_ed25519_key.pub")).unwrap(),
+        pinned
+    );
+    let o = std::process::Command::new("ssh-keygen")
+        .arg("-y")
+        .arg("-f")
+        .arg(etc.join("ssh_host_ed25519_key"))
+        .output()
+        .unwrap();
+    assert!(
+        pinned.starts_with(
+            stdout(&o)
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+                .as_str()
+        )
+    );
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("try-reload-or-restart ssh.service")
+    );
+    // The next boot: nothing to restore, nothing reloaded.
+    std::fs::remove_file(&log).unwrap();
+    let (ok, out) = run(restore.clone());
+    assert!(ok && !out.contains("restored"), "{out}");
+    assert!(
+        !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("reload")
+    );
+    // No copy kept and the key replaced: reported, not hidden.
+    std::fs::remove_file(&copy).unwrap();
+    std::fs::remove_file(etc.join("ssh_host_ed25519_key")).unwrap();
+    let (ok, out) = run(restore);
+    assert!(!ok && out.contains("no copy of it was kept"), "{out}");
+}

@@ -90,10 +90,11 @@ root="$work/root"
 boot="$work/boot"
 mkdir -p "$root" "$boot"
 tar -C "$root" -xf "$tar"
-# The build date: the newest file the packages brought. A real image is built
-# after its newest package and written with its clock; the Pi's first boot
-# starts there (fake-hwclock on Bookworm, timesyncd's clock file on Trixie).
-built=$(find "$root/usr" -type f -printf '%T@\n' | sort -n | tail -n 1 | cut -d. -f1)
+# The build date: the newest program the packages brought (their files keep
+# the package's build time; files made while installing do not). A real image
+# is built after its newest package; the Pi's first boot starts at its build
+# date (fake-hwclock on Bookworm, timesyncd's clock file on Trixie).
+built=$(find "$root/usr/bin" "$root/usr/sbin" -type f -printf '%T@\n' | sort -n | tail -n 1 | cut -d. -f1)
 
 # Install a stand-in package's files and register it in the image's dpkg
 # database (status and file list), so that the image says it is installed, as

@@ -364,6 +364,15 @@ TOML
 		;;
 	*) ok="is-system-running: $state" ;;
 	esac
+	# Something replaces the host keys after all (Raspberry Pi OS's
+	# regeneration, run by hand): piprep-setup, on its next run, puts the
+	# pinned key back and sshd serves it again.
+	node 'sudo -n /usr/lib/raspberrypi-sys-mods/regenerate_ssh_host_keys && sudo -n systemctl restart piprep-setup.service' >&2 ||
+		ok="regenerating the host keys and re-running piprep-setup failed"
+	node 'sudo -n journalctl -b -u piprep-setup.service --no-pager' | grep -q 'restored the pinned SSH host key(s) ed25519' ||
+		ok="piprep-setup did not restore the pinned host key"
+	node true || ok="ssh with the pinned key after the restore: refused"
+	log "$name: host keys regenerated on the node: the pinned key restored, ssh with it: ok"
 	node 'sudo -n /usr/local/lib/piprep/check.sh e2e-ssh' >&2 || ok="the checklist failed over SSH"
 	# The fleet view: piprep status through the forwarded port, with the
 	# pinned key; then ssh against a known_hosts with another key must fail.

@@ -284,6 +284,22 @@ pub fn embedded_files(hook: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The named shell functions of a generated script (`name() {` to the first
+/// line that is only `}`), concatenated, to run them alone in a sandbox.
+pub fn shell_functions(script: &str, names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| {
+            let start = script
+                .find(&format!("\n{n}() {{\n"))
+                .unwrap_or_else(|| panic!("no function {n}"));
+            let body = &script[start + 1..];
+            let end = body.find("\n}\n").unwrap() + 3;
+            body[..end].to_string()
+        })
+        .collect()
+}
+
 /// `sh -n` (dash on Debian) on a script text.
 pub fn sh_syntax_ok(script: &str, scratch: &Path, name: &str) {
     let p = scratch.join(name);

@@ -196,6 +196,16 @@ $HOSTS_LINES
 EOF
 	if [ -z "$missing" ]; then row hosts.cluster "$n nodes" "$n nodes" pass; else row hosts.cluster "$n nodes" "missing:$missing" fail; fi
 fi
+# Raspberry Pi OS runs NetworkManager: the address must be its connection, not
+# one that netplan rendered for systemd-networkd (which NetworkManager then
+# leaves unmanaged).
+if command -v nmcli >/dev/null 2>&1; then
+	st=$(nmcli -g GENERAL.STATE device show "$IFACE" 2>/dev/null | head -n 1)
+	case "$st" in
+	100*) row "address.$IFACE.manager" NetworkManager NetworkManager pass ;;
+	*) row "address.$IFACE.manager" NetworkManager "NetworkManager: ${st:-no such device}" fail ;;
+	esac
+fi
 addrs=$(ip -4 -o addr show dev "$IFACE" 2>/dev/null | awk '{print $4}' | tr '\n' ' ')
 case " $addrs " in
 *" $ADDRESS "*) row "address.$IFACE" "$ADDRESS" "$addrs" pass ;;
