@@ -87,14 +87,16 @@ clean:
 # from bookworm-backports and Breaks bookworm's qemu-system-common 7.2, so when
 # it does, qemu-system-arm and qemu-user-static are installed from
 # bookworm-backports as well (the suite is added if it is not configured).
-E2E_PACKAGES := debootstrap binfmt-support netcat-openbsd apt-utils python3 fdisk dosfstools mtools e2fsprogs openssh-client passwd gnupg
+# chrony: the time server on each guest's LAN; iproute2: the network namespaces.
+E2E_PACKAGES := debootstrap binfmt-support apt-utils python3 fdisk dosfstools mtools e2fsprogs openssh-client passwd gnupg chrony iproute2
 
 e2e-deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make e2e needs root (debootstrap, binfmt_misc)"; exit 1; fi
 	@set -e; \
 	if command -v qemu-system-aarch64 >/dev/null && command -v qemu-aarch64-static >/dev/null && command -v debootstrap >/dev/null \
-		&& command -v nc >/dev/null && command -v apt-ftparchive >/dev/null && command -v ssh >/dev/null \
-		&& command -v ssh-keygen >/dev/null && command -v useradd >/dev/null && command -v gpg >/dev/null; then exit 0; fi; \
+		&& command -v apt-ftparchive >/dev/null && command -v ssh >/dev/null \
+		&& command -v ssh-keygen >/dev/null && command -v useradd >/dev/null && command -v gpg >/dev/null \
+		&& command -v chronyd >/dev/null && command -v ip >/dev/null; then exit 0; fi; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	suite=""; \
 	if dpkg-query -W -f='$${Version}' qemu-utils 2>/dev/null | grep -q bpo12; then \

@@ -1,32 +1,39 @@
 //! `piprep validate`: every finding of an inventory, as text or JSON.
 
-use super::{Ctx, image_findings, open_base};
+use super::{Ctx, image_findings};
 use crate::cli::ValidateArgs;
 use crate::config::{Config, Finding};
 use crate::error::{Error, Result};
+use crate::image::BaseImage;
+use crate::source::decompress::is_xz;
+use crate::source::{Fetcher, Spec};
 
 /// The image checks, when the base image is at hand: `--image`, or `[image]`
-/// when it is a local raw image or already cached (validate never downloads
-/// or decompresses on its own). Says on stderr when they were skipped.
+/// when it is a local raw image or already cached (validate never downloads,
+/// decompresses or hashes an image on its own). Says on stderr when they were
+/// skipped.
 fn image_checks(ctx: &Ctx, cfg: &Config, args: &ValidateArgs) -> Result<Vec<Finding>> {
-    if let Some(flag) = args.image.as_deref() {
-        return Ok(image_findings(cfg, &open_base(ctx, Some(cfg), Some(flag))?));
-    }
-    let local = match cfg.image_spec() {
-        Ok(Some(crate::source::Spec::Path { path, .. })) => {
-            !crate::source::decompress::is_xz(&path).unwrap_or(true)
-        }
-        Ok(Some(_)) => true,
-        _ => false,
+    let explicit = args.image.is_some();
+    let spec = match args.image.as_deref() {
+        Some(p) => Some(Spec::from_flag(p)),
+        None => cfg.image_spec().ok().flatten(),
     };
-    let offline = Ctx {
-        config: ctx.config.clone(),
-        cache_dir: ctx.cache_dir.clone(),
+    let at_hand = match &spec {
+        Some(Spec::Path { path, .. }) => explicit || !is_xz(path).unwrap_or(true),
+        Some(_) => true,
+        None => false,
+    };
+    let fetcher = Fetcher {
+        offline: ctx.offline || !explicit,
         quiet: true,
-        offline: true,
+        ..ctx.fetcher()
     };
-    match local.then(|| open_base(&offline, Some(cfg), None)) {
+    let opened = spec
+        .filter(|_| at_hand)
+        .map(|spec| fetcher.fetch(&spec).and_then(|b| BaseImage::open(&b.raw)));
+    match opened {
         Some(Ok(base)) => Ok(image_findings(cfg, &base)),
+        Some(Err(e)) if explicit => Err(e),
         _ => {
             if !ctx.quiet && cfg.inventory.kubernetes.is_some() {
                 eprintln!(

@@ -157,6 +157,28 @@ mod tests {
     }
 
     #[test]
+    fn the_seed_mount_argument_is_piprep_s_own() {
+        use crate::render::cloudinit::seed_mount_token;
+        let mut perm = cg();
+        perm.push(seed_mount_token("/boot/firmware"));
+        let once = edit(BOOKWORM, &perm, &[], &[]).unwrap();
+        assert_eq!(edit(&once, &perm, &[], &[]).unwrap(), once);
+        // Another mount point replaces it; a firstrun bake removes it.
+        perm.pop();
+        perm.push(seed_mount_token("/boot"));
+        let moved = edit(&once, &perm, &[], &[]).unwrap();
+        assert_eq!(moved.matches("systemd.set_credential").count(), 1);
+        assert!(moved.contains(&seed_mount_token("/boot")), "{moved}");
+        let firstrun = edit(&moved, &cg(), &hook_tokens("/boot/firmware"), &[]).unwrap();
+        assert!(!firstrun.contains("set_credential"), "{firstrun}");
+        // Raspberry Pi OS's scripts grep the line for these substrings.
+        let t = seed_mount_token("/boot/firmware");
+        for word in ["firstboot", "splash", "resize", "quiet", "init="] {
+            assert!(!t.contains(word), "{word}");
+        }
+    }
+
+    #[test]
     fn refuses_a_foreign_hook() {
         let line =
             "root=PARTUUID=1-02 systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot";
