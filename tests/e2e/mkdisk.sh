@@ -40,7 +40,8 @@
 #   trixie-2025-10  FAT -s 4; no seed files on the boot partition (unseeded)
 #   trixie-2026  FAT -s 1; pi-gen's template seed files; uid 1000 has
 #                /usr/sbin/nologin (pi-gen since 2026-04); the boot partition
-#                is mounted 20 s late (a slow card)
+#                is mounted late (a slow card): after cloud-init's first stage,
+#                unless the image orders that stage after the mount
 #   trixie-online  as trixie-2026 without the late mount
 #
 # A test harness unit powers the VM off once the first-boot work is done,
@@ -206,7 +207,30 @@ EOF
 		cp "$rpi/seed/meta-data" "$rpi/seed/user-data" "$rpi/seed/network-config" "$boot/"
 	fi
 	if [ "$scenario" = trixie-2026 ]; then
-		# A slow card: the boot partition is mounted 20 s into the boot.
+		# A slow card: the boot partition is mounted after cloud-init's first
+		# stage has run, the worst case of the race (under TCG cloud-init
+		# starts so late that a fixed delay would lose it) -- unless the image
+		# orders that stage after the mount (Raspberry Pi's drop-in, or
+		# piprep's), when waiting for it would deadlock: then 20 s late.
+		cat >"$root/usr/local/lib/e2e-slow-bootfs" <<'SCRIPT'
+#!/bin/sh
+if systemctl show -P After cloud-init-local.service | tr ' ' '\n' | grep -qx boot-firmware.mount; then
+	echo "e2e-slow-bootfs: cloud-init waits for the boot partition, which is mounted 20 s late"
+	sleep 20
+	exit 0
+fi
+echo "e2e-slow-bootfs: nothing orders cloud-init after the boot partition: it is mounted after cloud-init's first stage"
+n=0
+while [ "$n" -lt 600 ]; do
+	case "$(systemctl show -P ActiveState cloud-init-local.service)" in active | failed) break ;; esac
+	# No start job left (its conditions failed): it will not run this boot.
+	systemctl list-jobs --no-legend 2>/dev/null | grep -q 'cloud-init-local\.service' || break
+	sleep 1
+	n=$((n + 1))
+done
+echo "e2e-slow-bootfs: cloud-init's first stage ended after $n s; mounting the boot partition"
+SCRIPT
+		chmod 0755 "$root/usr/local/lib/e2e-slow-bootfs"
 		cat >"$root/etc/systemd/system/e2e-slow-bootfs.service" <<'UNIT'
 [Unit]
 Description=e2e harness: the boot partition is mounted late (a slow card)
@@ -214,7 +238,7 @@ DefaultDependencies=no
 
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'echo "e2e-slow-bootfs: the boot partition is mounted in 20 s"; sleep 20'
+ExecStart=/usr/local/lib/e2e-slow-bootfs
 StandardOutput=journal+console
 UNIT
 		mkdir -p "$root/etc/systemd/system/boot-firmware.mount.d"

@@ -100,10 +100,14 @@ part_start() { sfdisk --json "$1" | python3 -c "import json,sys; print(json.load
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # The scenario's LAN: namespace $ns with bridge br0 (10.1.1.1 gateway and
-# time server, 10.1.1.100 repositories) and the guest's tap0 on it.
+# time server, 10.1.1.100 repositories) and the guest's tap0 on it. The name
+# carries this run's process id, so runs side by side never share one; those
+# of runs that are gone are removed first.
 lan_up() { # name
-	ns="piprep-e2e-$1"
-	ip netns del "$ns" 2>/dev/null || true
+	for old in $(ip netns list | sed -n 's/^\(piprep-e2e-[^ ]*-\([0-9]*\)\)\( .*\)\{0,1\}$/\1:\2/p'); do
+		kill -0 "${old#*:}" 2>/dev/null || ip netns del "${old%:*}" 2>/dev/null || true
+	done
+	ns="piprep-e2e-$1-$$"
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 	ip -n "$ns" link add br0 type bridge
