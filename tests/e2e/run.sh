@@ -11,7 +11,8 @@
 #                          cloud-init installed but unseeded (piprep turns it off)
 #   trixie-2026            cloud-init backend (seeded templates replaced); first
 #                          user with /usr/sbin/nologin, FAT with 1-sector
-#                          clusters, the boot partition mounted 20 s late
+#                          clusters, the boot partition mounted after
+#                          cloud-init's first stage (a slow card)
 #   bookworm-online        as bookworm, as Raspberry Pi OS Lite ships: no
 #                          chrony or ufw, systemd-timesyncd; piprep-setup
 #                          installs them from the test's apt repository once a
