@@ -36,7 +36,17 @@ const STUBS: &[(&str, &str)] = &[
     ("sysctl", ":"),
     ("swapoff", ":"),
     ("dphys-swapfile", ":"),
-    ("ssh-keygen", ":"),
+    // A healthy node's keys: a private key's public half is its .pub
+    // file, and sshd serves the keys it has.
+    (
+        "ssh-keygen",
+        "[ \"$1 $2\" != '-y -f' ] || cat \"$3.pub\" 2>/dev/null",
+    ),
+    // `ssh-keyscan -T SECS -t KIND HOST`, as the scripts call it.
+    (
+        "ssh-keyscan",
+        "sed \"s/^/$5 /\" \"/etc/ssh/ssh_host_$4_key.pub\" 2>/dev/null",
+    ),
     ("apt-get", ":"),
     (
         "ufw",
@@ -120,6 +130,7 @@ impl Sandbox {
             .unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
+        make_devices(&root);
         Sandbox { root }
     }
 
@@ -128,7 +139,7 @@ impl Sandbox {
         for e in std::fs::read_dir(&self.root).unwrap() {
             let e = e.unwrap();
             let n = e.file_name();
-            if !["bin", "lib", "lib64", "usr", "sbin"].contains(&n.to_str().unwrap()) {
+            if !["bin", "lib", "lib64", "usr", "sbin", "dev"].contains(&n.to_str().unwrap()) {
                 let p = e.path();
                 if p.is_dir() {
                     std::fs::remove_dir_all(&p).unwrap();
@@ -157,7 +168,8 @@ impl Sandbox {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
     }
 
-    /// Run `args` (a program inside the chroot) as root there, bounded in time.
+    /// Run `args` (a program inside the chroot) as root there, bounded in
+    /// time: a script still running after a minute is a failure.
     pub fn run(&self, args: &[&str]) -> Output {
         let mut c = if is_root() {
             Command::new("timeout")
@@ -166,17 +178,47 @@ impl Sandbox {
             c.args(["-r", "timeout"]);
             c
         };
-        c.args(["60", "chroot"])
+        let o = c
+            .args(["60", "chroot"])
             .arg(&self.root)
             .args(args)
             .env_clear()
             .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
             .output()
-            .unwrap()
+            .unwrap();
+        assert_ne!(
+            o.status.code(),
+            Some(124),
+            "{args:?} was still running after 60 s in the sandbox:\n{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        o
     }
 
     pub fn exists(&self, path: &str) -> bool {
         self.root.join(path.trim_start_matches('/')).exists()
+    }
+}
+
+/// /dev/null, /dev/zero and /dev/urandom: without them every `2>/dev/null`
+/// fails and skips its command, and the scripts take paths no node takes.
+/// Device nodes need root; in a user namespace, plain files stand in.
+fn make_devices(root: &Path) {
+    let dev = root.join("dev");
+    std::fs::create_dir_all(&dev).unwrap();
+    for (name, minor) in [("null", "3"), ("zero", "5"), ("urandom", "9")] {
+        let p = dev.join(name);
+        let made = is_root()
+            && Command::new("mknod")
+                .args(["-m", "666"])
+                .arg(&p)
+                .args(["c", "1", minor])
+                .status()
+                .is_ok_and(|s| s.success());
+        if !made {
+            std::fs::write(&p, "").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        }
     }
 }
 
