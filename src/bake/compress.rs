@@ -37,7 +37,9 @@ pub fn xz(src: &File, len: u64, dst: &Path) -> Result<String> {
         .check(Check::Crc64)
         .encoder()
         .map_err(|e| Error::internal(format!("cannot start the xz encoder: {e}")))?;
-    let file = File::create(dst).map_err(|e| Error::output_io(dst, "cannot create", &e))?;
+    // The image inside carries the node's secrets.
+    let file = crate::io::atomic::create_new(dst, crate::io::atomic::Holds::Secret)
+        .map_err(|e| Error::output_io(dst, "cannot create", &e))?;
     let mut enc = XzEncoder::new_stream(
         HashingWriter {
             file,

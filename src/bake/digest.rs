@@ -148,7 +148,11 @@ impl BaseDigest {
                 };
                 if std::fs::create_dir_all(memo.parent().expect("memo has a parent")).is_ok() {
                     let json = serde_json::to_string(&m).expect("json");
-                    let _ = crate::io::atomic::write_atomic(memo, json.as_bytes());
+                    let _ = crate::io::atomic::write_atomic(
+                        memo,
+                        json.as_bytes(),
+                        crate::io::atomic::Holds::Public,
+                    );
                 }
                 r
             }

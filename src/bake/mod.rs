@@ -68,7 +68,7 @@ pub fn run(
     opts: &Options,
 ) -> (Vec<(String, Result<Outcome>)>, Result<()>) {
     let mut results: Vec<(String, Result<Outcome>)> = Vec::new();
-    if let Err(e) = prepare_out_dir(&opts.out_dir) {
+    if let Err(e) = prepare_out_dir(&opts.out_dir, opts.quiet) {
         return (Vec::new(), Err(e));
     }
     let _lock = match lock_out_dir(&opts.out_dir, opts.quiet) {
@@ -83,7 +83,10 @@ pub fn run(
             opts.out_dir.display()
         );
     }
-    let mut manifest = Manifest::load(&opts.out_dir);
+    let on_disk = Manifest::read(&opts.out_dir);
+    let mut manifest = on_disk
+        .clone()
+        .unwrap_or_else(|| Manifest::load(&opts.out_dir));
     let mut todo: Vec<&NodePlan> = Vec::new();
     for p in plans {
         let img = opts.out_dir.join(format!("{}.img", p.name));
@@ -124,6 +127,23 @@ pub fn run(
             ));
         }
     }
+    // Only what piprep made is replaced (or what --force hands over).
+    let names: Vec<&str> = todo.iter().map(|p| p.name.as_str()).collect();
+    let foreign = out_dir::foreign_outputs(&opts.out_dir, on_disk.as_ref(), &names);
+    if !foreign.is_empty() && !opts.force {
+        return (
+            results,
+            Err(Error::output(format!(
+                "{}: piprep did not make {}, and will not replace them; move them away, choose another --out, or pass --force to replace them",
+                opts.out_dir.display(),
+                foreign.join("; ")
+            ))),
+        );
+    }
+    let retracted = manifest.nodes.clone();
+    if let Err(e) = manifest.retract(&opts.out_dir, &names) {
+        return (results, Err(e));
+    }
     let time = match fat_time(base) {
         Ok(t) => t,
         Err(e) => return (results, Err(e)),
@@ -159,14 +179,24 @@ pub fn run(
                 manifest.nodes.insert(name.clone(), b.entry.clone());
                 results.push((name, Ok(Outcome::Baked(Box::new(b)))));
             }
-            Err(e) => results.push((name, Err(e))),
+            Err(e) => {
+                // Not baked, so its image was never replaced: listed again.
+                if let Some(old) = retracted.get(&name) {
+                    manifest.nodes.insert(name.clone(), old.clone());
+                }
+                results.push((name, Err(e)))
+            }
         }
     }
     if let Some(text) = &opts.known_hosts
         && results.iter().any(|(_, r)| r.is_ok())
     {
         let path = opts.out_dir.join(outputs::KNOWN_HOSTS);
-        if let Err(e) = crate::io::atomic::write_atomic(&path, text.as_bytes()) {
+        if let Err(e) = crate::io::atomic::write_atomic(
+            &path,
+            text.as_bytes(),
+            crate::io::atomic::Holds::Public,
+        ) {
             return (results, Err(Error::output_io(&path, "cannot write", &e)));
         }
     }

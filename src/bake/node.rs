@@ -5,8 +5,8 @@
 //! same pass) or alone by `write` (clone, then the edit); `finish` writes the
 //! .bmap (and .xz) and renames everything into place.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -149,14 +149,10 @@ impl SyncedImage {
     }
 }
 
-/// Create the node's (empty) temporary image.
+/// Create the node's (empty) temporary image: 0600, for it carries the
+/// node's private host key and password hash.
 pub fn create(p: &Prepared) -> Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(&p.tmp)
+    crate::io::atomic::create_new(&p.tmp, crate::io::atomic::Holds::Secret)
         .map_err(|e| Error::output_io(&p.tmp, "cannot create", &e))
 }
 
@@ -230,6 +226,7 @@ pub fn finish(job: &Job, mut p: Prepared, w: SyncedImage, sha: Option<String>) -
     crate::io::atomic::write_synced(
         &bmap_tmp,
         bmap::to_xml(base.len, digest::BLOCK, &ranges).as_bytes(),
+        crate::io::atomic::Holds::Public,
     )
     .map_err(|e| Error::output_io(&bmap_tmp, "cannot write", &e))?;
 

@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 use crate::source::Identity;
 
 pub const MANIFEST: &str = "manifest.json";
+/// The manifest's format tag.
+const FORMAT: &str = "piprep-manifest/1";
 pub const SUMS: &str = "SHA256SUMS";
 /// Every node's pinned SSH host key, for ssh and `piprep status`.
 pub const KNOWN_HOSTS: &str = "known_hosts";
@@ -52,18 +54,36 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// The manifest in `dir`, or an empty one (also when unreadable: it is
-    /// rebuilt from what this bake produces).
+    /// The manifest in `dir`, or an empty one (also when it is not
+    /// piprep's: `foreign_outputs` refuses to replace such a file).
     pub fn load(dir: &Path) -> Manifest {
-        std::fs::read_to_string(dir.join(MANIFEST))
+        Manifest::read(dir).unwrap_or_else(|| Manifest {
+            format: FORMAT.into(),
+            piprep_version: env!("CARGO_PKG_VERSION").into(),
+            base: Identity::default(),
+            nodes: BTreeMap::new(),
+        })
+    }
+
+    /// piprep's manifest in `dir`, if there is one.
+    pub fn read(dir: &Path) -> Option<Manifest> {
+        crate::io::input::read_text(&dir.join(MANIFEST), crate::io::input::TEXT_CAP)
             .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_else(|| Manifest {
-                format: "piprep-manifest/1".into(),
-                piprep_version: env!("CARGO_PKG_VERSION").into(),
-                base: Identity::default(),
-                nodes: BTreeMap::new(),
-            })
+            .and_then(|t| serde_json::from_str::<Manifest>(&t).ok())
+            .filter(|m| m.format.starts_with("piprep-manifest/"))
+    }
+
+    /// Take `nodes` out of manifest.json and SHA256SUMS before their images
+    /// are replaced, so that at every moment of a bake (killed or not)
+    /// `sha256sum -c SHA256SUMS` passes: it never lists an image that is
+    /// being replaced. No-op when none of them is listed.
+    pub fn retract(&mut self, dir: &Path, nodes: &[&str]) -> Result<()> {
+        let before = self.nodes.len();
+        self.nodes.retain(|n, _| !nodes.contains(&n.as_str()));
+        if self.nodes.len() == before {
+            return Ok(());
+        }
+        self.save(dir)
     }
 
     /// Drop entries whose image is gone, then write manifest and SHA256SUMS.
@@ -102,6 +122,6 @@ impl Manifest {
 
 /// Replace `path` atomically (see `io::atomic`), as an output error.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    crate::io::atomic::write_atomic(path, text.as_bytes())
+    crate::io::atomic::write_atomic(path, text.as_bytes(), crate::io::atomic::Holds::Public)
         .map_err(|e| Error::output_io(path, "cannot write", &e))
 }

@@ -7,6 +7,9 @@ use crate::config::plan::NodePlan;
 use crate::error::{Error, Result};
 use crate::image::BaseImage;
 
+/// The scratch directory's name, before the process id.
+pub const SCRATCH_PREFIX: &str = ".reproducibility-check.";
+
 /// Bake the nodes again into a scratch directory and compare sha256 values.
 pub fn check_reproducible(
     base: &BaseImage,
@@ -18,11 +21,11 @@ pub fn check_reproducible(
 ) -> Result<()> {
     let guard = crate::interrupt::TempPath::new(
         opts.out_dir
-            .join(format!(".reproducibility-check.{}", std::process::id())),
+            .join(format!("{SCRATCH_PREFIX}{}", std::process::id())),
     );
     let scratch = guard.path().to_path_buf();
-    std::fs::create_dir_all(&scratch)
-        .map_err(|e| Error::output_io(&scratch, "cannot create", &e))?;
+    // Marked as piprep's, so a later bake may remove it if this one is killed.
+    crate::io::owned::claim_dir(&scratch).map_err(Error::output)?;
     let again = bake_parallel(
         base,
         todo,

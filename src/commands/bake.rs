@@ -4,13 +4,15 @@ use super::{Ctx, load_base, load_plans_noting};
 use crate::bake;
 use crate::cli::BakeArgs;
 use crate::error::{Error, Result};
+use crate::host_keys::store::Missing;
 
 /// The bake's own way around a full or read-only output filesystem.
 pub const OUT_FIX: &str = "choose another --out directory";
 
 pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
     let quiet = ctx.quiet;
-    let (cfg, plans, new_keys) = load_plans_noting(ctx)?;
+    let pins = super::pins_in(&args.out);
+    let (cfg, plans, new_keys) = load_plans_noting(ctx, Missing::Make { pins: Some(&pins) })?;
     let chosen = cfg.select(&plans, &args.nodes, args.all)?;
     let base = load_base(ctx, Some(&cfg), args.image.as_deref())?;
     let opts = bake::Options {

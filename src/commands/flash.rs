@@ -7,11 +7,13 @@ use crate::bake;
 use crate::cli::FlashArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::host_keys::store::Missing;
 
 /// The images `flash --node` should write: out/NODE.img, re-baked when
 /// missing or when its stamp does not match the current plan and base.
 fn node_images(ctx: &Ctx, args: &FlashArgs, nodes: &[String]) -> Result<Vec<PathBuf>> {
-    let (cfg, plans) = load_plans(ctx)?;
+    let pins = super::pins_in(&args.out);
+    let (cfg, plans) = load_plans(ctx, Missing::Make { pins: Some(&pins) })?;
     let selected = cfg.select(&plans, nodes, false)?;
     let base = load_base(ctx, Some(&cfg), args.image.as_deref())?;
     let opts = bake::Options {

@@ -9,7 +9,8 @@ use crate::config::Config;
 use crate::config::plan::NodePlan;
 use crate::error::{Error, Kind, Result};
 use crate::fleet::{export as fx, status as st};
-use crate::host_keys::{known_hosts, store};
+use crate::host_keys::known_hosts;
+use crate::host_keys::store::{self, Missing};
 
 use crate::bake::outputs::KNOWN_HOSTS;
 
@@ -24,7 +25,7 @@ pub fn known_hosts_text(plans: &[NodePlan]) -> String {
 }
 
 pub fn known_hosts_cmd(ctx: &Ctx, args: &KnownHostsArgs) -> Result<()> {
-    let (_, plans) = load_plans(ctx)?;
+    let (_, plans) = load_plans(ctx, Missing::Refuse)?;
     let all: Vec<&NodePlan> = plans.iter().collect();
     let ours = if args.hashed {
         let salts = (0..known_hosts::salts_needed(&all))
@@ -51,9 +52,17 @@ pub fn known_hosts_cmd(ctx: &Ctx, args: &KnownHostsArgs) -> Result<()> {
             ssh.join("known_hosts")
         }
     };
-    let existing = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+    // A link stays a link: the file it points to is the one replaced, with
+    // its mode as it was.
+    let file = crate::io::atomic::resolve_links(&file)
+        .map_err(|e| Error::output_io(&file, "cannot follow the link", &e))?;
+    let (existing, mode) = match crate::io::input::read(&file, crate::io::input::TEXT_CAP) {
+        Ok(b) => {
+            use std::os::unix::fs::MetadataExt;
+            let mode = std::fs::metadata(&file).map_or(0o600, |m| m.mode() & 0o7777);
+            (b, mode)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), 0o600),
         Err(e) => return Err(Error::output_io(&file, "cannot read", &e)),
     };
     let hosts: Vec<String> = plans
@@ -61,10 +70,8 @@ pub fn known_hosts_cmd(ctx: &Ctx, args: &KnownHostsArgs) -> Result<()> {
         .flat_map(|p| [p.name.clone(), p.address.to_string()])
         .collect();
     let (text, replaced) = known_hosts::merge(&existing, &hosts, &ours);
-    crate::io::atomic::write_atomic(&file, text.as_bytes())
+    crate::io::atomic::replace_keeping_mode(&file, &text, mode)
         .map_err(|e| Error::output_io(&file, "cannot write", &e))?;
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
     if !ctx.quiet {
         eprintln!(
             "{}: {} lines for {} nodes written, {replaced} stale lines replaced",
@@ -95,7 +102,7 @@ pub fn rekey(ctx: &Ctx, args: &RekeyArgs) -> Result<()> {
 }
 
 pub fn export(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
-    let (_, plans) = load_plans(ctx)?;
+    let (_, plans) = load_plans(ctx, Missing::Skip)?;
     let all: Vec<&NodePlan> = plans.iter().collect();
     let kh = std::path::absolute(args.out.join(KNOWN_HOSTS))
         .unwrap_or_else(|_| args.out.join(KNOWN_HOSTS));
@@ -135,7 +142,7 @@ fn address_map(args: &StatusArgs) -> Result<Vec<(String, String, Option<u16>)>> 
 }
 
 pub fn status(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
-    let (cfg, plans) = load_plans(ctx)?;
+    let (cfg, plans) = load_plans(ctx, Missing::Skip)?;
     let chosen = if args.node.is_empty() && !args.all {
         plans.iter().collect()
     } else {

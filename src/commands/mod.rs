@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::config::plan::NodePlan;
 use crate::config::{Config, Severity};
 use crate::error::{Error, Result};
+use crate::host_keys::store::Missing;
 use crate::image::BaseImage;
 use crate::source::cache::Cache;
 use crate::source::{Fetcher, Identity, Spec, identity};
@@ -59,19 +60,30 @@ fn warn_findings(findings: &[crate::config::Finding], quiet: bool) {
     }
 }
 
-/// The inventory and every node's plan, its warnings printed once.
-fn load_plans(ctx: &Ctx) -> Result<(Config, Vec<NodePlan>)> {
-    load_plans_noting(ctx).map(|(cfg, plans, _)| (cfg, plans))
+/// The inventory and every node's plan, its warnings printed once; the
+/// host keys as `keys` says (only bake, render and rekey make them).
+fn load_plans(ctx: &Ctx, keys: Missing) -> Result<(Config, Vec<NodePlan>)> {
+    load_plans_noting(ctx, keys).map(|(cfg, plans, _)| (cfg, plans))
 }
 
 /// `load_plans`, with the host keys made now (`node: fingerprint`).
-fn load_plans_noting(ctx: &Ctx) -> Result<(Config, Vec<NodePlan>, Vec<String>)> {
+fn load_plans_noting(ctx: &Ctx, keys: Missing) -> Result<(Config, Vec<NodePlan>, Vec<String>)> {
     let cfg = Config::load(&ctx.config)?;
     let (mut plans, findings) = cfg.plans()?;
     warn_findings(&findings, ctx.quiet);
     crate::source::repo_key::resolve(&mut plans, &ctx.cache_dir, ctx.offline, ctx.quiet)?;
-    let new = crate::host_keys::store::ensure(&cfg, &mut plans)?;
+    let new = crate::host_keys::store::ensure(&cfg, &mut plans, keys)?;
     Ok((cfg, plans, new))
+}
+
+/// The known_hosts a bake into `out` wrote (empty when none): the pins that
+/// new keys must not silently replace.
+fn pins_in(out: &Path) -> String {
+    crate::io::input::read_text(
+        &out.join(crate::bake::outputs::KNOWN_HOSTS),
+        crate::io::input::TEXT_CAP,
+    )
+    .unwrap_or_default()
 }
 
 /// The raw base image for a command: `--image` (URL or path) or `[image]`,

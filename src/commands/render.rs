@@ -7,12 +7,16 @@ use std::path::{Component, Path};
 use super::{Ctx, load_base, load_plans};
 use crate::cli::RenderArgs;
 use crate::error::{Error, Result};
+use crate::host_keys::store::Missing;
+use crate::io::atomic::{Holds, write_atomic};
 use crate::render::setup::RootFile;
 use crate::render::{self, Target};
 
 pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
     let quiet = ctx.quiet;
-    let (cfg, plans) = load_plans(ctx)?;
+    // The pins of a bake into the default `out`, if there was one.
+    let pins = super::pins_in(Path::new("out"));
+    let (cfg, plans) = load_plans(ctx, Missing::Make { pins: Some(&pins) })?;
     let plan = cfg.select(&plans, std::slice::from_ref(&args.node), false)?[0];
     let target = match &args.image {
         Some(p) => Target::of_base(&load_base(ctx, Some(&cfg), Some(p))?, cfg.init_mode()),
@@ -27,7 +31,11 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
         ),
     };
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).map_err(|e| Error::output_io(dir, "cannot create", &e))?;
+        // Files here hold secrets (user-data, host keys): a directory of
+        // piprep's own, 0700, which it may later replace.
+        crate::io::owned::claim_dir(dir).map_err(|why| {
+            Error::output(format!("render --out: {why}")).context(format!("node {}", plan.name))
+        })?;
         let cmd_name = if r.cmdline.is_some() {
             "cmdline.txt"
         } else {
@@ -38,34 +46,23 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
         } else {
             r.cmdline_added.join(" ") + "\n"
         };
-        let mut all = vec![(cmd_name.to_string(), cmd_body.into_bytes(), false)];
+        let mut all = vec![(cmd_name.to_string(), cmd_body.into_bytes(), Holds::Public)];
         if let (None, Some(block)) = (&r.cmdline, &r.config_added) {
             all.push((
                 "config.txt.append".into(),
                 block.clone().into_bytes(),
-                false,
+                Holds::Public,
             ));
         }
         all.extend(
             r.files
                 .iter()
-                .map(|f| (f.name.clone(), f.content.clone(), f.secret)),
+                .map(|f| (f.name.clone(), f.content.clone(), f.holds())),
         );
-        for (name, content, secret) in all {
+        for (name, content, holds) in all {
             let p = dir.join(&name);
-            // Secrets (password hash, private host keys) for their owner only.
-            let mode = if secret { 0o600 } else { 0o644 };
-            let write = || -> std::io::Result<()> {
-                use std::os::unix::fs::OpenOptionsExt;
-                let _ = std::fs::remove_file(&p);
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(mode)
-                    .open(&p)?;
-                f.write_all(&content)
-            };
-            write().map_err(|e| Error::output_io(&p, "cannot write", &e))?;
+            write_atomic(&p, &content, holds)
+                .map_err(|e| Error::output_io(&p, "cannot write", &e))?;
         }
         let tree = dir.join("rootfs");
         write_tree(&tree, &r.rootfs)?;
@@ -120,9 +117,10 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
 
 /// The root-filesystem files as a tree under `tree` (`tree/etc/...`), with
 /// their modes, so a node's content can be diffed. A tree from an earlier
-/// render is replaced, so no file of an older plan lingers.
+/// render (in a directory piprep marked as its own) is replaced, so no file
+/// of an older plan lingers.
 fn write_tree(tree: &Path, files: &[RootFile]) -> Result<()> {
-    if tree.exists() {
+    if tree.symlink_metadata().is_ok() {
         std::fs::remove_dir_all(tree).map_err(|e| Error::output_io(tree, "cannot replace", &e))?;
     }
     for f in files {
@@ -141,10 +139,20 @@ fn write_tree(tree: &Path, files: &[RootFile]) -> Result<()> {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Error::output_io(parent, "cannot create", &e))?;
         }
-        std::fs::write(&p, &f.content).map_err(|e| Error::output_io(&p, "cannot write", &e))?;
+        // Created with its mode (no window at 0644), then set exactly,
+        // whatever the umask.
         let mode = u32::from_str_radix(f.mode, 8).unwrap_or(0o644);
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| Error::output_io(&p, "cannot set the mode of", &e))?;
+        let write = || -> std::io::Result<()> {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode & 0o700)
+                .open(&p)?;
+            out.write_all(f.content.as_bytes())?;
+            out.set_permissions(std::fs::Permissions::from_mode(mode))
+        };
+        write().map_err(|e| Error::output_io(&p, "cannot write", &e))?;
     }
     Ok(())
 }

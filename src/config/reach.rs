@@ -45,10 +45,32 @@ fn block(s: &str) -> Option<Ipv4Net> {
     })
 }
 
-/// Whether `f` gets through for at least one of its peers.
+/// Source addresses no packet from a client on the network ever carries:
+/// "this network" (0/8, with 0.0.0.0), loopback, multicast, the reserved
+/// block with the broadcast address, and the node's own address.
+fn never_clients(node: Ipv4Addr) -> Vec<Ipv4Net> {
+    let net = |a: [u8; 4], prefix| Ipv4Net {
+        network: Ipv4Addr::from(a),
+        prefix,
+    };
+    vec![
+        net([0, 0, 0, 0], 8),
+        net([127, 0, 0, 0], 8),
+        net([224, 0, 0, 0], 4),
+        net([240, 0, 0, 0], 4),
+        Ipv4Net::host(node),
+    ]
+}
+
+/// Whether `f` gets through for at least one of its peers; for incoming
+/// traffic, one that can really be a client.
 pub fn passes(rules: &[RuleSpec], default: Policy, f: &Flow) -> bool {
-    // Peers already decided by an earlier rule, allowed or not.
-    let mut decided: Vec<Ipv4Net> = Vec::new();
+    // Peers already decided by an earlier rule, allowed or not, and (for
+    // incoming traffic) the ones that can never send it.
+    let mut decided: Vec<Ipv4Net> = match f.dir {
+        Direction::In => never_clients(f.node),
+        _ => Vec::new(),
+    };
     for r in rules {
         if r.direction != f.dir || !r.covers_port(f.port, f.proto) {
             continue;
@@ -115,6 +137,21 @@ mod tests {
         assert!(ssh(&[], Policy::Allow));
         // Open only on loopback: not reachable from the network.
         assert!(!ssh(&[rule(Allow, "any", "127.0.0.1", "22")], d));
+        // Only from addresses no client has: loopback, this network,
+        // multicast, reserved and broadcast, the node itself.
+        for from in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "224.0.0.0/4",
+            "239.1.2.3",
+            "240.0.0.0/4",
+            "255.255.255.255",
+            "10.1.1.11",
+        ] {
+            assert!(!ssh(&[rule(Allow, from, "any", "22")], d), "{from}");
+        }
+        // ... but a block around the node holds other clients.
+        assert!(ssh(&[rule(Allow, "10.1.1.11/31", "any", "22")], d));
         // IPv6 only.
         assert!(!ssh(&[rule(Allow, "fd00::/8", "any", "22")], d));
         // One source denied, the rest allowed.

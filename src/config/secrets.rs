@@ -2,7 +2,6 @@
 //! `.piprep/secrets` beside the inventory), and what validation says about
 //! the files there. Making and reading the keys is `host_keys::store`.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::Config;
@@ -27,38 +26,56 @@ pub fn key_file(dir: &Path, node: &str, kind: &str) -> PathBuf {
     dir.join(node).join(format!("ssh_host_{kind}_key"))
 }
 
-/// Problems with the stored keys that validation reports: files that are
-/// missing beside others, unreadable, or readable by group or others.
+/// Why the secrets directory `dir`, or one of its node directories, cannot
+/// be trusted to hold private keys: not a real directory of this user's
+/// with no access for group or others. (None: absent, or private.)
+pub fn untrusted_dir(dir: &Path) -> Option<(String, String)> {
+    let m = std::fs::symlink_metadata(dir).ok()?;
+    if !m.file_type().is_symlink() && !m.is_dir() {
+        return Some((
+            "is not a directory".into(),
+            "move it away; piprep keeps the nodes' keys in a directory there".into(),
+        ));
+    }
+    let why = crate::io::input::not_private(&m)?;
+    let fix = if m.file_type().is_symlink() {
+        "replace the link with a directory of your own (mv the target's keys into it), mode 700"
+            .into()
+    } else if why.starts_with("belongs to") {
+        "copy the keys into a directory of your own, mode 700, and point [secrets] dir at it".into()
+    } else {
+        format!("chmod 700 {}", dir.display())
+    };
+    Some((why, fix))
+}
+
+/// Problems with the stored keys that validation reports: directories and
+/// key files that are not private, key files missing beside others or not
+/// the pair they claim to be.
 pub fn problems(dir: &Path, node: &str) -> Vec<(PathBuf, String, String)> {
     let node_dir = dir.join(node);
     let mut out = Vec::new();
-    let Ok(md) = std::fs::metadata(&node_dir) else {
+    for d in [dir, node_dir.as_path()] {
+        if let Some((why, fix)) = untrusted_dir(d) {
+            out.push((d.to_path_buf(), why, fix));
+            return out;
+        }
+    }
+    if std::fs::symlink_metadata(&node_dir).is_err() {
         return out; // nothing yet: the first bake makes the keys
-    };
-    if md.permissions().mode() & 0o077 != 0 {
-        out.push((
-            node_dir.clone(),
-            format!(
-                "is accessible to group or others (mode {:o})",
-                md.permissions().mode() & 0o777
-            ),
-            format!("chmod 700 {}", node_dir.display()),
-        ));
     }
     for kind in KINDS {
         let path = key_file(dir, node, kind);
-        match std::fs::metadata(&path) {
-            Err(_) => out.push((
+        if std::fs::symlink_metadata(&path).is_err() {
+            out.push((
                 path.clone(),
                 "is missing, so the node would get new keys and a new identity".into(),
                 format!("restore it from a backup, or run `piprep rekey {node}` to make new keys on purpose"),
-            )),
-            Ok(m) if m.permissions().mode() & 0o077 != 0 => out.push((
-                path.clone(),
-                format!("is readable by group or others (mode {:o})", m.permissions().mode() & 0o777),
-                format!("chmod 600 {}", path.display()),
-            )),
-            Ok(_) => {}
+            ));
+            continue;
+        }
+        if let Err((at, why, fix)) = crate::host_keys::store::check_key(dir, node, kind) {
+            out.push((at.unwrap_or(path), why, fix));
         }
     }
     out

@@ -62,16 +62,18 @@ impl SourceFile {
     }
 
     pub fn read_detailed(path: &Path) -> Result<Self, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|e| LoadError {
-            file: path.display().to_string(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read {}: {e}", path.display()),
-            fix: if e.kind() == std::io::ErrorKind::NotFound {
-                "create it (see README) or pass --config PATH".into()
-            } else {
-                "make it a readable UTF-8 text file".into()
-            },
+        let text = crate::io::input::read_text(path, crate::io::input::TEXT_CAP).map_err(|e| {
+            LoadError {
+                file: path.display().to_string(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read {}: {e}", path.display()),
+                fix: if e.kind() == std::io::ErrorKind::NotFound {
+                    "create it (see README) or pass --config PATH".into()
+                } else {
+                    "make it a readable UTF-8 text file".into()
+                },
+            }
         })?;
         Ok(SourceFile {
             name: path.display().to_string(),

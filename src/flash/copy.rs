@@ -105,11 +105,8 @@ fn open_target(t: &Destination) -> Result<(File, Option<TempPath>)> {
         }
         DestinationKind::File => {
             let temp = super::destination::temp_for(&t.path);
-            let f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(temp.path())
+            // The image carries the node's secrets: 0600.
+            let f = crate::io::atomic::create_new(temp.path(), crate::io::atomic::Holds::Secret)
                 .map_err(|e| Error::output_io(temp.path(), "cannot create", &e))?;
             Ok((f, Some(temp)))
         }

@@ -94,7 +94,7 @@ pub fn find_bmap(image: &Path, format: Format) -> Option<PathBuf> {
 }
 
 pub fn read_bmap(path: &Path) -> Result<Bmap> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::io::input::read_text(path, 64 << 20)
         .map_err(|e| Error::image(format!("cannot read {}: {e}", path.display())))?;
     crate::bmap::parse(&text).map_err(|e| Error::image(format!("{}: {e}", path.display())))
 }

@@ -107,6 +107,6 @@ pub fn ansible_yaml(plans: &[&NodePlan], known_hosts: &Path) -> String {
     format!(
         "# Ansible inventory of cluster {} (piprep export ansible --format yaml)\n{}",
         plans.first().map_or("", |p| p.cluster.as_str()),
-        serde_yaml_ng::to_string(&doc).expect("an inventory serialises")
+        crate::render::yaml::to_string(&doc)
     )
 }

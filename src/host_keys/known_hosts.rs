@@ -74,29 +74,72 @@ fn names_any(field: &str, hosts: &[String]) -> bool {
     })
 }
 
-/// `existing` without the lines for `hosts`, then `ours`. Comments, blank
-/// lines, `@cert-authority` and `@revoked` lines and every other host stay.
-/// Returns the text and how many lines were replaced.
-pub fn merge(existing: &str, hosts: &[String], ours: &str) -> (String, usize) {
-    let mut out = String::new();
-    let mut dropped = 0;
-    for line in existing.lines() {
+/// Whether the known_hosts `text` has a key line for any of `hosts`.
+pub fn pins(text: &str, hosts: &[String]) -> bool {
+    text.lines().any(|line| {
         let t = line.trim_start();
-        let stale = !t.is_empty()
-            && !t.starts_with('#')
+        !t.starts_with('#')
             && !t.starts_with('@')
             && t.split_whitespace()
                 .next()
-                .is_some_and(|f| names_any(f, hosts));
-        if stale {
-            dropped += 1;
-        } else {
-            out += line;
-            out.push('\n');
+                .is_some_and(|f| names_any(f, hosts))
+    })
+}
+
+/// `existing` with our `hosts` taken out, then `ours`. A line that names
+/// only our hosts goes; one that names others too keeps them, byte for byte
+/// (a CR, spacing, the key and comment). Comments, blank lines, markers
+/// (`@cert-authority`, `@revoked`) and every other line stay as they are.
+/// Returns the bytes and how many lines changed or went.
+pub fn merge(existing: &[u8], hosts: &[String], ours: &str) -> (Vec<u8>, usize) {
+    let mut out = Vec::with_capacity(existing.len() + ours.len());
+    let mut changed = 0;
+    let mut lines = existing.split_inclusive(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        match without_hosts(line, hosts) {
+            None => out.extend_from_slice(line),
+            Some(kept) => {
+                changed += 1;
+                out.extend_from_slice(&kept);
+            }
+        }
+        if lines.peek().is_none() && !out.is_empty() && !out.ends_with(b"\n") {
+            out.push(b'\n');
         }
     }
-    out += ours;
-    (out, dropped)
+    out.extend_from_slice(ours.as_bytes());
+    (out, changed)
+}
+
+/// `line` with our hosts removed from its host field: None when it names
+/// none of them (keep it as it is), an empty line's worth when it names
+/// only ours (drop it).
+fn without_hosts(line: &[u8], hosts: &[String]) -> Option<Vec<u8>> {
+    let start = line.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = &line[start..];
+    if rest.starts_with(b"#") || rest.starts_with(b"@") {
+        return None;
+    }
+    let end = rest
+        .iter()
+        .position(|b| b.is_ascii_whitespace())
+        .unwrap_or(rest.len());
+    let field = std::str::from_utf8(&rest[..end]).ok()?;
+    if field.starts_with("|1|") {
+        return names_any(field, hosts).then(Vec::new);
+    }
+    let (mine, others): (Vec<&str>, Vec<&str>) =
+        field.split(',').partition(|f| names_any(f, hosts));
+    if mine.is_empty() {
+        return None;
+    }
+    if others.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut kept = line[..start].to_vec();
+    kept.extend_from_slice(others.join(",").as_bytes());
+    kept.extend_from_slice(&rest[end..]);
+    Some(kept)
 }
 
 #[cfg(test)]
@@ -126,7 +169,8 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         let ours = "cp-1,10.1.1.11 ssh-ed25519 AAAAnew\n";
-        let (text, n) = merge(&existing, &hosts, ours);
+        let (text, n) = merge(existing.as_bytes(), &hosts, ours);
+        let text = String::from_utf8(text).unwrap();
         assert_eq!(n, 3);
         assert!(text.starts_with("# mine\nother.example ssh-ed25519 AAAAkeep\n"));
         assert!(!text.contains("stale"));
@@ -134,7 +178,19 @@ mod tests {
         assert!(text.contains("@revoked cp-1 ssh-rsa AAAArevoked\n"));
         assert!(text.ends_with(ours));
         // Merging again changes nothing but the replaced lines.
-        let (again, n2) = merge(&text, &hosts, ours);
-        assert_eq!((again, n2), (text.clone(), 1));
+        let (again, n2) = merge(text.as_bytes(), &hosts, ours);
+        assert_eq!((again, n2), (text.clone().into_bytes(), 1));
+    }
+
+    #[test]
+    fn merge_keeps_other_hosts_and_bytes() {
+        let hosts = vec!["cp-1".to_string(), "10.1.1.11".to_string()];
+        let existing = b"gw,10.1.1.11,router ssh-ed25519 AAAAgw  note\r\nother ssh-rsa AAAAx\r\nlast ssh-rsa AAAAy";
+        let (text, n) = merge(existing, &hosts, "cp-1 ssh-ed25519 AAAAnew\n");
+        assert_eq!(n, 1);
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "gw,router ssh-ed25519 AAAAgw  note\r\nother ssh-rsa AAAAx\r\nlast ssh-rsa AAAAy\ncp-1 ssh-ed25519 AAAAnew\n"
+        );
     }
 }

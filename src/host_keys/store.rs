@@ -5,7 +5,7 @@
 //! them on purpose. Directories are 0700, files 0600, and a `.gitignore`
 //! keeps the whole directory out of version control.
 
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use ssh_key::private::{Ed25519Keypair, PrivateKey};
@@ -41,45 +41,91 @@ fn to_host_key(kind: &str, key: &PrivateKey) -> Result<HostKey> {
     })
 }
 
-/// The stored key of `kind` for `node`, checked: readable by its owner
-/// only, a private key of that type, and its `.pub` (if any) its own.
+/// The largest key file piprep reads.
+const KEY_CAP: u64 = 64 << 10;
+
+/// The stored key of `kind` for `node`, checked: in private directories, a
+/// regular file (never followed through a link) of this user's readable by
+/// them only, a private key of that type, and its `.pub` (if any) its own.
 pub fn load(dir: &Path, node: &str, kind: &str) -> Result<Option<HostKey>> {
     let path = key_file(dir, node, kind);
-    let text = match std::fs::read_to_string(&path) {
+    check_key(dir, node, kind).map_err(|(at, why, fix)| {
+        Error::config(format!(
+            "node {node}: {} {why}; fix: {fix}",
+            at.unwrap_or(path).display()
+        ))
+    })
+}
+
+/// A problem found: (the path if not the key file, why, fix).
+type KeyProblem = (Option<std::path::PathBuf>, String, String);
+
+/// `load`'s checks; problems as (where, why, fix), for validation too.
+pub fn check_key(
+    dir: &Path,
+    node: &str,
+    kind: &str,
+) -> std::result::Result<Option<HostKey>, KeyProblem> {
+    let node_dir = dir.join(node);
+    for d in [dir, node_dir.as_path()] {
+        if let Some((why, fix)) = crate::config::secrets::untrusted_dir(d) {
+            return Err((Some(d.to_path_buf()), why, fix));
+        }
+    }
+    let path = key_file(dir, node, kind);
+    let restore = format!(
+        "restore it from a backup, or run `piprep rekey {node}` for new keys (the node's identity changes)"
+    );
+    let text = match crate::io::input::read_private(&path, KEY_CAP) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Error::config(format!(
-                "node {node}: cannot read its SSH host key {}: {e}; fix: restore it, or run `piprep rekey {node}` for new keys",
-                path.display()
-            )));
+        Err(e)
+            if e.kind() == std::io::ErrorKind::InvalidInput && e.to_string().contains("mode") =>
+        {
+            return Err((None, e.to_string(), format!("chmod 600 {}", path.display())));
         }
+        Err(e) => return Err((None, format!("cannot be read as a host key: {e}"), restore)),
     };
-    let bad = |why: String| {
-        Error::config(format!(
-            "node {node}: {} {why}; fix: restore it from a backup, or run `piprep rekey {node}` for new keys (the node's identity changes)",
-            path.display()
-        ))
-    };
-    let key = PrivateKey::from_openssh(&text)
-        .map_err(|e| bad(format!("is not an OpenSSH private key ({e})")))?;
+    let key = PrivateKey::from_openssh(&text).map_err(|e| {
+        (
+            None,
+            format!("is not an OpenSSH private key ({e})"),
+            restore.clone(),
+        )
+    })?;
     if key.algorithm().as_str() != format!("ssh-{kind}") || key.is_encrypted() {
-        return Err(bad(format!("is not an unencrypted {kind} key")));
+        return Err((None, format!("is not an unencrypted {kind} key"), restore));
     }
-    let host = to_host_key(kind, &key)?;
+    let host = to_host_key(kind, &key).map_err(|e| (None, e.message, restore.clone()))?;
     let pub_path = path.with_extension("pub");
-    if let Ok(p) = std::fs::read_to_string(&pub_path) {
-        let stored = PublicKey::from_openssh(p.trim())
-            .map_err(|e| bad(format!("has a .pub that is not a public key ({e})")))?;
-        if stored.key_data() != key.public_key().key_data() {
-            return Err(bad("has a .pub of another key".into()));
+    match crate::io::input::read_private(&pub_path, KEY_CAP) {
+        Ok(p) => {
+            let stored = PublicKey::from_openssh(p.trim()).map_err(|e| {
+                (
+                    None,
+                    format!("has a .pub that is not a public key ({e})"),
+                    restore.clone(),
+                )
+            })?;
+            if stored.key_data() != key.public_key().key_data() {
+                return Err((None, "has a .pub of another key".into(), restore));
+            }
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err((Some(pub_path), format!("cannot be read: {e}"), restore)),
     }
     Ok(Some(host))
 }
 
-/// Directory 0700 with a `.gitignore` of everything.
+/// Directory 0700 with a `.gitignore` of everything; an existing one must be
+/// private to this user.
 fn prepare(dir: &Path) -> Result<()> {
+    if let Some((why, fix)) = crate::config::secrets::untrusted_dir(dir) {
+        return Err(Error::config(format!(
+            "the secrets directory {} {why}, so it cannot hold the nodes' private keys; fix: {fix}",
+            dir.display()
+        )));
+    }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -90,6 +136,7 @@ fn prepare(dir: &Path) -> Result<()> {
         crate::io::atomic::write_atomic(
             &ignore,
             b"# SSH host keys of the nodes (piprep): never commit them.\n*\n",
+            crate::io::atomic::Holds::Public,
         )
         .map_err(|e| Error::output_io(&ignore, "cannot write", &e))?;
     }
@@ -109,77 +156,131 @@ fn lock(dir: &Path) -> Result<StoreLock> {
     Ok(StoreLock(f))
 }
 
-/// Write `key` for `node`: the private key and its `.pub`, both 0600.
-fn save(dir: &Path, node: &str, key: &HostKey) -> Result<()> {
+/// Write `keys` as `node`'s whole key set, all at once: into a new private
+/// directory beside the node's, which then takes its place in one rename
+/// (or one exchange, when keys are replaced), so a kill leaves the old set
+/// or the new one, never a new `.pub` beside an old private key.
+fn save(dir: &Path, node: &str, keys: &[HostKey]) -> Result<()> {
+    use crate::io::atomic::{Holds, write_synced};
     prepare(dir)?;
     let node_dir = dir.join(node);
+    let tmp = crate::interrupt::TempPath::new(crate::io::atomic::temp_beside(&node_dir));
+    let io = |e: std::io::Error| Error::output_io(tmp.path(), "cannot write", &e);
+    let _ = std::fs::remove_dir_all(tmp.path());
     std::fs::DirBuilder::new()
-        .recursive(true)
         .mode(0o700)
-        .create(&node_dir)
-        .map_err(|e| Error::output_io(&node_dir, "cannot create", &e))?;
-    let path = key_file(dir, node, &key.kind);
-    for (p, body) in [
-        (path.with_extension("pub"), format!("{}\n", key.public)),
-        (path.clone(), key.private.clone()),
-    ] {
-        let tmp = crate::io::atomic::temp_beside(&p);
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            std::io::Write::write_all(&mut f, body.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &p)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::output_io(&p, "cannot write", &e)
-        })?;
+        .create(tmp.path())
+        .map_err(io)?;
+    for key in keys {
+        let path = key_file(tmp.path(), "", &key.kind);
+        write_synced(&path, key.private.as_bytes(), Holds::Secret).map_err(io)?;
+        let public = format!("{}\n", key.public);
+        write_synced(
+            &path.with_extension("pub"),
+            public.as_bytes(),
+            Holds::Secret,
+        )
+        .map_err(io)?;
     }
-    crate::io::atomic::sync_parent(&path);
+    crate::io::atomic::sync_parent(&key_file(tmp.path(), "", "x"));
+    let swap = if node_dir.exists() {
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            tmp.path(),
+            rustix::fs::CWD,
+            &node_dir,
+            rustix::fs::RenameFlags::EXCHANGE,
+        )
+        .map_err(std::io::Error::from)
+    } else {
+        std::fs::rename(tmp.path(), &node_dir)
+    };
+    swap.map_err(|e| Error::output_io(&node_dir, "cannot put the new keys in place in", &e))?;
+    crate::io::atomic::sync_parent(&node_dir);
+    // After an exchange the old keys are in the temporary: dropped with it.
+    let _ = std::fs::remove_dir_all(tmp.path());
     Ok(())
 }
 
-/// Give every plan its host keys: stored ones, or new ones made and stored
-/// now. Returns `node: fingerprint` of each new key, for the bake to tell.
-pub fn ensure(cfg: &Config, plans: &mut [NodePlan]) -> Result<Vec<String>> {
+/// What a command may do about a node without stored keys.
+pub enum Missing<'a> {
+    /// Make them (bake, render), unless this known_hosts text (the bake's
+    /// `out/known_hosts`) already pins the node: its keys were lost, and new
+    /// ones would lock the user out of cards already flashed.
+    Make { pins: Option<&'a str> },
+    /// Refuse (known-hosts): only bake, render and rekey make keys.
+    Refuse,
+    /// Leave them unread (status, export): the command needs no keys.
+    Skip,
+}
+
+/// Give every plan its host keys: stored ones, or (see `Missing`) new ones
+/// made and stored now. Returns `node: fingerprint` of each new key, for
+/// the bake to tell.
+pub fn ensure(cfg: &Config, plans: &mut [NodePlan], missing: Missing) -> Result<Vec<String>> {
     let mut new = Vec::new();
     let dir = crate::config::secrets::dir(cfg);
-    let _lock = lock(&dir)?;
+    let _lock = match missing {
+        Missing::Make { .. } => Some(lock(&dir)?),
+        Missing::Refuse => None,
+        Missing::Skip => return Ok(new),
+    };
     for plan in plans.iter_mut() {
-        let mut keys = Vec::new();
-        for kind in KINDS {
-            let key = match load(&dir, &plan.name, kind)? {
-                Some(k) => k,
-                None => {
-                    let k = generate(&plan.name, kind)?;
-                    save(&dir, &plan.name, &k)?;
-                    new.push(format!("{}: {}", plan.name, fingerprint(&k)));
-                    k
-                }
-            };
-            keys.push(key);
+        let stored: Vec<Option<HostKey>> = KINDS
+            .iter()
+            .map(|kind| load(&dir, &plan.name, kind))
+            .collect::<Result<_>>()?;
+        if stored.iter().all(Option::is_some) {
+            plan.host_keys = stored.into_iter().flatten().collect();
+            continue;
         }
+        let pinned = |pins: &str| {
+            super::known_hosts::pins(pins, &[plan.name.clone(), plan.address.to_string()])
+        };
+        match missing {
+            Missing::Refuse => {
+                return Err(Error::config(format!(
+                    "node {}: no SSH host key in {} (a fresh clone?), and only `piprep bake`, `render` and `rekey` make keys; fix: restore {} from where the cards were baked, or bake the node (new cards, new identity)",
+                    plan.name,
+                    dir.display(),
+                    dir.display()
+                )));
+            }
+            Missing::Make { pins: Some(p) } if pinned(p) => {
+                return Err(Error::config(format!(
+                    "node {}: its SSH host key is gone from {}, but the fleet's known_hosts pins it, so its cards have that key; fix: restore {} from a backup, or run `piprep rekey {}` to make new keys on purpose (then re-flash the node)",
+                    plan.name,
+                    dir.display(),
+                    dir.display(),
+                    plan.name
+                )));
+            }
+            Missing::Make { .. } | Missing::Skip => {}
+        }
+        let keys = KINDS
+            .iter()
+            .map(|kind| generate(&plan.name, kind))
+            .collect::<Result<Vec<_>>>()?;
+        save(&dir, &plan.name, &keys)?;
+        new.extend(
+            keys.iter()
+                .map(|k| format!("{}: {}", plan.name, fingerprint(k))),
+        );
         plan.host_keys = keys;
     }
     Ok(new)
 }
 
-/// Replace `node`'s keys with new ones; returns them.
+/// Replace `node`'s keys with new ones, all at once; returns them.
 pub fn rekey(cfg: &Config, node: &str) -> Result<Vec<HostKey>> {
     let dir = crate::config::secrets::dir(cfg);
     let _lock = lock(&dir)?;
-    KINDS
+    let keys = KINDS
         .iter()
-        .map(|kind| {
-            let k = generate(node, kind)?;
-            save(&dir, node, &k)?;
-            Ok(k)
-        })
-        .collect()
+        .map(|kind| generate(node, kind))
+        .collect::<Result<Vec<_>>>()?;
+    save(&dir, node, &keys)?;
+    Ok(keys)
 }
 
 /// `SHA256:…`, as `ssh-keygen -lf` prints it.
@@ -204,7 +305,7 @@ mod tests {
             k.private
                 .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n")
         );
-        save(dir.path(), "cp-1", &k).unwrap();
+        save(dir.path(), "cp-1", std::slice::from_ref(&k)).unwrap();
         let back = load(dir.path(), "cp-1", "ed25519").unwrap().unwrap();
         assert_eq!(back, k);
         let f = key_file(dir.path(), "cp-1", "ed25519");

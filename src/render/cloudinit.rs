@@ -181,7 +181,7 @@ pub fn user_data(plan: &NodePlan, setup: &NodeSetup) -> String {
             .collect(),
         runcmd: run,
     };
-    let body = serde_yaml_ng::to_string(&cfg).expect("cloud-config serialises");
+    let body = super::yaml::to_string(&cfg);
     // Only piprep's own words in the comment: a value there could end it.
     format!(
         "#cloud-config\n# piprep {}, config hash {}\n{body}",
@@ -194,7 +194,7 @@ pub fn meta_data(plan: &NodePlan) -> String {
     let mut m = IndexMap::new();
     m.insert("instance-id", instance_id(plan));
     m.insert("local-hostname", plan.name.clone());
-    serde_yaml_ng::to_string(&m).expect("meta-data serialises")
+    super::yaml::to_string(&m)
 }
 
 #[derive(Serialize)]
@@ -261,12 +261,11 @@ pub fn network_config(plan: &NodePlan) -> String {
             optional: false,
         },
     );
-    serde_yaml_ng::to_string(&NetworkConfig {
+    super::yaml::to_string(&NetworkConfig {
         network: Network {
             version: 2,
             renderer: RENDERER,
             ethernets: eth,
         },
     })
-    .expect("network-config serialises")
 }

@@ -14,6 +14,7 @@ pub mod network;
 pub mod scripts;
 pub mod setup;
 pub mod shell;
+pub mod yaml;
 
 use crate::config::plan::NodePlan;
 use crate::contract::{SECRETS_FILE, STAMP_FILE, STAMP_FORMAT, Stamp, StampBase};
@@ -83,6 +84,16 @@ pub struct BootFile {
 }
 
 impl BootFile {
+    /// Whether the file holds a secret, whole or in part: then it is 0600
+    /// wherever piprep writes it.
+    pub fn holds(&self) -> crate::io::atomic::Holds {
+        if self.secret || !self.redact.is_empty() {
+            crate::io::atomic::Holds::Secret
+        } else {
+            crate::io::atomic::Holds::Public
+        }
+    }
+
     /// The content as it may be shown to a person.
     pub fn printable(&self) -> Vec<u8> {
         if self.secret {

@@ -110,7 +110,7 @@ impl Cache {
         std::fs::create_dir_all(&dir).map_err(|e| Error::output_io(&dir, "cannot create", &e))?;
         let m = dir.join("meta.json");
         let json = serde_json::to_string_pretty(meta).expect("json") + "\n";
-        crate::io::atomic::write_atomic(&m, json.as_bytes())
+        crate::io::atomic::write_atomic(&m, json.as_bytes(), crate::io::atomic::Holds::Public)
             .map_err(|e| Error::output_io(&m, "cannot write", &e))?;
         let img = self.image(&meta.sha256);
         std::fs::rename(tmp_image, &img)

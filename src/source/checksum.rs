@@ -90,17 +90,7 @@ pub fn expected_sha(path: &Path, given: Option<&str>) -> Result<Option<Expected>
 
 /// A small text file, refused past `cap` bytes (a checksum file is one line).
 pub fn read_capped(path: &Path, cap: u64) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(cap + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > cap {
-        return Err(std::io::Error::other(format!(
-            "longer than {cap} bytes; not a checksum file"
-        )));
-    }
-    Ok(text)
+    crate::io::input::read_text(path, cap)
 }
 
 pub fn valid_sha(s: &str) -> Option<String> {

@@ -49,7 +49,11 @@ pub fn remember(path: &Path, sha: &str, cache: &Path) {
 fn write_memo(memo: &Path, sha: &str) {
     // Remembering is an optimisation: failure to write the memo is not an error.
     if std::fs::create_dir_all(memo.parent().expect("memo has a parent")).is_ok() {
-        let _ = crate::io::atomic::write_atomic(memo, format!("{sha}\n").as_bytes());
+        let _ = crate::io::atomic::write_atomic(
+            memo,
+            format!("{sha}\n").as_bytes(),
+            crate::io::atomic::Holds::Public,
+        );
     }
 }
 

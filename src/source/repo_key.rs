@@ -38,11 +38,15 @@ fn store(cache_dir: &Path, url: &str, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(&dir).map_err(|e| Error::output_io(&dir, "cannot create", &e))?;
     let sha = hex::encode(Sha256::digest(bytes));
     let key = dir.join(format!("{sha}.key"));
-    crate::io::atomic::write_atomic(&key, bytes)
+    crate::io::atomic::write_atomic(&key, bytes, crate::io::atomic::Holds::Public)
         .map_err(|e| Error::output_io(&key, "cannot write", &e))?;
     let idx = index(cache_dir, url);
-    crate::io::atomic::write_atomic(&idx, format!("{sha}\n").as_bytes())
-        .map_err(|e| Error::output_io(&idx, "cannot write", &e))
+    crate::io::atomic::write_atomic(
+        &idx,
+        format!("{sha}\n").as_bytes(),
+        crate::io::atomic::Holds::Public,
+    )
+    .map_err(|e| Error::output_io(&idx, "cannot write", &e))
 }
 
 /// Give every plan's `[kubernetes]` key its bytes: a file key was read by

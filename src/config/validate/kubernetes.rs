@@ -279,17 +279,8 @@ fn key(c: &mut Checker, k: &KubernetesSection, repository: &str) -> Option<RepoK
     };
     let path = c.cfg.dir.join(file.get_ref());
     let at = c.at(file);
-    let read = std::fs::File::open(&path).and_then(|f| {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(f, KEY_CAP + 1), &mut buf)?;
-        Ok(buf)
-    });
-    let problem = match read {
+    let problem = match crate::io::input::read(&path, KEY_CAP) {
         Err(e) => format!("cannot read repository_key {}: {e}", path.display()),
-        Ok(b) if b.len() as u64 > KEY_CAP => format!(
-            "repository_key {} is larger than 64 KiB; that is not a key",
-            path.display()
-        ),
         Ok(b) => {
             let mut key = RepoKey {
                 origin: file.get_ref().clone(),
