@@ -113,7 +113,10 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
     let mut facts = None;
     if let Some(root) = table.root() {
         match ext4::open(&file, path, root) {
-            Ok(fs) => facts = boot.as_ref().map(|b| ext4::facts(&fs, b)),
+            Ok(fs) => match boot.as_ref().map(|b| ext4::facts(&fs, b)) {
+                Some(Err(why)) => problems.push(format!("root filesystem: {why}")),
+                f => facts = f.and_then(Result::ok),
+            },
             Err(e) => problems.push(e.message),
         }
     } else {
@@ -277,5 +280,22 @@ pub fn render_text(i: &Inspection) -> String {
     for p in &i.problems {
         s += &format!("problem: {p}\n");
     }
-    s
+    terminal_safe(&s)
+}
+
+/// Text with strings from an image in it, made safe for a terminal: every
+/// control character but the newline (ESC starts ANSI and OSC sequences,
+/// which can retitle, recolour or rewrite the screen) is shown escaped.
+fn terminal_safe(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let raw = c == '\n' || !c.is_control();
+            let shown: Vec<char> = if raw {
+                vec![c]
+            } else {
+                c.escape_default().collect()
+            };
+            shown
+        })
+        .collect()
 }

@@ -25,9 +25,10 @@ fn group(role: Role) -> &'static str {
 /// The ssh arguments that make Ansible check host keys against the fleet's
 /// known_hosts (whose lines name each node's address too).
 fn ssh_args(known_hosts: &Path) -> String {
+    let value = super::quote::ssh_value(&known_hosts.display().to_string());
     format!(
-        "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
-        known_hosts.display()
+        "-o StrictHostKeyChecking=yes -o {}",
+        super::quote::shell_word(&format!("UserKnownHostsFile={value}"))
     )
 }
 
@@ -50,7 +51,10 @@ pub fn ansible_ini(plans: &[&NodePlan], known_hosts: &Path) -> String {
     if let Some(p) = plans.first() {
         s += &format!("ansible_user={}\n", p.user.name);
     }
-    s += &format!("ansible_ssh_common_args='{}'\n", ssh_args(known_hosts));
+    s += &format!(
+        "ansible_ssh_common_args={}\n",
+        super::quote::python_str(&ssh_args(known_hosts))
+    );
     s
 }
 

@@ -3,4 +3,5 @@
 //! of every node over SSH with its pinned host key (`status`).
 
 pub mod export;
+pub mod quote;
 pub mod status;

@@ -63,7 +63,10 @@ pub fn ssh_command(t: &Target, known_hosts: &Path, options: &[String]) -> Comman
     for o in [
         "BatchMode=yes".to_string(),
         "StrictHostKeyChecking=yes".into(),
-        format!("UserKnownHostsFile={}", known_hosts.display()),
+        format!(
+            "UserKnownHostsFile={}",
+            super::quote::ssh_value(&known_hosts.display().to_string())
+        ),
         "GlobalKnownHostsFile=/dev/null".into(),
         // The key is looked up under the node's name, wherever it is reached.
         format!("HostKeyAlias={}", t.node),
@@ -125,14 +128,24 @@ pub fn row(t: &Target, ssh_ok: bool, stdout: &str, stderr: &str) -> Row {
     r
 }
 
-/// Probe every target at once.
+/// At most this many ssh processes at once: a 1,000-node fleet must not
+/// start 1,000 (file descriptors, process limits, a flood of connections).
+pub const MAX_PROBES: usize = 32;
+
+/// Probe every target, MAX_PROBES at a time, rows in target order.
 pub fn probe_all(targets: &[Target], known_hosts: &Path, options: &[String]) -> Vec<Row> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let rows: Vec<std::sync::Mutex<Option<Row>>> = targets
+        .iter()
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
     std::thread::scope(|s| {
-        let handles: Vec<_> = targets
-            .iter()
-            .map(|t| {
-                s.spawn(
-                    move || match ssh_command(t, known_hosts, options).output() {
+        for _ in 0..MAX_PROBES.min(targets.len()) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(t) = targets.get(i) else { break };
+                    let r = match ssh_command(t, known_hosts, options).output() {
                         Ok(o) => row(
                             t,
                             o.status.success(),
@@ -140,15 +153,19 @@ pub fn probe_all(targets: &[Target], known_hosts: &Path, options: &[String]) -> 
                             &String::from_utf8_lossy(&o.stderr),
                         ),
                         Err(e) => row(t, false, "", &format!("cannot run ssh: {e}")),
-                    },
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a probe does not panic"))
-            .collect()
-    })
+                    };
+                    *rows[i].lock().expect("no probe panics") = Some(r);
+                }
+            });
+        }
+    });
+    rows.into_iter()
+        .map(|r| {
+            r.into_inner()
+                .expect("no probe panics")
+                .expect("every target probed")
+        })
+        .collect()
 }
 
 /// The fleet table.

@@ -103,10 +103,45 @@ pub fn open(file: &File, path: &Path, part: &Partition) -> Result<Ext4> {
     })
 }
 
-fn read_text(fs: &Ext4, p: &str) -> Option<String> {
-    fs.read(p)
-        .ok()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
+/// The most piprep reads of one root-filesystem file (dpkg's status is the
+/// largest, a few MiB on a desktop image).
+const FILE_CAP: u64 = 64 << 20;
+
+/// At most `cap` bytes of `p`: None when it does not exist. Any other
+/// failure (a checksum error, an inode claiming gigabytes) is an error, not
+/// "absent": guessing from a damaged filesystem picks the wrong backend.
+fn read_capped(fs: &Ext4, p: &str, cap: u64) -> Result<Option<Vec<u8>>, String> {
+    let mut file = match fs.open(p) {
+        Ok(f) => f,
+        Err(ext4_view::Ext4Error::NotFound) => return Ok(None),
+        Err(e) => return Err(format!("cannot read {p} in the root filesystem: {e}")),
+    };
+    let len = file.metadata().len();
+    let mut buf = vec![0u8; len.min(cap) as usize];
+    let mut at = 0;
+    while at < buf.len() {
+        match file.read_bytes(&mut buf[at..]) {
+            Ok(0) => break,
+            Ok(n) => at += n,
+            Err(e) => return Err(format!("cannot read {p} in the root filesystem: {e}")),
+        }
+    }
+    buf.truncate(at);
+    Ok(Some(buf))
+}
+
+/// A whole text file, refused (as damage) past FILE_CAP.
+fn read_text(fs: &Ext4, p: &str) -> Result<Option<String>, String> {
+    let Some(b) = read_capped(fs, p, FILE_CAP + 1)? else {
+        return Ok(None);
+    };
+    if b.len() as u64 > FILE_CAP {
+        return Err(format!(
+            "{p} in the root filesystem claims more than {} MiB; its inode is damaged",
+            FILE_CAP >> 20
+        ));
+    }
+    Ok(Some(String::from_utf8_lossy(&b).into_owned()))
 }
 
 pub fn parse_os_release(text: &str) -> OsRelease {
@@ -179,12 +214,16 @@ pub fn installed_packages(status: &str, wanted: &[&str]) -> BTreeSet<String> {
     out
 }
 
-pub fn facts(fs: &Ext4, boot: &Partition) -> RootFacts {
-    let os = read_text(fs, "/etc/os-release")
-        .or_else(|| read_text(fs, "/usr/lib/os-release"))
-        .map(|t| parse_os_release(&t))
-        .unwrap_or_default();
-    let fstab = read_text(fs, "/etc/fstab").unwrap_or_default();
+/// What piprep needs to know of the root filesystem; Err(why) when a file
+/// it reads is there but cannot be read.
+pub fn facts(fs: &Ext4, boot: &Partition) -> Result<RootFacts, String> {
+    let os = match read_text(fs, "/etc/os-release")? {
+        Some(t) => Some(t),
+        None => read_text(fs, "/usr/lib/os-release")?,
+    }
+    .map(|t| parse_os_release(&t))
+    .unwrap_or_default();
+    let fstab = read_text(fs, "/etc/fstab")?.unwrap_or_default();
     let (boot_mount, source) = if let Some(m) = boot_mount_from_fstab(&fstab, boot.number) {
         (m, "/etc/fstab".to_string())
     } else if let Some(m) = boot_mount_for_release(&os) {
@@ -198,13 +237,14 @@ pub fn facts(fs: &Ext4, boot: &Partition) -> RootFacts {
             "default (no fstab entry, unknown release)".to_string(),
         )
     };
-    let status = read_text(fs, "/var/lib/dpkg/status").unwrap_or_default();
+    let status = read_text(fs, "/var/lib/dpkg/status")?.unwrap_or_default();
     let (architecture, architecture_source) = match dpkg_architecture(&status) {
         Some(a) => (Some(a), "dpkg status (package dpkg)".to_string()),
         None => ELF_PROBES
             .iter()
             .find_map(|p| {
-                let head = fs.read(*p).ok()?;
+                // The header only: a binary may be large, or its inode damaged.
+                let head = read_capped(fs, p, 64).ok()??;
                 elf_architecture(&head).map(|a| (Some(a.to_string()), format!("ELF header of {p}")))
             })
             .unwrap_or((
@@ -212,14 +252,14 @@ pub fn facts(fs: &Ext4, boot: &Partition) -> RootFacts {
                 "unknown: no dpkg status and no readable binary".into(),
             )),
     };
-    RootFacts {
+    Ok(RootFacts {
         os,
         boot_mount,
         boot_mount_source: source,
         installed: installed_packages(&status, INTERESTING),
         architecture,
         architecture_source,
-    }
+    })
 }
 
 /// Binaries every Debian root filesystem has (merged /usr or not).

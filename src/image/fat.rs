@@ -239,10 +239,33 @@ pub fn check_space(
     Ok(())
 }
 
+/// Overwrite the content of `name`, if it exists, with zeros: a replaced or
+/// removed file's clusters keep their bytes on the card until reused, so a
+/// re-bake from a baked image would carry the other node's secrets there.
+fn zero_existing(root: &fatfs::Dir<&mut Window<'_>>, name: &str) -> std::io::Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    let Ok(mut old) = root.open_file(name) else {
+        return Ok(false);
+    };
+    let len = old.seek(SeekFrom::End(0))?;
+    old.seek(SeekFrom::Start(0))?;
+    let zeros = vec![0u8; 64 << 10];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        old.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    old.flush()?;
+    Ok(true)
+}
+
 /// Plan writing (creating or replacing) files in the root directory of the FAT
 /// partition of the read-only `file`: returns the changed pages as (absolute
 /// offset, bytes). The caller writes them into a copy, so an edit never
-/// touches the base and never copies a byte twice.
+/// touches the base and never copies a byte twice. Files replaced are zeroed
+/// first, and piprep's secret files of an earlier bake that this one does
+/// not write are zeroed and removed.
 pub fn edit_pages(
     file: &File,
     path: &Path,
@@ -255,6 +278,24 @@ pub fn edit_pages(
         let fs = mount(&mut w, path, part, Some(time))?;
         {
             let root = fs.root_dir();
+            let stale: Vec<String> = root
+                .iter()
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name())
+                .filter(|n| {
+                    crate::contract::is_secret_file(n)
+                        && !files.iter().any(|(f, _)| f.eq_ignore_ascii_case(n))
+                })
+                .collect();
+            for name in &stale {
+                zero_existing(&root, name)
+                    .and_then(|_| root.remove(name))
+                    .map_err(|e| fat_err(path, part, &format!("cannot remove {name}"), e))?;
+            }
+            for (name, _) in files {
+                zero_existing(&root, name)
+                    .map_err(|e| fat_err(path, part, &format!("cannot overwrite {name}"), e))?;
+            }
             for (name, content) in files {
                 let mut f = root
                     .create_file(name)

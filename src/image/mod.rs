@@ -133,7 +133,13 @@ impl BaseImage {
             ))
         })?;
         let fs = ext4::open(&file, path, &root)?;
-        let facts = ext4::facts(&fs, &boot);
+        let facts = ext4::facts(&fs, &boot).map_err(|why| {
+            Error::image(format!(
+                "{}: root filesystem (partition {}): {why}; run `e2fsck -n` on a copy to see the damage, or use a fresh image",
+                path.display(),
+                root.number
+            ))
+        })?;
         drop(fs);
         // The mount point goes into the first-boot scripts and cmdline.txt.
         if let Some(why) = crate::config::grammar::mount_point_problem(&facts.boot_mount) {
