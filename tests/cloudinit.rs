@@ -62,7 +62,8 @@ fn seed_files_match_golden() {
         let id = md
             .lines()
             .find_map(|l| l.strip_prefix("instance-id: "))
-            .unwrap();
+            .unwrap()
+            .trim_matches('"');
         let added = std::fs::read_to_string(d.join("cmdline.txt.append")).unwrap();
         let (head, dropin) = added
             .trim_end()
@@ -288,7 +289,7 @@ fn render_redacts_the_password_hash() {
         &["--config", "cloud-init.toml", "render", "--node", "cp-1"],
     );
     let out = stdout(&o);
-    assert!(out.contains("passwd: <redacted>"), "{out}");
+    assert!(out.contains("passwd: \"<redacted>\""), "{out}");
     assert!(!out.contains("$6$AbCd"));
     assert!(out.contains("# first-boot backend: cloud-init"));
 }

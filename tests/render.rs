@@ -77,6 +77,7 @@ fn render_out_writes_what_bake_writes() {
     let boot = partitions(&base)[0];
     let img = dir.join("out/cp-1.img");
     // The boot partition's files; `rootfs` is the tree the first boot installs.
+    assert!(dir.join("rendered/.piprep-owned").is_file());
     let names: Vec<String> = dir_names(&dir.join("rendered"))
         .into_iter()
         .filter(|n| n != "rootfs")

@@ -299,6 +299,7 @@ mod tests {
     #[test]
     fn generated_keys_parse_back_and_are_their_own() {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         let k = generate("cp-1", "ed25519").unwrap();
         assert!(k.public.starts_with("ssh-ed25519 AAAA") && k.public.ends_with(" root@cp-1"));
         assert!(

@@ -185,10 +185,13 @@ pub fn cmp_range(a: &Path, b: &Path, start: u64, len: Option<u64>) -> bool {
 }
 
 /// The names in `dir`, sorted.
+/// The names in `dir`, sorted; without the marker piprep leaves in a
+/// directory it made (`render --out`), which is no output of its own.
 pub fn dir_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != ".piprep-owned")
         .collect();
     names.sort();
     names
@@ -375,6 +378,7 @@ pub fn data() -> PathBuf {
             }
             std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
         }
+        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o700)).unwrap();
         dst
     })
     .clone()
