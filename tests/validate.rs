@@ -233,6 +233,34 @@ proto = "tcp"
     let t = GOOD.replace("subnet =", "profile = \"lo\"\nsubnet =");
     refuse("ssh-loopback", &t, &[("lo", lo)], 5, &["would block SSH"]);
 
+    // Allowed only from addresses no SSH client ever has (#26): loopback,
+    // "this network", multicast, reserved, broadcast, the node itself
+    // (cp-1 is 10.1.1.11 in GOOD).
+    for (i, from) in [
+        "127.0.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "240.0.0.0/4",
+        "255.255.255.255",
+        "10.1.1.11",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = format!(
+            "[firewall]\nenable = true\ndefault_incoming = \"deny\"\ndefault_outgoing = \"allow\"\n[[firewall.rule]]\ndirection = \"in\"\nport = \"22\"\nproto = \"tcp\"\nfrom = \"{from}\"\n"
+        );
+        let name = format!("nopeer{i}");
+        let t = GOOD.replace("subnet =", &format!("profile = \"{name}\"\nsubnet ="));
+        refuse(
+            &format!("ssh-from-{i}"),
+            &t,
+            &[(&name, &p)],
+            5,
+            &["would block SSH"],
+        );
+    }
+
     // Without any SSH rule under default-deny.
     let bare =
         "[firewall]\nenable = true\ndefault_incoming = \"deny\"\ndefault_outgoing = \"allow\"\n";

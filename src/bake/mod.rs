@@ -208,6 +208,10 @@ pub fn run(
     if !any_baked && manifest.sums_current(&opts.out_dir) {
         return (results, Ok(()));
     }
+    // Tests: die where a kill between the renames and the manifest would.
+    if std::env::var_os("PIPREP_FAILPOINT_AFTER_RENAME").is_some() {
+        std::process::exit(137);
+    }
     manifest.base = base.identity.clone();
     let mut saved = manifest.save(&opts.out_dir);
     if saved.is_ok() && opts.check_reproducible {

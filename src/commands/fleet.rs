@@ -85,8 +85,21 @@ pub fn known_hosts_cmd(ctx: &Ctx, args: &KnownHostsArgs) -> Result<()> {
 
 pub fn rekey(ctx: &Ctx, args: &RekeyArgs) -> Result<()> {
     let cfg = Config::load(&ctx.config)?;
-    let (plans, _) = cfg.plans()?;
-    cfg.select(&plans, &args.nodes, false)?;
+    // Not the full validation: a broken key store is what rekey repairs.
+    let names: Vec<&str> = cfg
+        .inventory
+        .nodes
+        .iter()
+        .map(|n| n.get_ref().name.get_ref().as_str())
+        .collect();
+    if let Some(bad) = args.nodes.iter().find(|n| !names.contains(&n.as_str())) {
+        return Err(Error::config(format!(
+            "no node `{}` in {}; its nodes are {}",
+            bad.escape_debug(),
+            ctx.config.display(),
+            names.join(", ")
+        )));
+    }
     for node in &args.nodes {
         for k in store::rekey(&cfg, node)? {
             if !ctx.quiet {

@@ -111,6 +111,18 @@ const FILE_CAP: u64 = 64 << 20;
 /// failure (a checksum error, an inode claiming gigabytes) is an error, not
 /// "absent": guessing from a damaged filesystem picks the wrong backend.
 fn read_capped(fs: &Ext4, p: &str, cap: u64) -> Result<Option<Vec<u8>>, String> {
+    // A link is read whole to follow it: one that claims more than a path's
+    // length is damage (os-release is a link on Debian).
+    match fs.symlink_metadata(p) {
+        Ok(m) if m.is_symlink() && m.len() > 4096 => {
+            return Err(format!(
+                "{p} in the root filesystem is a symbolic link of {} bytes; its inode is damaged",
+                m.len()
+            ));
+        }
+        Err(ext4_view::Ext4Error::NotFound) => return Ok(None),
+        _ => {}
+    }
     let mut file = match fs.open(p) {
         Ok(f) => f,
         Err(ext4_view::Ext4Error::NotFound) => return Ok(None),
