@@ -383,7 +383,8 @@ fn backend_is_chosen_from_the_image() {
             let id = md
                 .lines()
                 .find_map(|l| l.strip_prefix("instance-id: "))
-                .unwrap();
+                .unwrap()
+                .trim_matches('"');
             assert!(id.starts_with("piprep-"), "{md}");
             assert!(
                 cmdline.contains(&format!(" ds=nocloud;i={id}")),

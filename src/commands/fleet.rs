@@ -94,7 +94,7 @@ pub fn rekey(ctx: &Ctx, args: &RekeyArgs) -> Result<()> {
         .collect();
     if let Some(bad) = args.nodes.iter().find(|n| !names.contains(&n.as_str())) {
         return Err(Error::config(format!(
-            "no node `{}` in {}; its nodes are {}",
+            "unknown node `{}` in {}; known nodes: {}",
             bad.escape_debug(),
             ctx.config.display(),
             names.join(", ")
