@@ -311,7 +311,8 @@ pub struct RenderArgs {
     /// Write the boot-partition files into DIR instead of printing them
     /// (secrets included), and what the first boot installs into the root
     /// filesystem as a tree under DIR/rootfs (replaced on each render), so
-    /// `diff -r` shows exactly what changes for a node.
+    /// `diff -r` shows exactly what changes for a node. DIR must be new,
+    /// empty, or one piprep made (it is 0700, and marked `.piprep-owned`).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
