@@ -501,24 +501,31 @@ jobs=${E2E_JOBS:-2}
 failures=0
 running=""
 # Wait until one running scenario has ended; print its log and result.
+# (Its own variable: shell variables are global, and the loop below that
+# calls it is over `s`.)
 reap() {
 	while :; do
-		for s in $running; do
-			[ -f "$cache/run-$s.rc" ] || continue
-			wait "$(cat "$cache/run-$s.pid")" || true
-			[ "$(cat "$cache/run-$s.rc")" = 0 ] || failures=$((failures + 1))
-			cat "$cache/run-$s.log" >&2
-			cat "$cache/run-$s.result"
-			running=$(for r in $running; do [ "$r" = "$s" ] || printf '%s ' "$r"; done)
+		for ended in $running; do
+			[ -f "$cache/run-$ended.rc" ] || continue
+			wait "$(cat "$cache/run-$ended.pid")" || true
+			[ "$(cat "$cache/run-$ended.rc")" = 0 ] || failures=$((failures + 1))
+			cat "$cache/run-$ended.log" >&2
+			cat "$cache/run-$ended.result"
+			running=$(for r in $running; do [ "$r" = "$ended" ] || printf '%s ' "$r"; done)
 			return
 		done
 		sleep 2
 	done
 }
+for s in $scenarios; do rm -f "$cache/run-$s.rc"; done
 for s in $scenarios; do
 	while [ "$(echo $running | wc -w)" -ge "$jobs" ]; do reap; done
-	rootfs_ready "${s%%-*}" || { echo "e2e: $s: FAILED: no ${s%%-*} root filesystem"; failures=$((failures + 1)); continue; }
-	rm -f "$cache/run-$s.rc"
+	rootfs_ready "${s%%-*}" || {
+		echo "e2e: $s: FAILED: no ${s%%-*} root filesystem"
+		failures=$((failures + 1))
+		echo 1 >"$cache/run-$s.rc"
+		continue
+	}
 	(
 		pids=""
 		ns=""
@@ -532,5 +539,12 @@ for s in $scenarios; do
 	running="$running $s"
 done
 while [ -n "$(echo $running)" ]; do reap; done
+# Every scenario asked for ran once: its result file says so.
+for s in $scenarios; do
+	[ -f "$cache/run-$s.rc" ] || {
+		echo "e2e: $s: FAILED: it never ran"
+		failures=$((failures + 1))
+	}
+done
 log "$failures of $(echo $scenarios | wc -w) scenarios failed; $(($(date +%s) - started)) s in all"
 [ "$failures" -eq 0 ]
