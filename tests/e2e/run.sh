@@ -412,7 +412,7 @@ TOML
 		# cloud-init finished, and did not start over on this second boot.
 		node 'cloud-init status || true' | grep -q 'status: done' || ok="cloud-init is not done"
 		instances=$(node 'ls /var/lib/cloud/instances' | tr '\n' ' ')
-		[ "$instances" = "$(mtype -i "$disk@@$fat" ::meta-data | sed -n 's/^instance-id: //p') " ] ||
+		[ "$instances" = "$(mtype -i "$disk@@$fat" ::meta-data | sed -n 's/^instance-id: //p' | tr -d '"') " ] ||
 			ok="cloud-init instances: $instances (expected only the baked one)"
 	fi
 	node 'sudo -n systemctl poweroff' 2>/dev/null || true
@@ -427,7 +427,7 @@ TOML
 	case "$cmdline" in *systemd.run* | *piprep-run* | *firstboot* | *" resize"* | *" quiet"*) fail "first-boot args left: $cmdline"; return 1 ;; esac
 	case "$cmdline" in *"root=PARTUUID=8acef004-02"*) fail "the disk id never changed"; return 1 ;; esac
 	if [ "$want_backend" = cloud-init ]; then
-		id=$(mtype -i "$disk@@$fat" ::meta-data | sed -n 's/^instance-id: //p')
+		id=$(mtype -i "$disk@@$fat" ::meta-data | sed -n 's/^instance-id: //p' | tr -d '"')
 		case "$cmdline" in *" ds=nocloud;i=$id"*) ;; *) fail "the cmdline lost ds=nocloud;i=$id: $cmdline"; return 1 ;; esac
 		ud=$(mtype -i "$disk@@$fat" ::user-data)
 		case "$ud" in *"# piprep"*) ;; *) fail "user-data is not piprep's"; return 1 ;; esac
