@@ -253,6 +253,24 @@ fn the_secrets_directory_must_be_private_and_the_users_own() {
     let e = refused("0777");
     assert!(e.contains("chmod 700"), "{e}");
     std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // A node directory of another user's, with that user's key in it.
+    if is_root() {
+        let node_dir = store.join("cp-1");
+        let chown = |who: &str| {
+            assert!(
+                Command::new("chown")
+                    .args(["-R", who])
+                    .arg(&node_dir)
+                    .status()
+                    .unwrap()
+                    .success()
+            )
+        };
+        chown("nobody");
+        let e = refused("another user's node directory");
+        assert!(e.contains("belongs to uid"), "{e}");
+        chown("root");
+    }
     // A key that is a link to another private key (a personal one).
     let key = store.join("cp-1/ssh_host_ed25519_key");
     let personal = dir.join("id_ed25519");
