@@ -28,7 +28,8 @@ fn ssh_args(known_hosts: &Path) -> String {
     let value = super::quote::ssh_value(&known_hosts.display().to_string());
     format!(
         "-o StrictHostKeyChecking=yes -o {}",
-        super::quote::shell_word(&format!("UserKnownHostsFile={value}"))
+        // One word for Ansible's shlex.split, as for a POSIX shell.
+        crate::render::shell::quote(&format!("UserKnownHostsFile={value}"))
     )
 }
 

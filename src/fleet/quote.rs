@@ -15,18 +15,6 @@ pub fn ssh_value(path: &str) -> String {
     }
 }
 
-/// One word for a POSIX shell or Python's `shlex.split` (how Ansible splits
-/// `ansible_ssh_common_args`): single-quoted, a `'` as `'"'"'`.
-pub fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+%".contains(&b))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "'\"'\"'"))
-}
-
 /// A Python string literal (Ansible reads INI values with `literal_eval`).
 pub fn python_str(s: &str) -> String {
     let mut out = String::from("'");
@@ -53,7 +41,6 @@ mod tests {
         assert_eq!(ssh_value("out/known_hosts"), "out/known_hosts");
         assert_eq!(ssh_value("/a b/100%/k"), "\"/a b/100%%/k\"");
         assert_eq!(ssh_value("/x\"y"), "\"/x\\\"y\"");
-        assert_eq!(shell_word("a'b"), "'a'\"'\"'b'");
         assert_eq!(python_str("it's \\"), "'it\\'s \\\\'");
     }
 }
