@@ -271,23 +271,20 @@ fn the_secrets_directory_must_be_private_and_the_users_own() {
         assert!(e.contains("belongs to uid"), "{e}");
         chown("root");
     }
+    // `path` moved to `aside` and replaced by a link to it: refused.
+    let as_link = |path: &Path, aside: &Path, why: &str| {
+        std::fs::rename(path, aside).unwrap();
+        std::os::unix::fs::symlink(aside, path).unwrap();
+        let e = refused(why);
+        assert!(e.contains("symbolic link"), "{e}");
+        std::fs::remove_file(path).unwrap();
+        std::fs::rename(aside, path).unwrap();
+    };
     // A key that is a link to another private key (a personal one).
     let key = store.join("cp-1/ssh_host_ed25519_key");
-    let personal = dir.join("id_ed25519");
-    std::fs::rename(&key, &personal).unwrap();
-    std::os::unix::fs::symlink(&personal, &key).unwrap();
-    let e = refused("symlinked key");
-    assert!(e.contains("symbolic link"), "{e}");
-    std::fs::remove_file(&key).unwrap();
-    std::fs::rename(&personal, &key).unwrap();
+    as_link(&key, &dir.join("id_ed25519"), "symlinked key");
     // The whole store a link (to a world-writable place).
-    let elsewhere = dir.join("shm");
-    std::fs::rename(&store, &elsewhere).unwrap();
-    std::os::unix::fs::symlink(&elsewhere, &store).unwrap();
-    let e = refused("symlinked store");
-    assert!(e.contains("symbolic link"), "{e}");
-    std::fs::remove_file(&store).unwrap();
-    std::fs::rename(&elsewhere, &store).unwrap();
+    as_link(&store, &dir.join("shm"), "symlinked store");
     // A FIFO where a key should be never hangs (14).
     let backup = dir.join("key.backup");
     std::fs::rename(&key, &backup).unwrap();
