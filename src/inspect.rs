@@ -12,7 +12,7 @@ use crate::image::ext4::{self, OsRelease};
 use crate::image::table::{Partition, Table};
 use crate::image::{fat, table};
 use crate::io::open_readonly;
-use crate::render::backend::{self, Backend, Evidence};
+use crate::render::{Backend, Evidence, choose};
 
 #[derive(Debug, Serialize)]
 pub struct Token {
@@ -171,10 +171,10 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         None => {
             let installed = ins.installed.iter().cloned().collect();
             let evidence = Evidence::read(&installed, &view, None);
-            let (b, reason) = backend::choose(InitMode::Auto, Some(&evidence));
+            let choice = choose(InitMode::Auto, Some(&evidence));
             Init {
-                mechanism: b.name(),
-                reason,
+                mechanism: choice.backend.name(),
+                reason: choice.reason,
             }
         }
     });

@@ -273,7 +273,7 @@ pub fn finish(job: &Job, mut p: Prepared, w: SyncedImage, sha: Option<String>) -
         kubernetes: plan
             .kubernetes
             .as_ref()
-            .map(crate::render::kubernetes::stamp),
+            .map(crate::render::stamp::kubernetes),
     };
     Ok(Baked {
         path: p.out,

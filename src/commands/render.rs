@@ -9,7 +9,7 @@ use crate::cli::RenderArgs;
 use crate::error::{Error, Result};
 use crate::host_keys::store::Missing;
 use crate::io::atomic::{Holds, write_atomic};
-use crate::render::setup::RootFile;
+use crate::render::node::model::RootFile;
 use crate::render::{self, Target};
 
 pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
@@ -93,11 +93,11 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
         writeln!(
             out,
             "# first-boot backend: {} ({})",
-            target.backend.0.name(),
-            target.backend.1
+            target.backend.backend.name(),
+            target.backend.reason
         )?;
         if let Some(k) = &plan.kubernetes {
-            let k = render::kubernetes::stamp(k);
+            let k = render::stamp::kubernetes(k);
             writeln!(out, "# beyond the guide: {}", k.summary())?;
         }
         writeln!(out, "==> cmdline.txt <==")?;

@@ -110,8 +110,30 @@ impl NodePlan {
         let mut h = Sha256::new();
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
         h.update([0]);
-        h.update(serde_json::to_vec(self).expect("a plan always serialises"));
+        h.update(serde_json::to_vec(&self.hashed()).expect("a plan always serialises"));
         hex::encode(h.finalize())
+    }
+
+    /// The plan as hashed: with the node's whole rule set, the pod network's
+    /// rules (which the node setup adds after the profile's) included, so the
+    /// hash follows every rule the node gets.
+    fn hashed(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("a plan always serialises");
+        if let Some(k) = self
+            .kubernetes
+            .as_ref()
+            .filter(|_| self.profile.firewall.enable)
+        {
+            let extra = k.firewall_rules(&self.subnet);
+            if let Some(rules) = v["profile"]["firewall"]["rules"].as_array_mut() {
+                rules.extend(
+                    extra
+                        .iter()
+                        .map(|r| serde_json::to_value(r).expect("a rule serialises")),
+                );
+            }
+        }
+        v
     }
 
     /// Derive a stable RFC 4122-shaped UUID from the plan and a purpose label,

@@ -35,6 +35,22 @@ impl Backend {
     }
 }
 
+/// The backend a node image uses, and in words why it was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendChoice {
+    pub backend: Backend,
+    pub reason: String,
+}
+
+impl BackendChoice {
+    fn new(backend: Backend, reason: impl Into<String>) -> BackendChoice {
+        BackendChoice {
+            backend,
+            reason: reason.into(),
+        }
+    }
+}
+
 /// What the image says about cloud-init.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
@@ -62,45 +78,46 @@ impl Evidence {
 /// The backend and, in words, why: the one place that decides it, for
 /// render, bake and inspect. Without evidence (no image at hand), `auto`
 /// means firstrun.
-pub fn choose(mode: InitMode, e: Option<&Evidence>) -> (Backend, String) {
-    match mode {
+pub fn choose(mode: InitMode, e: Option<&Evidence>) -> BackendChoice {
+    let (backend, reason) = match mode {
         InitMode::Firstrun => (Backend::Firstrun, "[image] init = \"firstrun\"".into()),
         InitMode::CloudInit => (Backend::CloudInit, "[image] init = \"cloud-init\"".into()),
-        InitMode::Auto => {
-            let Some(e) = e else {
-                return (
-                    Backend::Firstrun,
-                    "auto, without an image: firstrun (pass --image to decide from the image)"
-                        .into(),
-                );
-            };
-            if let Some(f) = e
-                .init_format
-                .as_deref()
-                .filter(|f| f.starts_with("cloudinit"))
-            {
-                (
-                    Backend::CloudInit,
-                    format!("auto: the OS list gives init_format \"{f}\""),
-                )
-            } else if e.installed && e.seeded {
-                (
-                    Backend::CloudInit,
-                    "auto: cloud-init is installed and the boot partition holds a NoCloud seed"
-                        .into(),
-                )
-            } else if e.installed {
-                (
-                    Backend::Firstrun,
-                    "auto: cloud-init is installed but not seeded from the boot partition".into(),
-                )
-            } else {
-                (
-                    Backend::Firstrun,
-                    "auto: no cloud-init in the root filesystem".into(),
-                )
-            }
-        }
+        InitMode::Auto => match e {
+            None => (
+                Backend::Firstrun,
+                "auto, without an image: firstrun (pass --image to decide from the image)".into(),
+            ),
+            Some(e) => auto(e),
+        },
+    };
+    BackendChoice::new(backend, reason)
+}
+
+fn auto(e: &Evidence) -> (Backend, String) {
+    if let Some(f) = e
+        .init_format
+        .as_deref()
+        .filter(|f| f.starts_with("cloudinit"))
+    {
+        (
+            Backend::CloudInit,
+            format!("auto: the OS list gives init_format \"{f}\""),
+        )
+    } else if e.installed && e.seeded {
+        (
+            Backend::CloudInit,
+            "auto: cloud-init is installed and the boot partition holds a NoCloud seed".into(),
+        )
+    } else if e.installed {
+        (
+            Backend::Firstrun,
+            "auto: cloud-init is installed but not seeded from the boot partition".into(),
+        )
+    } else {
+        (
+            Backend::Firstrun,
+            "auto: no cloud-init in the root filesystem".into(),
+        )
     }
 }
 
@@ -111,38 +128,56 @@ mod tests {
     #[test]
     fn chooses_by_evidence_and_override() {
         let none = Evidence::default();
-        assert_eq!(choose(InitMode::Auto, Some(&none)).0, Backend::Firstrun);
+        assert_eq!(
+            choose(InitMode::Auto, Some(&none)).backend,
+            Backend::Firstrun
+        );
         let seeded = Evidence {
             installed: true,
             seeded: true,
             init_format: None,
         };
-        assert_eq!(choose(InitMode::Auto, Some(&seeded)).0, Backend::CloudInit);
+        assert_eq!(
+            choose(InitMode::Auto, Some(&seeded)).backend,
+            Backend::CloudInit
+        );
         let unseeded = Evidence {
             installed: true,
             seeded: false,
             init_format: None,
         };
-        assert_eq!(choose(InitMode::Auto, Some(&unseeded)).0, Backend::Firstrun);
+        assert_eq!(
+            choose(InitMode::Auto, Some(&unseeded)).backend,
+            Backend::Firstrun
+        );
         let listed = Evidence {
             init_format: Some("cloudinit-rpi".into()),
             ..Default::default()
         };
-        assert_eq!(choose(InitMode::Auto, Some(&listed)).0, Backend::CloudInit);
+        assert_eq!(
+            choose(InitMode::Auto, Some(&listed)).backend,
+            Backend::CloudInit
+        );
         let systemd = Evidence {
             init_format: Some("systemd".into()),
             ..Default::default()
         };
-        assert_eq!(choose(InitMode::Auto, Some(&systemd)).0, Backend::Firstrun);
         assert_eq!(
-            choose(InitMode::Firstrun, Some(&seeded)).0,
+            choose(InitMode::Auto, Some(&systemd)).backend,
             Backend::Firstrun
         );
         assert_eq!(
-            choose(InitMode::CloudInit, Some(&none)).0,
+            choose(InitMode::Firstrun, Some(&seeded)).backend,
+            Backend::Firstrun
+        );
+        assert_eq!(
+            choose(InitMode::CloudInit, Some(&none)).backend,
             Backend::CloudInit
         );
-        assert_eq!(choose(InitMode::Auto, None).0, Backend::Firstrun);
-        assert_eq!(choose(InitMode::CloudInit, None).0, Backend::CloudInit);
+        assert_eq!(choose(InitMode::Auto, None).backend, Backend::Firstrun);
+        assert_eq!(
+            choose(InitMode::CloudInit, None).backend,
+            Backend::CloudInit
+        );
     }
 }

@@ -5,8 +5,48 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use super::setup::NodeSetup;
+use super::BootFile;
+use super::boot_files::BackendBoot;
+use super::node::model::NodeSetup;
 use crate::config::plan::NodePlan;
+use crate::contract::hook_tokens;
+
+/// The NoCloud seed (replacing the image's template files, not appended to
+/// them), the tokens that point cloud-init at it, and the hook's tokens
+/// marked stale: a bare hook races cloud-init.
+pub fn boot(plan: &NodePlan, setup: &NodeSetup, boot_mount: &str) -> BackendBoot {
+    let user_data = BootFile {
+        redact: plan
+            .user
+            .password_hash
+            .iter()
+            .cloned()
+            .chain(private_key_lines(plan))
+            .collect(),
+        ..BootFile::public("user-data", user_data(plan, setup))
+    };
+    BackendBoot {
+        files: vec![
+            user_data,
+            BootFile::public("meta-data", meta_data(plan)),
+            BootFile::public("network-config", network_config(plan)),
+        ],
+        permanent: vec![datasource_token(plan), seed_mount_token(boot_mount)],
+        hook: Vec::new(),
+        stale: hook_tokens(boot_mount),
+    }
+}
+
+/// The body lines of the node's private host keys (what must never be shown).
+fn private_key_lines(plan: &NodePlan) -> impl Iterator<Item = String> + '_ {
+    plan.host_keys.iter().flat_map(|k| {
+        k.private
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    })
+}
 
 #[derive(Serialize)]
 struct User<'a> {

@@ -212,7 +212,7 @@ mod tests {
             "it's the API",
         );
         assert_eq!(
-            crate::render::scripts::command_line(&words(&rule)),
+            crate::render::shell::command_line(&words(&rule)),
             r"ufw allow in proto tcp from 10.1.1.0/24 to any port 6443 comment 'it'\''s the API'"
         );
     }

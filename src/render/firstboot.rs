@@ -2,18 +2,43 @@
 //! installs the node's setup into the root filesystem and gives the node its
 //! identity before the first real boot.
 
+use super::BootFile;
+use super::boot_files::BackendBoot;
 use super::network;
-use super::scripts::{command_line, common, fragment, skipped};
-use super::setup::NodeSetup;
-use super::shell::{fill, put_file, quote};
+use super::node::model::NodeSetup;
+use super::node::scripts::{common, fragment, skipped};
+use super::shell::{command_line, fill, put_file, quote};
 use crate::config::plan::NodePlan;
 use crate::config::profile::TimeDaemon;
-use crate::contract::{HOOK_SCRIPT, REPORT_FILE, SECRETS_FILE, hook_tokens};
+use crate::contract::{HOOK_SCRIPT, REPORT_FILE, SECRETS_FILE, hook_tokens, host_key_file};
 
 const HOOK: &str = include_str!("templates/hook.sh");
 const TIME: &str = include_str!("templates/time.sh");
 const SSH_KEYS_ONLY: &str = include_str!("templates/ssh-keys-only.sh");
 const SSH_PASSWORDS: &str = include_str!("templates/ssh-passwords.sh");
+
+/// The hook script, the node's private host keys and its password hash
+/// (secrets, scrubbed by the first boot), and the hook's tokens.
+pub fn boot(plan: &NodePlan, setup: &NodeSetup, boot_mount: &str) -> BackendBoot {
+    let mut files = vec![BootFile::public(
+        HOOK_SCRIPT,
+        hook_script(plan, setup, boot_mount),
+    )];
+    for k in &plan.host_keys {
+        files.push(BootFile::secret(host_key_file(&k.kind), k.private.clone()));
+    }
+    if let Some(hash) = &plan.user.password_hash {
+        files.push(BootFile::secret(
+            SECRETS_FILE,
+            format!("{}:{hash}\n", plan.user.name),
+        ));
+    }
+    BackendBoot {
+        files,
+        hook: hook_tokens(boot_mount),
+        ..BackendBoot::default()
+    }
+}
 
 pub fn hook_script(plan: &NodePlan, setup: &NodeSetup, boot_mount: &str) -> String {
     let p = &plan.profile;

@@ -2,25 +2,29 @@
 //! partition. Pure: no I/O, so `piprep render` and golden tests see precisely
 //! what an image would get.
 
-pub mod backend;
+mod backend;
+#[cfg(test)]
+mod backends_agree;
+mod boot_file;
+pub mod boot_files;
 pub mod cloudinit;
 pub mod cmdline;
 pub mod config_txt;
 pub mod firewall;
 pub mod firstboot;
 pub mod hosts;
-pub mod kubernetes;
 pub mod network;
-pub mod scripts;
-pub mod setup;
+pub mod node;
 pub mod shell;
+pub mod stamp;
 pub mod yaml;
 
-use crate::config::plan::NodePlan;
-use crate::contract::{SECRETS_FILE, STAMP_FILE, STAMP_FORMAT, Stamp, StampBase};
-pub use backend::{Backend, Evidence};
+pub use backend::{Backend, BackendChoice, Evidence, choose};
+pub use boot_file::BootFile;
 
 use crate::config::inventory::InitMode;
+use crate::config::plan::NodePlan;
+use crate::contract::STAMP_FILE;
 use crate::image::BaseImage;
 
 /// Facts about the target image that change what is rendered.
@@ -37,7 +41,7 @@ pub struct Target {
     /// The base image's identity, recorded in the stamp.
     pub base: Option<crate::source::Identity>,
     /// The first-boot mechanism, with the reason it was chosen.
-    pub backend: (Backend, String),
+    pub backend: BackendChoice,
 }
 
 impl Target {
@@ -54,7 +58,7 @@ impl Target {
             config_txt: Some(base.config_txt.clone()),
             has_4k_kernel: base.boot_view.entry(config_txt::KERNEL).is_some(),
             base: Some(base.identity.clone()),
-            backend: backend::choose(mode, Some(&evidence)),
+            backend: choose(mode, Some(&evidence)),
         }
     }
 
@@ -67,46 +71,8 @@ impl Target {
             config_txt: None,
             has_4k_kernel: true,
             base: None,
-            backend: backend::choose(mode, None),
+            backend: choose(mode, None),
         }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct BootFile {
-    pub name: String,
-    pub content: Vec<u8>,
-    /// Never printed or logged; removed from the FAT partition by the first boot.
-    pub secret: bool,
-    /// Secrets inside an otherwise printable file (a password hash, lines of
-    /// a private host key in user-data): each shown as <redacted>.
-    pub redact: Vec<String>,
-}
-
-impl BootFile {
-    /// Whether the file holds a secret, whole or in part: then it is 0600
-    /// wherever piprep writes it.
-    pub fn holds(&self) -> crate::io::atomic::Holds {
-        if self.secret || !self.redact.is_empty() {
-            crate::io::atomic::Holds::Secret
-        } else {
-            crate::io::atomic::Holds::Public
-        }
-    }
-
-    /// The content as it may be shown to a person.
-    pub fn printable(&self) -> Vec<u8> {
-        if self.secret {
-            return b"<redacted>\n".to_vec();
-        }
-        if self.redact.is_empty() {
-            return self.content.clone();
-        }
-        let mut text = String::from_utf8_lossy(&self.content).into_owned();
-        for s in self.redact.iter().filter(|s| !s.is_empty()) {
-            text = text.replace(s.as_str(), "<redacted>");
-        }
-        text.into_bytes()
     }
 }
 
@@ -121,18 +87,7 @@ pub struct Rendered {
     /// Files for the FAT root, in write order.
     pub files: Vec<BootFile>,
     /// What the first boot installs into the root filesystem.
-    pub rootfs: Vec<setup::RootFile>,
-}
-
-/// The body lines of the node's private host keys (what must never be shown).
-fn private_key_lines(plan: &NodePlan) -> impl Iterator<Item = String> + '_ {
-    plan.host_keys.iter().flat_map(|k| {
-        k.private
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    })
+    pub rootfs: Vec<node::model::RootFile>,
 }
 
 pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
@@ -144,20 +99,13 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
         // load_plans resolves it; a caller that did not is a bug.
         return Err("the [kubernetes] repository key was never read".into());
     }
-    let own_hook = crate::contract::hook_tokens(&target.boot_mount);
-    let (backend, reason) = (target.backend.0, target.backend.1.as_str());
-    let (hook, stale) = match backend {
-        Backend::Firstrun => (own_hook, Vec::new()),
-        Backend::CloudInit => (Vec::new(), own_hook),
-    };
+    let setup = node::node_setup(plan, &target.boot_mount, target.backend.backend);
+    let boot = boot_files::writer(target.backend.backend)(plan, &setup, &target.boot_mount);
     let mut permanent = plan.profile.cmdline.clone();
-    if backend == Backend::CloudInit {
-        permanent.push(cloudinit::datasource_token(plan));
-        permanent.push(cloudinit::seed_mount_token(&target.boot_mount));
-    }
+    permanent.extend(boot.permanent);
     let cmdline = match &target.cmdline {
         Some(orig) => Some(
-            cmdline::edit(orig, &permanent, &hook, &stale)
+            cmdline::edit(orig, &permanent, &boot.hook, &boot.stale)
                 .map_err(|m| format!("cmdline.txt: {m}"))?,
         ),
         None => None,
@@ -170,106 +118,22 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
             plan.profile.name
         ));
     }
-    let setup = setup::node_setup(plan, &target.boot_mount, backend);
     let mut files = Vec::new();
     // config.txt only when it changes: nodes without the block keep the image's.
     if let Some(orig) = &target.config_txt {
         let edited = config_txt::edit(orig, four_k);
         if &edited != orig {
-            files.push(BootFile {
-                name: "config.txt".into(),
-                content: edited.into_bytes(),
-                secret: false,
-                redact: Vec::new(),
-            });
+            files.push(BootFile::public("config.txt", edited));
         }
     }
-    match backend {
-        Backend::Firstrun => {
-            files.push(BootFile {
-                name: crate::contract::HOOK_SCRIPT.to_string(),
-                content: firstboot::hook_script(plan, &setup, &target.boot_mount).into_bytes(),
-                secret: false,
-                redact: Vec::new(),
-            });
-            for k in &plan.host_keys {
-                files.push(BootFile {
-                    name: crate::contract::host_key_file(&k.kind),
-                    content: k.private.clone().into_bytes(),
-                    secret: true,
-                    redact: Vec::new(),
-                });
-            }
-            if let Some(hash) = &plan.user.password_hash {
-                files.push(BootFile {
-                    name: SECRETS_FILE.to_string(),
-                    content: format!("{}:{hash}\n", plan.user.name).into_bytes(),
-                    secret: true,
-                    redact: Vec::new(),
-                });
-            }
-        }
-        Backend::CloudInit => {
-            // These replace the image's template seed files, not append to them.
-            files.push(BootFile {
-                name: "user-data".into(),
-                content: cloudinit::user_data(plan, &setup).into_bytes(),
-                secret: false,
-                redact: plan
-                    .user
-                    .password_hash
-                    .iter()
-                    .cloned()
-                    .chain(private_key_lines(plan))
-                    .collect(),
-            });
-            for (name, content) in [
-                ("meta-data", cloudinit::meta_data(plan)),
-                ("network-config", cloudinit::network_config(plan)),
-            ] {
-                files.push(BootFile {
-                    name: name.into(),
-                    content: content.into_bytes(),
-                    secret: false,
-                    redact: Vec::new(),
-                });
-            }
-        }
-    }
+    files.extend(boot.files);
     let mut cmdline_added = permanent;
-    cmdline_added.extend(hook.iter().cloned());
+    cmdline_added.extend(boot.hook);
     let mut boot_files = vec!["cmdline.txt".to_string()];
     boot_files.extend(files.iter().map(|f| f.name.clone()));
     boot_files.push(STAMP_FILE.to_string());
-    let b = target.base.as_ref();
-    let stamp = Stamp {
-        format: STAMP_FORMAT.into(),
-        piprep_version: env!("CARGO_PKG_VERSION").into(),
-        cluster: plan.cluster.clone(),
-        node: plan.name.clone(),
-        role: plan.role.as_str().into(),
-        ip: format!("{}/{}", plan.address, plan.prefix),
-        profile: plan.profile.name.clone(),
-        backend: backend.name().into(),
-        backend_reason: reason.into(),
-        config_hash: plan.config_hash(),
-        cmdline_added: cmdline_added.clone(),
-        boot_files,
-        base_image: StampBase {
-            sha256: b.and_then(|b| b.raw_sha256.clone()),
-            download_sha256: b.and_then(|b| b.sha256.clone()),
-            url: b.and_then(|b| b.url.clone()),
-            release_date: b.and_then(|b| b.release_date.clone()),
-            init_format: b.and_then(|b| b.init_format.clone()),
-        },
-        kubernetes: plan.kubernetes.as_ref().map(kubernetes::stamp),
-    };
-    files.push(BootFile {
-        name: STAMP_FILE.to_string(),
-        content: stamp.to_json().into_bytes(),
-        secret: false,
-        redact: Vec::new(),
-    });
+    let stamp = stamp::stamp(plan, target, &cmdline_added, boot_files);
+    files.push(BootFile::public(STAMP_FILE, stamp.to_json()));
     Ok(Rendered {
         cmdline,
         cmdline_added,

@@ -52,6 +52,11 @@ pub fn put_file(path: &str, mode: &str, content: &str, indent: &str) -> String {
     )
 }
 
+/// One command as a quoted shell line.
+pub fn command_line(words: &[String]) -> String {
+    words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

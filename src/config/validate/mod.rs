@@ -138,11 +138,6 @@ fn build_plan(
     // Kubernetes' container images may assume 4K pages; the Pi 5's default
     // kernel has 16K ones. The profile's own setting wins.
     profile.pi5_4k_kernel = profile_src.pi5_4k_kernel.unwrap_or(kubernetes.is_some());
-    // The pod network's rules follow the profile's: they only allow.
-    if let Some(k) = kubernetes.filter(|_| profile.firewall.enable) {
-        let rules = k.firewall_rules(&net.to_string());
-        profile.firewall.rules.extend(rules);
-    }
     Some(NodePlan {
         cluster: cluster.name.clone(),
         name: node.name.clone(),

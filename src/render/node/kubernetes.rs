@@ -1,10 +1,13 @@
 //! `[kubernetes]` as node content: containerd's and crictl's configuration,
-//! the apt source, key and pin of the kube packages, and NetworkManager's
-//! hands off the CNI interfaces. The node setup adds these once, for both
+//! the apt source, key and pin of the kube packages, NetworkManager's hands
+//! off the CNI interfaces, the services, the held packages and the pod
+//! network's firewall rules. The node setup adds these once, for both
 //! backends.
 
-use super::shell::fill;
+use super::model::{Check, KubernetesCheck, OnChange, Part, RootFile, Service};
 use crate::config::kubernetes::{CNI_INTERFACES, KubernetesPlan, PACKAGES};
+use crate::config::plan::NodePlan;
+use crate::render::shell::fill;
 
 pub const CONTAINERD_CONFIG: &str = "/etc/containerd/config.toml";
 pub const CRICTL_CONFIG: &str = "/etc/crictl.yaml";
@@ -14,10 +17,10 @@ pub const SOURCES: &str = "/etc/apt/sources.list.d/piprep-kubernetes.list";
 pub const PIN: &str = "/etc/apt/preferences.d/piprep-kubernetes";
 pub const NM_CONF: &str = "/etc/NetworkManager/conf.d/90-piprep-cni.conf";
 
-const CONTAINERD: &str = include_str!("templates/containerd-config.toml");
-const CRICTL: &str = include_str!("templates/crictl.yaml");
-const PIN_FILE: &str = include_str!("templates/kubernetes-pin");
-const NM: &str = include_str!("templates/nm-cni.conf");
+const CONTAINERD: &str = include_str!("../templates/containerd-config.toml");
+const CRICTL: &str = include_str!("../templates/crictl.yaml");
+const PIN_FILE: &str = include_str!("../templates/kubernetes-pin");
+const NM: &str = include_str!("../templates/nm-cni.conf");
 
 /// NetworkManager's `unmanaged-devices` value.
 pub fn unmanaged_devices() -> String {
@@ -36,9 +39,33 @@ pub fn source_line(k: &KubernetesPlan) -> String {
     )
 }
 
+/// Nothing without `[kubernetes]`.
+pub fn part(plan: &NodePlan) -> Part {
+    let Some(k) = &plan.kubernetes else {
+        return Part::default();
+    };
+    Part {
+        files: files(k)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(path, content)| RootFile::root(path, "0644", content))
+            .collect(),
+        packages: packages(k),
+        held: PACKAGES.to_vec(),
+        services: services(),
+        // They follow the profile's: they only allow.
+        firewall_rules: if plan.profile.firewall.enable {
+            k.firewall_rules(&plan.subnet)
+        } else {
+            Vec::new()
+        },
+        checks: vec![Check::Kubernetes(check(k))],
+    }
+}
+
 /// (path, content) of every file, in install order; None while the
 /// repository key has not been read or fetched.
-pub fn files(k: &KubernetesPlan) -> Option<Vec<(&'static str, String)>> {
+fn files(k: &KubernetesPlan) -> Option<Vec<(&'static str, String)>> {
     let key = k.key.armored.clone()?;
     let v = |name, value: &str| (name, value.to_string());
     Some(vec![
@@ -68,7 +95,7 @@ pub fn files(k: &KubernetesPlan) -> Option<Vec<(&'static str, String)>> {
 
 /// Packages the networked step installs: the runtime from the OS, the kube
 /// packages from the pinned repository.
-pub fn packages(k: &KubernetesPlan) -> Vec<&'static str> {
+fn packages(k: &KubernetesPlan) -> Vec<&'static str> {
     // containerd is the only runtime validation lets through.
     debug_assert_eq!(k.runtime, "containerd");
     let mut p = vec!["containerd"];
@@ -76,23 +103,9 @@ pub fn packages(k: &KubernetesPlan) -> Vec<&'static str> {
     p
 }
 
-/// The stamp's and manifest's record of `k`.
-pub fn stamp(k: &KubernetesPlan) -> crate::contract::StampKubernetes {
-    crate::contract::StampKubernetes {
-        version: k.version.clone(),
-        runtime: k.runtime.clone(),
-        cni: k.cni.as_str().into(),
-        pod_cidr: k.pod_cidr.clone(),
-        service_cidr: k.service_cidr.clone(),
-        repository: k.repository.clone(),
-        key_sha256: k.key.sha256.clone().unwrap_or_default(),
-        key_origin: k.key.origin.clone(),
-    }
-}
-
 /// What the checklist verifies for `[kubernetes]`.
-pub fn check(k: &KubernetesPlan) -> super::setup::KubernetesCheck {
-    super::setup::KubernetesCheck {
+fn check(k: &KubernetesPlan) -> KubernetesCheck {
+    KubernetesCheck {
         version: k.version.clone(),
         packages: PACKAGES.to_vec(),
         unmanaged: unmanaged_devices(),
@@ -102,8 +115,7 @@ pub fn check(k: &KubernetesPlan) -> super::setup::KubernetesCheck {
 /// The services the node must run: containerd (restarted when its
 /// configuration changes), the kubelet (which waits for `kubeadm init` or
 /// `join`), and NetworkManager reloaded for the CNI interfaces.
-pub fn services() -> Vec<super::setup::Service> {
-    use super::setup::{OnChange, Service};
+fn services() -> Vec<Service> {
     vec![
         Service {
             unit: "containerd.service",

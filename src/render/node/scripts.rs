@@ -5,25 +5,26 @@
 
 use sha2::{Digest, Sha256};
 
-use super::Backend;
-use super::setup::{Checklist, OnChange, Service};
-use super::shell::{fill, quote};
+use super::model::{Checklist, OnChange, Service};
 use crate::config::plan::NodePlan;
 use crate::config::profile::TimeDaemon;
 use crate::contract::{REPORT_FILE, SECRETS_FILE};
+use crate::render::Backend;
+use crate::render::hosts;
+use crate::render::shell::{command_line, fill, quote};
 
-const SETUP: &str = include_str!("templates/setup.sh");
-const CHECK: &str = include_str!("templates/check.sh");
-const PREPARE: &str = include_str!("templates/prepare.sh");
-const SWAP: &str = include_str!("templates/swap.sh");
-const CHRONY: &str = include_str!("templates/chrony.sh");
-const CHRONY_ONLY_OURS: &str = include_str!("templates/chrony-only-ours.sh");
-const FIREWALL: &str = include_str!("templates/firewall.sh");
-const SERVICES: &str = include_str!("templates/services.sh");
+const SETUP: &str = include_str!("../templates/setup.sh");
+const CHECK: &str = include_str!("../templates/check.sh");
+const PREPARE: &str = include_str!("../templates/prepare.sh");
+const SWAP: &str = include_str!("../templates/swap.sh");
+const CHRONY: &str = include_str!("../templates/chrony.sh");
+const CHRONY_ONLY_OURS: &str = include_str!("../templates/chrony-only-ours.sh");
+const FIREWALL: &str = include_str!("../templates/firewall.sh");
+const SERVICES: &str = include_str!("../templates/services.sh");
 /// Helpers every generated script shares (log, step, put_file, has_pkg, has_unit).
-const SHELL_LIB: &str = include_str!("templates/lib.sh");
+const SHELL_LIB: &str = include_str!("../templates/lib.sh");
 /// clock_synced, for setup.sh (which waits on it) and check.sh (which reports it).
-const CLOCK_LIB: &str = include_str!("templates/clock.sh");
+const CLOCK_LIB: &str = include_str!("../templates/clock.sh");
 /// How long piprep-setup waits for a time server before apt, in seconds.
 pub const CLOCK_WAIT_SECS: u32 = 300;
 
@@ -72,23 +73,9 @@ fn host_key_lines(plan: &NodePlan) -> String {
         .join("\n")
 }
 
-/// The block's entries without its markers, for the checklist.
-fn hosts_lines(plan: &NodePlan) -> String {
-    plan.cluster_hosts
-        .iter()
-        .map(|(n, a)| format!("{a}\t{n}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The plan's /etc/hosts block.
 fn hosts_block(plan: &NodePlan) -> String {
-    super::hosts::block(plan.cluster_hosts.iter().map(|(n, a)| (n.as_str(), *a)))
-}
-
-/// One command as a quoted shell line.
-pub fn command_line(words: &[String]) -> String {
-    words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+    hosts::block(plan.cluster_hosts.iter().map(|(n, a)| (n.as_str(), *a)))
 }
 
 /// The checklist script for `checks`.
@@ -140,7 +127,7 @@ pub fn check(plan: &NodePlan, checks: &Checklist, boot_mount: &str, backend: Bac
             quote(k.map_or("", |k| k.unmanaged.as_str())),
         ),
         ("HOST_KEYS_Q", quote(&checks.host_keys.join("\n"))),
-        ("HOSTS_LINES_Q", quote(&hosts_lines(plan))),
+        ("HOSTS_LINES_Q", quote(&checks.hosts.join("\n"))),
         ("NTP_Q", quote(&checks.ntp.join(" "))),
         (
             "PAGE_SIZE",
@@ -231,8 +218,8 @@ pub fn setup(
         ("FIREWALL_FUNCTION", firewall_function(firewall)),
         ("SERVICES_FUNCTION", services_function(held, services)),
         ("HOSTS_BLOCK_Q", quote(hosts_block(plan).trim_end())),
-        ("HOSTS_BEGIN_Q", quote(super::hosts::BEGIN)),
-        ("HOSTS_END_Q", quote(super::hosts::END)),
+        ("HOSTS_BEGIN_Q", quote(hosts::BEGIN)),
+        ("HOSTS_END_Q", quote(hosts::END)),
         ("HOST_KEYS_Q", quote(&host_key_lines(plan))),
         ("NTP_Q", quote(&plan.ntp.join(" "))),
         ("CLOCK_WAIT", CLOCK_WAIT_SECS.to_string()),
