@@ -70,7 +70,7 @@ pub fn hook_script(plan: &NodePlan, setup: &NodeSetup, boot_mount: &str) -> Stri
         .map(|t| quote(t))
         .collect::<Vec<_>>()
         .join(" | ");
-    let mut v = common(plan);
+    let mut v = common(plan, &["SHELL_LIB", "NODE_Q", "USER_Q", "VERSION", "HASH"]);
     v.extend([
         ("CLUSTER_Q", quote(&plan.cluster)),
         ("ROLE_Q", quote(plan.role.as_str())),

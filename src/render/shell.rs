@@ -19,8 +19,11 @@ pub fn quote(s: &str) -> String {
 /// Replace every `@@KEY@@` of `template` with its value, in one pass over the
 /// template only: a value that itself contains `@@OTHER@@` stays as written.
 /// A placeholder without a value is a bug in piprep (every template is
-/// rendered by the tests), so it panics in every build.
+/// rendered by the tests), so it panics in every build; so does, in tests
+/// and debug builds, a value no placeholder asked for (a renamed or removed
+/// placeholder whose key was left behind).
 pub fn fill(template: &str, values: &[(&str, String)]) -> String {
+    let mut used = vec![false; values.len()];
     let mut out = String::with_capacity(template.len() * 2);
     let mut rest = template;
     while let Some(start) = rest.find("@@") {
@@ -30,14 +33,24 @@ pub fn fill(template: &str, values: &[(&str, String)]) -> String {
             .find("@@")
             .unwrap_or_else(|| panic!("unterminated placeholder in template: {after:.40}"));
         let key = &after[..end];
-        let value = values
+        let i = values
             .iter()
-            .find(|(k, _)| *k == key)
+            .position(|(k, _)| *k == key)
             .unwrap_or_else(|| panic!("no value for template placeholder @@{key}@@"));
-        out.push_str(&value.1);
+        used[i] = true;
+        out.push_str(&values[i].1);
         rest = &after[end + 2..];
     }
     out.push_str(rest);
+    if cfg!(debug_assertions) {
+        let unused: Vec<&str> = values
+            .iter()
+            .zip(&used)
+            .filter(|(_, u)| !**u)
+            .map(|((k, _), _)| *k)
+            .collect();
+        assert!(unused.is_empty(), "template values never used: {unused:?}");
+    }
     out
 }
 
@@ -83,6 +96,12 @@ mod tests {
     #[should_panic(expected = "no value for template placeholder @@MISSING@@")]
     fn a_missing_value_is_a_bug() {
         fill("x @@MISSING@@", &[]);
+    }
+
+    #[test]
+    #[should_panic(expected = "template values never used: [\"STALE\"]")]
+    fn a_value_no_placeholder_asks_for_is_a_bug() {
+        fill("x @@A@@", &[("A", "a".into()), ("STALE", "s".into())]);
     }
 
     #[test]

@@ -42,15 +42,17 @@ fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
 
-/// Values every script template uses.
-pub fn common(plan: &NodePlan) -> Vec<(&'static str, String)> {
-    vec![
+/// Values the script templates share, those of `keys` only (`fill` refuses
+/// a value its template never asks for).
+pub fn common(plan: &NodePlan, keys: &[&str]) -> Vec<(&'static str, String)> {
+    let all = [
         ("SHELL_LIB", SHELL_LIB.trim_end().to_string()),
         ("NODE_Q", quote(&plan.name)),
         ("USER_Q", quote(&plan.user.name)),
         ("VERSION", env!("CARGO_PKG_VERSION").to_string()),
         ("HASH", plan.config_hash()),
-    ]
+    ];
+    all.into_iter().filter(|(k, _)| keys.contains(k)).collect()
 }
 
 /// `key=value` lines for the scripts' sysctl loops.
@@ -86,7 +88,7 @@ pub fn check(plan: &NodePlan, checks: &Checklist, boot_mount: &str, backend: Bac
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let mut v = common(plan);
+    let mut v = common(plan, &["NODE_Q", "USER_Q", "VERSION", "HASH"]);
     v.extend([
         ("BACKEND", backend.name().to_string()),
         ("BOOT_Q", quote(boot_mount)),
@@ -211,7 +213,7 @@ pub fn setup(
     } else {
         skipped("configure_time")
     };
-    let mut v = common(plan);
+    let mut v = common(plan, &["SHELL_LIB", "VERSION", "HASH"]);
     v.extend([
         ("PACKAGES_Q", quote(&packages.join(" "))),
         ("CHRONY_FUNCTION", chrony),
@@ -237,7 +239,7 @@ pub fn prepare(plan: &NodePlan, boot_mount: &str) -> String {
     } else {
         skipped("set_swap")
     };
-    let mut v = common(plan);
+    let mut v = common(plan, &["SHELL_LIB", "USER_Q", "VERSION", "HASH"]);
     v.extend([
         ("BOOT_Q", quote(boot_mount)),
         ("SECRETS_FILE", SECRETS_FILE.to_string()),
