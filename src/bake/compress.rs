@@ -7,26 +7,9 @@ use std::path::Path;
 
 use liblzma::stream::{Check, MtStreamBuilder};
 use liblzma::write::XzEncoder;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-
-/// Writes through to a file while hashing what passes.
-struct HashingWriter {
-    file: File,
-    h: Sha256,
-}
-
-impl Write for HashingWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.h.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
-}
+use crate::io::hash::HashingWriter;
 
 /// Compress `len` bytes of `src` to `dst` (preset 6, all cores); returns its sha256.
 pub fn xz(src: &File, len: u64, dst: &Path) -> Result<String> {
@@ -40,13 +23,7 @@ pub fn xz(src: &File, len: u64, dst: &Path) -> Result<String> {
     // The image inside carries the node's secrets.
     let file = crate::io::atomic::create_new(dst, crate::io::atomic::Holds::Secret)
         .map_err(|e| Error::output_io(dst, "cannot create", &e))?;
-    let mut enc = XzEncoder::new_stream(
-        HashingWriter {
-            file,
-            h: Sha256::new(),
-        },
-        stream,
-    );
+    let mut enc = XzEncoder::new_stream(HashingWriter::new(file), stream);
     let mut buf = vec![0u8; 1 << 20];
     let mut off = 0;
     while off < len {
@@ -60,8 +37,8 @@ pub fn xz(src: &File, len: u64, dst: &Path) -> Result<String> {
     let w = enc
         .finish()
         .map_err(|e| Error::output_io(dst, "cannot finish", &e))?;
-    w.file
-        .sync_all()
+    let (sha256, file) = w.finish();
+    file.sync_all()
         .map_err(|e| Error::output_io(dst, "cannot sync", &e))?;
-    Ok(hex::encode(w.h.finalize()))
+    Ok(sha256)
 }

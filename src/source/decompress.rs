@@ -4,7 +4,7 @@
 //! wanted, it is computed on the way.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -17,6 +17,7 @@ use super::xz_blocks;
 pub use super::xz_stream::XZ_MAGIC;
 use super::xz_stream::XzStreams;
 use crate::error::{Error, Result};
+use crate::io::hash::HashingWriter;
 
 const BLOCK: usize = 4096;
 static ZEROS: [u8; BLOCK] = [0; BLOCK];
@@ -68,15 +69,15 @@ pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool, hash: bo
     }
     let writer = std::thread::scope(|s| {
         let w = s.spawn(move || -> std::io::Result<Option<String>> {
-            let mut h = hash.then(Sha256::new);
+            let mut h = hash.then(|| HashingWriter::new(std::io::sink()));
             for (off, buf, n) in full_rx {
                 if let Some(h) = h.as_mut() {
-                    h.update(&buf[..n]);
+                    h.write_all(&buf[..n])?;
                 }
                 write_sparse(dst, off, &buf[..n])?;
                 let _ = empty_tx.send(buf);
             }
-            Ok(h.map(|h| hex::encode(h.finalize())))
+            Ok(h.map(|h| h.finish().0))
         });
         let mut off = 0u64;
         let decoded: Result<u64> = loop {

@@ -11,6 +11,8 @@ use reqwest::blocking::Client;
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_RANGE, RANGE};
 use sha2::{Digest, Sha256};
 
+use crate::io::hash::HashingWriter;
+
 use crate::error::{Error, Result};
 
 /// 256 KiB reads: large enough to keep up with a fast link without many syscalls.
@@ -157,21 +159,11 @@ pub fn get_small(client: &Client, url: &str, cap: u64, quiet: bool) -> Result<Ve
 }
 
 /// Hash what a partial download already holds (the one extra read a resume costs).
-fn hash_existing(path: &Path, h: &mut Sha256) -> std::io::Result<u64> {
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e),
-    };
-    let mut buf = vec![0u8; BUF];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            return Ok(n);
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
+fn hash_existing(path: &Path) -> std::io::Result<(Sha256, u64)> {
+    match File::open(path) {
+        Ok(f) => crate::io::hash::hash_to_end(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Sha256::new(), 0)),
+        Err(e) => Err(e),
     }
 }
 
@@ -207,8 +199,7 @@ pub fn download(
         if attempt > 0 {
             backoff(attempt, "download interrupted", &last_err, quiet);
         }
-        let mut h = Sha256::new();
-        let have = hash_existing(partial, &mut h).map_err(io)?;
+        let (h, have) = hash_existing(partial).map_err(io)?;
         let mut req = client.get(url).header(ACCEPT_ENCODING, "identity");
         if have > 0 {
             req = req.header(RANGE, format!("bytes={have}-"));
@@ -224,7 +215,7 @@ pub fn download(
         let mut file = match status {
             StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => {
                 // The partial file is already complete.
-                return Ok(hex::encode(h.finalize()));
+                return Ok(HashingWriter::continuing(std::io::sink(), h).finish().0);
             }
             StatusCode::PARTIAL_CONTENT if have > 0 => {
                 let start = resp
@@ -239,12 +230,12 @@ pub fn download(
                     let _ = std::fs::remove_file(partial);
                     continue;
                 }
-                OpenOptions::new().append(true).open(partial).map_err(io)?
+                let f = OpenOptions::new().append(true).open(partial).map_err(io)?;
+                HashingWriter::continuing(f, h)
             }
             s if s.is_success() => {
                 // 200: the server ignored Range (or there was nothing): restart.
-                h = Sha256::new();
-                File::create(partial).map_err(io)?
+                HashingWriter::new(File::create(partial).map_err(io)?)
             }
             s if retryable(s) => {
                 last_err = format!("HTTP {s}");
@@ -293,7 +284,6 @@ pub fn download(
                             partial.display()
                         )));
                     }
-                    h.update(&buf[..n]);
                     file.write_all(&buf[..n]).map_err(io)?;
                     got += n as u64;
                     pb.set_position(got);
@@ -302,9 +292,10 @@ pub fn download(
             }
         };
         pb.finish_and_clear();
+        let (sha256, file) = file.finish();
         file.sync_all().map_err(io)?;
         match outcome {
-            Ok(()) if total.is_none_or(|t| t == got) => return Ok(hex::encode(h.finalize())),
+            Ok(()) if total.is_none_or(|t| t == got) => return Ok(sha256),
             Ok(()) => {
                 last_err = format!(
                     "connection closed after {got} of {} bytes",
