@@ -1,7 +1,6 @@
 //! Test helpers: fixture images built by tests/support/mkimage.sh (cached per
 //! script version), the real piprep binary, and independent tools (sfdisk,
 //! fsck.fat, mtools, cmp) to check what it wrote.
-#![allow(dead_code)]
 
 pub mod http;
 pub mod sandbox;

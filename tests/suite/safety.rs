@@ -2,14 +2,12 @@
 //! a disk too small for every node, a base that changes under a bake, lost
 //! manifests, and inputs that are not images at all.
 
-mod support;
-
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const THIRD: &str = "\n[[node]]\nname = \"worker-2\"\nip = \"10.1.1.22\"\nrole = \"worker\"\n";
 

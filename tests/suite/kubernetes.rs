@@ -3,13 +3,11 @@
 //! 127.0.0.1 and cached, both backends carrying it, and its checklist items
 //! run for real against stub tools. Regenerate goldens with UPDATE_GOLDEN=1.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use support::http::Server;
-use support::*;
+use crate::support::http::Server;
+use crate::support::*;
 
 const KEY: &str = "kubernetes-test-key.asc";
 

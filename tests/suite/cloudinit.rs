@@ -2,12 +2,10 @@
 //! a round trip through an independent YAML parser (PyYAML), cloud-init's own
 //! schema check when installed, and backend selection on fixture images.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 /// Render `node` into a scratch directory of its own: `tag` names the caller,
 /// so tests running at once never share (and delete) each other's output.

@@ -3,11 +3,9 @@
 //! fix; inspect shows the architecture), and a Kubernetes node's Pi 5 boots the
 //! 4K-page kernel (config.txt, read back with mtools; fsck.fat clean).
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use support::*;
+use crate::support::*;
 
 const KEY: &str = "kubernetes-test-key.asc";
 

@@ -3,12 +3,10 @@
 //! read-back verification catching an injected bad write, and every safety
 //! refusal.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::*;
+use crate::support::*;
 
 struct Fake {
     dir: PathBuf,

@@ -1,9 +1,7 @@
 //! `piprep inspect` on base and baked fixtures, text and JSON, against values
 //! known from how the fixtures were built (and from sfdisk, not piprep).
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[test]
 fn inspects_a_base_image() {

@@ -1,11 +1,9 @@
 //! `piprep render`: golden files for a control-plane and a worker node, and the
 //! agreement between render and bake. Regenerate goldens with UPDATE_GOLDEN=1.
 
-mod support;
-
 use std::path::Path;
 
-use support::*;
+use crate::support::*;
 
 #[test]
 fn render_matches_golden_for_control_plane_and_worker() {

@@ -6,12 +6,10 @@
 //! stub commands without ever creating the canary file, and the cloud-init
 //! user-data parses back to the very values given.
 
-mod support;
-
 use std::path::Path;
 
-use support::sandbox::{self, Sandbox};
-use support::*;
+use crate::support::sandbox::{self, Sandbox};
+use crate::support::*;
 
 const KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKvC9g79Q/1zy3wNXWr90MTxgA8kZg04ujqedx4kB2aP";

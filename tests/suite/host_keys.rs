@@ -4,12 +4,10 @@
 //! the boot partition, the exports, and `status` for a node that cannot be
 //! reached. The end-to-end test logs in with the pinned key.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use support::*;
+use crate::support::*;
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777

@@ -1,11 +1,9 @@
 //! Inventory and profile mistakes: each refused by `validate` and by `bake`
 //! with file:line, the node and a fix, exit code 2, and no output written.
 
-mod support;
-
 use std::path::Path;
 
-use support::*;
+use crate::support::*;
 
 const GOOD: &str = r#"[cluster]
 name = "homelab"

@@ -2,13 +2,11 @@
 //! of the adversarial run, reproduced through the binary, and a scan of
 //! every file a bake or render leaves for the nodes' secrets.
 
-mod support;
-
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 const HASH: &str = "$6$AbCdEfGhIjKlMnOp$5vC9Zq1lN7hXk2yJ0tqT8n1oKzjJm2bGxH4Yw3aQeR6uS9dF0gL7pM5cV8bN1xZ3qW6eR9tY2uI5oP8aS1dF4g";
 

@@ -2,13 +2,11 @@
 //! sha256sum verifies, the manifest, reproducibility, xz, partial failures and
 //! interrupted bakes.
 
-mod support;
-
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 const THIRD: &str = "\n[[node]]\nname = \"worker-2\"\nip = \"10.1.1.22\"\nrole = \"worker\"\n";
 

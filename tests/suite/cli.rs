@@ -1,9 +1,7 @@
 //! The command line itself: help text, exit codes for usage errors, shell
 //! completions and the man page.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[test]
 fn help_explains_commands_and_exit_codes() {

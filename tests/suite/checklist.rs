@@ -2,12 +2,10 @@
 //! fake /proc, /sys and /etc under PIPREP_ROOT and stub systemctl/ufw/ip/chronyc
 //! on PATH. Proves the report format and that a failing node is reported.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use support::*;
+use crate::support::*;
 
 fn write(p: &Path, s: &str) {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -38,6 +36,8 @@ struct Sandbox {
     report: std::path::PathBuf,
 }
 
+/// A node's root filesystem and tools as check.sh sees them, each as a
+/// prepared node (healthy) or one that fails every check would have them.
 fn sandbox(name: &str, healthy: bool) -> Sandbox {
     let dir = scratch(&format!("checklist-{name}"));
     let data = data();
@@ -52,6 +52,23 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
     let script = dir.join("check.sh");
     write(&script, &check);
     let r = dir.join("root");
+    fake_kernel(&r, healthy);
+    fake_users_and_keys(&r, &data, healthy);
+    fake_network(&r, healthy);
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    fake_services(&bin, &data, healthy);
+    fake_ufw(&dir, &bin, &check, healthy);
+    Sandbox {
+        root: r,
+        bin,
+        script,
+        report: dir.join("boot/piprep-report.txt"),
+    }
+}
+
+/// /proc and /sys: swap, modules, sysctl, cgroups, the command line.
+fn fake_kernel(r: &Path, healthy: bool) {
     write(
         &r.join("proc/meminfo"),
         if healthy {
@@ -99,6 +116,10 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
         &r.join("proc/sys/kernel/random/boot_id"),
         "0f0e0d0c-aaaa-bbbb-cccc-000000000001\n",
     );
+}
+
+/// Users, cloud-init, the host key and /etc/hosts.
+fn fake_users_and_keys(r: &Path, data: &Path, healthy: bool) {
     // Healthy: the user has a login shell and pi-gen's first user is gone or
     // cannot log in. Unhealthy: the image's nologin shell was kept and
     // cloud-init's fallback created a second, login-capable user.
@@ -133,6 +154,10 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
             "127.0.0.1\tlocalhost\n10.1.1.11\tcp-1\n"
         },
     );
+}
+
+/// sshd listening, and the user's authorized keys.
+fn fake_network(r: &Path, healthy: bool) {
     // sshd on port 22 (0x16): LISTEN (0A) when healthy, only a closed socket otherwise.
     let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
     write(
@@ -147,12 +172,13 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
         &r.join("home/k8s/.ssh/authorized_keys"),
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHXhuxS1HPO5O/MlVNdtjyvhk6uKlqUo+v0GKhliWKZk me@laptop\n",
     );
+}
 
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
+/// systemctl, chronyc, ip, nmcli and ssh-keyscan as the node would answer.
+fn fake_services(bin: &Path, data: &Path, healthy: bool) {
     let active = if healthy { "active" } else { "inactive" };
     stub(
-        &bin,
+        bin,
         "systemctl",
         &format!(
             "case \"$1 $2\" in\n\"is-active chrony.service\") echo {active} ;;\n\"is-enabled dphys-swapfile.service\") echo {} ;;\n\"is-enabled ssh.service\") echo enabled ;;\n\"is-active ssh.service\") echo {active} ;;\n*) echo unknown ;;\nesac",
@@ -160,7 +186,7 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
         ),
     );
     stub(
-        &bin,
+        bin,
         "chronyc",
         if healthy {
             "printf 'Reference ID    : 0A010101\\nLeap status     : Normal\\n'"
@@ -169,13 +195,13 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
         },
     );
     stub(
-        &bin,
+        bin,
         "ip",
         "echo '2: eth0    inet 10.1.1.11/24 brd 10.1.1.255 scope global noprefixroute eth0'",
     );
     // NetworkManager holds eth0 (healthy), or netplan gave it to networkd.
     stub(
-        &bin,
+        bin,
         "nmcli",
         &format!(
             "[ \"$*\" = '-g GENERAL.STATE device show eth0' ] && echo '{}'",
@@ -201,10 +227,14 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKqF0Q7tXbmD3zY0xY2Gq5oRRrh7l7zRk1W1Z3uU2b6s".into()
     };
     stub(
-        &bin,
+        bin,
         "ssh-keyscan",
         &format!("[ \"$*\" = '-T 10 -t ed25519 127.0.0.1' ] && echo '127.0.0.1 {served}'"),
     );
+}
+
+/// ufw's status: every rule check.sh wants (healthy), or one missing.
+fn fake_ufw(dir: &Path, bin: &Path, check: &str, healthy: bool) {
     // Every rule the profile wants, as ufw would print it (healthy), or one missing.
     // The shell itself reads the quoted assignment back.
     let assign = check
@@ -251,16 +281,10 @@ fn sandbox(name: &str, healthy: bool) -> Sandbox {
         .collect();
     write(&dir.join("ufw-status"), &ufw_status(&refs));
     stub(
-        &bin,
+        bin,
         "ufw",
         &format!("cat '{}'", dir.join("ufw-status").display()),
     );
-    Sandbox {
-        root: r,
-        bin,
-        script,
-        report: dir.join("boot/piprep-report.txt"),
-    }
 }
 
 fn run(sb: &Sandbox) -> (bool, Vec<Vec<String>>, String) {

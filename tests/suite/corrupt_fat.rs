@@ -6,13 +6,11 @@
 //! bound, name the damage and the fix, leave the input unchanged and write no
 //! image.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 /// The FAT32 geometry of the fixture's boot partition.
 struct Geo {

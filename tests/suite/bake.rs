@@ -1,11 +1,9 @@
 //! `piprep bake` end to end on rootless fixture images, checked with tools that
 //! are not piprep: sfdisk, fsck.fat, mtools, cmp, sha256sum and sh -n.
 
-mod support;
-
 use std::path::Path;
 
-use support::*;
+use crate::support::*;
 
 const HOOK_ARGS: &str = "systemd.run=/boot/firmware/piprep-run.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target";
 

@@ -1,0 +1,19 @@
+//! The integration tests by topic, one module each.
+
+mod bake;
+mod checklist;
+mod cli;
+mod cloudinit;
+mod corrupt_fat;
+mod fetch;
+mod flash;
+mod fleet;
+mod host_keys;
+mod image_checks;
+mod injection;
+mod inspect;
+mod kubernetes;
+mod render;
+mod safety;
+mod secrets_and_user_files;
+mod validate;
