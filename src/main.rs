@@ -15,9 +15,9 @@ mod inspect;
 mod interrupt;
 mod io;
 mod multihash;
-mod progress;
 mod render;
 mod report;
+mod reporter;
 mod source;
 
 use clap::Parser;
@@ -27,10 +27,10 @@ use cli::{Cli, Command};
 fn main() {
     interrupt::install();
     let cli = Cli::parse();
+    reporter::init(cli.reporter_mode());
     let ctx = commands::Ctx {
         config: cli.config.clone(),
         cache_dir: source::cache_dir(cli.cache_dir.as_deref()),
-        quiet: cli.quiet,
         offline: cli.offline,
     };
     let result = match &cli.command {

@@ -11,18 +11,18 @@ use crate::image::BaseImage;
 
 /// Create the output directory 0700 (its images hold the nodes' secrets);
 /// an existing one open to others gets a warning with the fix.
-pub fn prepare_out_dir(dir: &Path, quiet: bool) -> Result<()> {
+pub fn prepare_out_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     crate::io::atomic::create_private_dir(dir)
         .map_err(|e| Error::output_io(dir, "cannot create output directory", &e))?;
     let mode = std::fs::metadata(dir).map_or(0, |m| m.permissions().mode());
-    if mode & 0o077 != 0 && !quiet {
-        eprintln!(
+    if mode & 0o077 != 0 {
+        crate::reporter::say(format!(
             "warning: {} is open to other users (mode {:o}); the images are 0600, but a directory of your own keeps even their names private: chmod 700 {}",
             dir.display(),
             mode & 0o777,
             dir.display()
-        );
+        ));
     }
     Ok(())
 }
@@ -32,16 +32,14 @@ pub fn prepare_out_dir(dir: &Path, quiet: bool) -> Result<()> {
 /// bake into the same directory waits for the first.
 pub struct OutLock(#[allow(dead_code)] std::fs::File);
 
-pub fn lock_out_dir(dir: &Path, quiet: bool) -> Result<OutLock> {
+pub fn lock_out_dir(dir: &Path) -> Result<OutLock> {
     use rustix::fs::{FlockOperation, flock};
     let f = std::fs::File::open(dir).map_err(|e| Error::output_io(dir, "cannot open", &e))?;
     if flock(&f, FlockOperation::NonBlockingLockExclusive).is_err() {
-        if !quiet {
-            eprintln!(
-                "waiting for another piprep that is baking into {}…",
-                dir.display()
-            );
-        }
+        crate::reporter::say(format!(
+            "waiting for another piprep that is baking into {}…",
+            dir.display()
+        ));
         flock(&f, FlockOperation::LockExclusive)
             .map_err(|e| Error::output(format!("cannot lock {}: {e}", dir.display())))?;
     }

@@ -2,7 +2,8 @@
 //! compare the images' sha256 values.
 
 use super::digest::BaseDigest;
-use super::{Options, Outcome, bake_parallel};
+use super::parallel::bake_parallel;
+use super::{Options, Outcome};
 use crate::config::plan::NodePlan;
 use crate::error::{Error, Result};
 use crate::image::BaseImage;
@@ -15,7 +16,7 @@ pub fn check_reproducible(
     base: &BaseImage,
     todo: &[&NodePlan],
     digest: Option<&BaseDigest>,
-    results: &[(String, Result<Outcome>)],
+    results: &[super::NodeResult],
     time: fatfs::DateTime,
     opts: &Options,
 ) -> Result<()> {
@@ -42,8 +43,8 @@ pub fn check_reproducible(
     let mut diffs = Vec::new();
     for (name, r) in again {
         let second = r?;
-        let first = results.iter().find_map(|(n, r)| match r {
-            Ok(Outcome::Baked(b)) if *n == name => Some(b.entry.sha256.clone()),
+        let first = results.iter().find_map(|n| match &n.outcome {
+            Ok(Outcome::Baked(b)) if n.node == name => Some(b.entry.sha256.clone()),
             _ => None,
         });
         if first.as_deref() != Some(second.entry.sha256.as_str()) {
@@ -55,12 +56,10 @@ pub fn check_reproducible(
         }
     }
     if diffs.is_empty() {
-        if !opts.quiet {
-            eprintln!(
-                "reproducible: a second bake gave identical images ({} checked)",
-                todo.len()
-            );
-        }
+        crate::reporter::say(format!(
+            "reproducible: a second bake gave identical images ({} checked)",
+            todo.len()
+        ));
         Ok(())
     } else {
         Err(Error::internal(format!(

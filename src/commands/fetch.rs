@@ -1,6 +1,6 @@
 //! `piprep fetch` and `piprep cache`: base images into and out of the cache.
 
-use super::{Ctx, print};
+use super::context::{Ctx, print};
 use crate::cli::{CacheArgs, CacheCommand, FetchArgs};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -63,7 +63,7 @@ pub fn cache(ctx: &Ctx, args: &CacheArgs) -> Result<()> {
                     partials: p,
                 },
             };
-            let freed = cache.clean(&which, ctx.quiet)?;
+            let freed = cache.clean(&which)?;
             print(&format!("freed {} MiB\n", freed >> 20))
         }
     }

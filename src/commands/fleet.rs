@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{Ctx, load_plans, print};
+use super::context::{Ctx, load_plans, print};
 use crate::cli::{ExportArgs, ExportFormat, ExportKind, KnownHostsArgs, RekeyArgs, StatusArgs};
 use crate::config::Config;
 use crate::config::plan::NodePlan;
@@ -13,16 +13,6 @@ use crate::host_keys::known_hosts;
 use crate::host_keys::store::{self, Missing};
 
 use crate::bake::outputs::KNOWN_HOSTS;
-
-/// The fleet's known_hosts text (plain names and addresses).
-pub fn known_hosts_text(plans: &[NodePlan]) -> String {
-    let all: Vec<&NodePlan> = plans.iter().collect();
-    format!(
-        "# SSH host keys of cluster {} (piprep); `piprep known-hosts --install` merges them into ~/.ssh/known_hosts\n{}",
-        plans.first().map_or("", |p| p.cluster.as_str()),
-        known_hosts::lines(&all, None)
-    )
-}
 
 pub fn known_hosts_cmd(ctx: &Ctx, args: &KnownHostsArgs) -> Result<()> {
     let (_, plans) = load_plans(ctx, Missing::Refuse)?;
@@ -72,14 +62,12 @@ pub fn known_hosts_cmd(ctx: &Ctx, args: &KnownHostsArgs) -> Result<()> {
     let (text, replaced) = known_hosts::merge(&existing, &hosts, &ours);
     crate::io::atomic::replace_keeping_mode(&file, &text, mode)
         .map_err(|e| Error::output_io(&file, "cannot write", &e))?;
-    if !ctx.quiet {
-        eprintln!(
-            "{}: {} lines for {} nodes written, {replaced} stale lines replaced",
-            file.display(),
-            ours.lines().count(),
-            plans.len()
-        );
-    }
+    crate::reporter::say(format!(
+        "{}: {} lines for {} nodes written, {replaced} stale lines replaced",
+        file.display(),
+        ours.lines().count(),
+        plans.len()
+    ));
     Ok(())
 }
 
@@ -102,13 +90,11 @@ pub fn rekey(ctx: &Ctx, args: &RekeyArgs) -> Result<()> {
     }
     for node in &args.nodes {
         for k in store::rekey(&cfg, node)? {
-            if !ctx.quiet {
-                eprintln!(
-                    "node {node}: new SSH host key {} ({}); bake and flash it again, then `piprep known-hosts --install`",
-                    store::fingerprint(&k),
-                    k.kind
-                );
-            }
+            crate::reporter::say(format!(
+                "node {node}: new SSH host key {} ({}); bake and flash it again, then `piprep known-hosts --install`",
+                store::fingerprint(&k),
+                k.kind
+            ));
         }
     }
     Ok(())
@@ -127,33 +113,6 @@ pub fn export(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
     print(&text)
 }
 
-/// `NODE=HOST[:PORT]` mappings.
-fn address_map(args: &StatusArgs) -> Result<Vec<(String, String, Option<u16>)>> {
-    args.address
-        .iter()
-        .map(|m| {
-            let bad = || {
-                Error::config(format!(
-                    "--address `{}` is not NODE=HOST[:PORT]; write it like cp-1=127.0.0.1:2222",
-                    m.escape_debug()
-                ))
-            };
-            let (node, target) = m.split_once('=').ok_or_else(bad)?;
-            let (host, port) = match target.rsplit_once(':') {
-                Some((h, p)) if !h.contains(':') || h.starts_with('[') => (
-                    h.trim_matches(['[', ']']).to_string(),
-                    Some(p.parse::<u16>().map_err(|_| bad())?),
-                ),
-                _ => (target.to_string(), None),
-            };
-            if node.is_empty() || host.is_empty() || host.starts_with('-') {
-                return Err(bad());
-            }
-            Ok((node.to_string(), host, port))
-        })
-        .collect()
-}
-
 pub fn status(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
     let (cfg, plans) = load_plans(ctx, Missing::Skip)?;
     let chosen = if args.node.is_empty() && !args.all {
@@ -169,14 +128,18 @@ pub fn status(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
         )));
     }
     let mut targets: Vec<st::Target> = chosen.iter().map(|p| st::Target::of(p)).collect();
-    for (node, host, port) in address_map(args)? {
-        let t = targets.iter_mut().find(|t| t.node == node).ok_or_else(|| {
-            Error::config(format!(
-                "--address names node `{node}`, which is not being checked"
-            ))
-        })?;
-        t.host = host;
-        t.port = port;
+    for a in &args.address {
+        let t = targets
+            .iter_mut()
+            .find(|t| t.node == a.node)
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "--address names node `{}`, which is not being checked",
+                    a.node
+                ))
+            })?;
+        t.host = a.host.clone();
+        t.port = a.port;
     }
     let kubernetes = targets.iter().any(|t| t.kubernetes);
     let started = Instant::now();
@@ -187,15 +150,13 @@ pub fn status(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
         if !args.watch || done || timed_out {
             break rows;
         }
-        if !ctx.quiet {
-            let ready = rows.iter().filter(|r| r.ready).count();
-            eprintln!(
-                "status: {ready} of {} nodes ready after {} s; checking again in {} s",
-                rows.len(),
-                started.elapsed().as_secs(),
-                args.interval
-            );
-        }
+        let ready = rows.iter().filter(|r| r.ready).count();
+        crate::reporter::say(format!(
+            "status: {ready} of {} nodes ready after {} s; checking again in {} s",
+            rows.len(),
+            started.elapsed().as_secs(),
+            args.interval
+        ));
         std::thread::sleep(Duration::from_secs(args.interval));
     };
     if args.json {

@@ -1,6 +1,6 @@
 //! `piprep inspect`: what an image or card holds, read-only.
 
-use super::print;
+use super::context::print;
 use crate::cli::InspectArgs;
 use crate::error::{Error, Result};
 

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path};
 
-use super::{Ctx, load_base, load_plans};
+use super::context::{Ctx, load_base, load_plans, pins_in};
 use crate::cli::RenderArgs;
 use crate::error::{Error, Result};
 use crate::host_keys::store::Missing;
@@ -13,9 +13,8 @@ use crate::render::node::model::RootFile;
 use crate::render::{self, Target};
 
 pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
-    let quiet = ctx.quiet;
     // The pins of a bake into the default `out`, if there was one.
-    let pins = super::pins_in(Path::new("out"));
+    let pins = pins_in(Path::new("out"));
     let (cfg, plans) = load_plans(ctx, Missing::Make { pins: Some(&pins) })?;
     let plan = cfg.select(&plans, std::slice::from_ref(&args.node), false)?[0];
     let target = match &args.image {
@@ -66,16 +65,14 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
         }
         let tree = dir.join("rootfs");
         write_tree(&tree, &r.rootfs)?;
-        if !quiet {
-            eprintln!(
-                "wrote {} boot-partition files for node {} to {}, and the {} files its first boot installs under {}",
-                r.files.len() + 1,
-                plan.name,
-                dir.display(),
-                r.rootfs.len(),
-                tree.display()
-            );
-        }
+        crate::reporter::say(format!(
+            "wrote {} boot-partition files for node {} to {}, and the {} files its first boot installs under {}",
+            r.files.len() + 1,
+            plan.name,
+            dir.display(),
+            r.rootfs.len(),
+            tree.display()
+        ));
         return Ok(());
     }
     let mut out = std::io::stdout().lock();

@@ -1,6 +1,6 @@
 //! `piprep report`: the first boot's checklist, read back from a card.
 
-use super::print;
+use super::context::print;
 use crate::cli::ReportArgs;
 use crate::contract::REPORT_FILE;
 use crate::error::{Error, Kind, Result};

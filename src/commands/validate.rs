@@ -1,6 +1,6 @@
 //! `piprep validate`: every finding of an inventory, as text or JSON.
 
-use super::{Ctx, image_findings};
+use super::context::{Ctx, image_findings};
 use crate::cli::ValidateArgs;
 use crate::config::{Config, Finding};
 use crate::error::{Error, Result};
@@ -25,7 +25,6 @@ fn image_checks(ctx: &Ctx, cfg: &Config, args: &ValidateArgs) -> Result<Vec<Find
     };
     let fetcher = Fetcher {
         offline: ctx.offline || !explicit,
-        quiet: true,
         ..ctx.fetcher()
     };
     let opened = spec
@@ -35,9 +34,9 @@ fn image_checks(ctx: &Ctx, cfg: &Config, args: &ValidateArgs) -> Result<Vec<Find
         Some(Ok(base)) => Ok(image_findings(cfg, &base)),
         Some(Err(e)) if explicit => Err(e),
         _ => {
-            if !ctx.quiet && cfg.inventory.kubernetes.is_some() {
-                eprintln!(
-                    "note: the base image is not at hand, so its architecture was not checked; pass --image PATH, or run `piprep fetch` first"
+            if cfg.inventory.kubernetes.is_some() {
+                crate::reporter::say(
+                    "note: the base image is not at hand, so its architecture was not checked; pass --image PATH, or run `piprep fetch` first",
                 );
             }
             Ok(Vec::new())

@@ -2,6 +2,7 @@
 //! node. Pure apart from reading the config files themselves.
 
 pub mod cmdline;
+mod finding;
 pub mod grammar;
 pub mod image_spec;
 pub mod inventory;
@@ -18,12 +19,12 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+pub use finding::{Finding, Severity};
 use image_spec::Spec;
 use inventory::Inventory;
 use plan::NodePlan;
 pub use profile_store::ProfileStore;
 use toml_file::{Location, SourceFile};
-pub use validate::{Finding, Severity, Validated};
 
 /// Why an inventory could not be loaded.
 pub enum Loaded {
@@ -62,20 +63,6 @@ impl Config {
             inventory,
             profiles,
         })
-    }
-
-    pub fn validate(&self) -> Validated {
-        validate::validate(self)
-    }
-
-    /// Validate, failing with every error finding (one per line) when any exists.
-    pub fn plans(&self) -> Result<(Vec<NodePlan>, Vec<Finding>)> {
-        let v = self.validate();
-        if v.has_errors() {
-            let lines: Vec<String> = v.errors().map(|f| f.to_string()).collect();
-            return Err(Error::config(lines.join("\n")));
-        }
-        Ok((v.plans, v.findings))
     }
 
     /// Pick the named nodes (or all), in inventory order, or say which exist.

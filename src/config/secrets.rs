@@ -1,6 +1,7 @@
 //! Where the nodes' SSH host keys are kept (`[secrets] dir`, default
 //! `.piprep/secrets` beside the inventory), and what validation says about
-//! the files there. Making and reading the keys is `host_keys::store`.
+//! whether a directory there can be trusted. Making, reading and checking the
+//! keys is `host_keys::store`.
 
 use std::path::{Path, PathBuf};
 
@@ -47,36 +48,4 @@ pub fn untrusted_dir(dir: &Path) -> Option<(String, String)> {
         format!("chmod 700 {}", dir.display())
     };
     Some((why, fix))
-}
-
-/// Problems with the stored keys that validation reports: directories and
-/// key files that are not private, key files missing beside others or not
-/// the pair they claim to be.
-pub fn problems(dir: &Path, node: &str) -> Vec<(PathBuf, String, String)> {
-    let node_dir = dir.join(node);
-    let mut out = Vec::new();
-    for d in [dir, node_dir.as_path()] {
-        if let Some((why, fix)) = untrusted_dir(d) {
-            out.push((d.to_path_buf(), why, fix));
-            return out;
-        }
-    }
-    if std::fs::symlink_metadata(&node_dir).is_err() {
-        return out; // nothing yet: the first bake makes the keys
-    }
-    for kind in KINDS {
-        let path = key_file(dir, node, kind);
-        if std::fs::symlink_metadata(&path).is_err() {
-            out.push((
-                path.clone(),
-                "is missing, so the node would get new keys and a new identity".into(),
-                format!("restore it from a backup, or run `piprep rekey {node}` to make new keys on purpose"),
-            ));
-            continue;
-        }
-        if let Err((at, why, fix)) = crate::host_keys::store::check_key(dir, node, kind) {
-            out.push((at.unwrap_or(path), why, fix));
-        }
-    }
-    out
 }

@@ -5,7 +5,7 @@
 //! itself; an image that cannot be read stops its targets.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::Instant;
@@ -15,63 +15,17 @@ use sha2::{Digest, Sha256};
 
 use super::destination::{Destination, DestinationKind};
 use super::image::Sequential;
-use super::reader::{Msg, read_image};
+use super::layout::{BUF, CardWritten, Hashed, Layout, Msg};
+use super::reader::read_image;
+use super::sink;
 use crate::error::{Error, Result};
-use crate::interrupt::TempPath;
 use crate::io::aligned::{ALIGN, AlignedBuf, DirectWriter};
 
-/// 4 MiB reads and writes: large sequential writes are what SD cards are
-/// fastest at, and a few in flight per card keep memory small.
-pub const BUF: usize = 4 << 20;
-/// Verification granularity without a bmap: a mismatch names a 64 MiB span.
-pub const SPAN: u64 = 64 << 20;
 /// Chunks queued per writer: a slow card lets the reader run this far ahead.
 const QUEUE: usize = 4;
 /// Buffered writes (no O_DIRECT) are synced every this many bytes, so the
 /// progress shows bytes on the card, not in the page cache.
 const DIRTY_LIMIT: u64 = 32 << 20;
-
-/// A byte range of the image, with the sha256 the block map promises.
-#[derive(Debug, Clone)]
-pub struct Span {
-    pub start: u64,
-    pub end: u64,
-    pub sha256: Option<String>,
-}
-
-/// What the reader reads: known spans (a block map or the data extents), or
-/// the whole decoded stream, `SPAN` at a time, until it ends.
-pub enum Layout {
-    Spans(Vec<Span>),
-    Stream,
-}
-
-impl Layout {
-    /// `start..end` split into `SPAN`-sized spans without checksums.
-    pub fn split(ranges: impl IntoIterator<Item = (u64, u64)>) -> Layout {
-        let mut out = Vec::new();
-        for (start, end) in ranges {
-            let mut s = start;
-            while s < end {
-                let e = (s + SPAN).min(end);
-                out.push(Span {
-                    start: s,
-                    end: e,
-                    sha256: None,
-                });
-                s = e;
-            }
-        }
-        Layout::Spans(out)
-    }
-}
-
-/// What one target got.
-pub struct CardWritten {
-    pub bytes: u64,
-    pub spans: usize,
-    pub seconds: f64,
-}
 
 /// Test-only fault injection: `OFFSET` or `OFFSET:PATH-SUFFIX` flips the
 /// byte at that image offset as it is written (to every target, or to those
@@ -83,34 +37,6 @@ fn failpoint(target: &Path) -> Option<u64> {
         .to_string_lossy()
         .ends_with(suffix)
         .then(|| off.parse().ok())?
-}
-
-/// Open what a target's bytes go to: the disk itself (exclusively, when it is
-/// a block device), or a fresh temporary beside a file target.
-fn open_target(t: &Destination) -> Result<(File, Option<TempPath>)> {
-    match &t.kind {
-        DestinationKind::Disk(_) => {
-            let block = std::fs::metadata(&t.path).is_ok_and(|m| m.file_type().is_block_device());
-            let mut oo = OpenOptions::new();
-            oo.read(true).write(true);
-            if block {
-                // O_EXCL on a block device fails if anything has it mounted
-                // or claimed since the checks: a last guard.
-                oo.custom_flags(libc::O_EXCL);
-            }
-            let f = oo
-                .open(&t.path)
-                .map_err(|e| Error::output_io(&t.path, "cannot open", &e))?;
-            Ok((f, None))
-        }
-        DestinationKind::File => {
-            let temp = super::destination::temp_for(&t.path);
-            // The image carries the node's secrets: 0600.
-            let f = crate::io::atomic::create_new(temp.path(), crate::io::atomic::Holds::Secret)
-                .map_err(|e| Error::output_io(temp.path(), "cannot create", &e))?;
-            Ok((f, Some(temp)))
-        }
-    }
 }
 
 /// Read back what was written, bypassing the page cache where the target
@@ -139,15 +65,10 @@ fn write_target(
     total: Option<u64>,
 ) -> Result<CardWritten> {
     let started = Instant::now();
-    let (file, temp) = open_target(t)?;
-    let path = temp.as_ref().map_or(t.path.as_path(), |t| t.path());
-    let is_file = temp.is_some();
-    if let (true, Some(len)) = (is_file, total) {
-        file.set_len(len)
-            .map_err(|e| Error::output_io(path, "cannot size", &e))?;
-    }
+    let sink = sink::open(t, total)?;
+    let (file, path) = (sink.file(), sink.path());
     let corrupt_at = failpoint(&t.path);
-    let mut w = DirectWriter::new(&file, path);
+    let mut w = DirectWriter::new(file, path);
     let mut pending = 0u64;
     let mut bytes = 0u64;
     let (hashed, size) = loop {
@@ -159,13 +80,8 @@ fn write_target(
         };
         let end = chunk.off + chunk.len as u64;
         bytes += chunk.len as u64;
-        if let (true, Some(len)) = (is_file, total)
-            && end > len
-        {
-            return Err(Error::image("the image is longer than its size"));
-        }
-        // A fresh file reads zeros where nothing was written: keep holes.
-        if chunk.zero && is_file {
+        sink.accept(end)?;
+        if chunk.zero && sink.keeps_holes() {
             pb.inc(chunk.len as u64);
             continue;
         }
@@ -192,23 +108,35 @@ fn write_target(
             }
         }
     };
-    if is_file {
-        // The image's size when known (trailing holes are not read), else
-        // where the decoded stream ended.
-        file.set_len(total.unwrap_or(size))
-            .map_err(|e| Error::output_io(path, "cannot size", &e))?;
-    }
+    sink.finish(size)?;
     file.sync_all()
         .map_err(|e| Error::output_io(&t.path, "cannot sync", &e))?;
     pb.inc(pending);
+    verify(t, file, path, &hashed, pb)?;
+    sink.commit(&t.path)?;
+    pb.finish_and_clear();
+    Ok(CardWritten {
+        bytes,
+        spans: hashed.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
 
+/// Read every span back (past the page cache) and compare its sha256.
+fn verify(
+    t: &Destination,
+    file: &File,
+    path: &Path,
+    hashed: &[Hashed],
+    pb: &ProgressBar,
+) -> Result<()> {
     let verify_total: u64 = hashed.iter().map(|h| h.end - h.start).sum();
     pb.set_prefix(format!("{} verify", short_name(&t.path)));
     pb.set_length(verify_total);
     pb.set_position(0);
-    let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
+    let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed);
     let rb = ReadBack {
-        file: &file,
+        file,
         direct: OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECT)
@@ -239,16 +167,7 @@ fn write_target(
             )));
         }
     }
-    if let Some(temp) = temp {
-        crate::io::atomic::commit(temp, &t.path)
-            .map_err(|e| Error::output_io(&t.path, "cannot rename into place", &e))?;
-    }
-    pb.finish_and_clear();
-    Ok(CardWritten {
-        bytes,
-        spans: hashed.len(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(())
 }
 
 fn write_error(t: &Destination, off: u64, e: &std::io::Error) -> Error {
@@ -303,23 +222,6 @@ pub fn copy(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn split_makes_spans_of_at_most_span_bytes() {
-        let Layout::Spans(s) = Layout::split([(0, SPAN * 2 + 5), (SPAN * 3, SPAN * 3 + 1)]) else {
-            panic!("spans expected");
-        };
-        let got: Vec<(u64, u64)> = s.iter().map(|s| (s.start, s.end)).collect();
-        assert_eq!(
-            got,
-            [
-                (0, SPAN),
-                (SPAN, 2 * SPAN),
-                (2 * SPAN, 2 * SPAN + 5),
-                (3 * SPAN, 3 * SPAN + 1)
-            ]
-        );
-    }
 
     #[test]
     fn failpoint_applies_to_the_named_target_only() {

@@ -134,6 +134,7 @@ pub fn open(path: &Path, bmap: BmapChoice) -> Result<Source> {
     })
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BmapChoice {
     None,
     Path(PathBuf),

@@ -2,22 +2,26 @@
 //! when a .bmap exists, then read every written span back and compare its
 //! sha256. One image can go to several cards from one read; several images
 //! go to their cards at once. `image` tells what is flashed, `target` where
-//! it may go, `device` what a disk is, `copy` moves the bytes.
+//! it may go, `device` what a disk is, `copy` moves the bytes (`reader` the
+//! reading side, `sink` the writing side, `layout` what passes between).
 
 pub mod copy;
 pub mod destination;
 pub mod device;
 pub mod image;
+mod layout;
+pub mod plan;
 mod reader;
+mod sink;
 
 use std::path::PathBuf;
 
 use indicatif::{MultiProgress, ProgressBar};
 
 use crate::error::{Error, Kind, Result};
-use copy::{CardWritten, Layout, Span};
 use destination::Destination;
 use image::{Format, Source};
+use layout::{CardWritten, Layout, Span};
 
 /// One image and the targets it goes to.
 pub struct Job {
@@ -68,7 +72,7 @@ fn layout(job: &Job) -> Result<Layout> {
 }
 
 /// A bar per target, all under one display.
-fn bars(multi: &MultiProgress, job: &Job, quiet: bool) -> Vec<ProgressBar> {
+fn bars(multi: &MultiProgress, job: &Job) -> Vec<ProgressBar> {
     let total = match &job.source.bmap {
         Some(b) => Some(
             b.ranges
@@ -84,7 +88,7 @@ fn bars(multi: &MultiProgress, job: &Job, quiet: bool) -> Vec<ProgressBar> {
     job.targets
         .iter()
         .map(|t| {
-            let pb = crate::progress::bar(quiet, total, "write");
+            let pb = crate::reporter::bar(total, "write");
             if pb.is_hidden() {
                 return pb;
             }
@@ -96,7 +100,7 @@ fn bars(multi: &MultiProgress, job: &Job, quiet: bool) -> Vec<ProgressBar> {
 
 /// Run every job at once; every target gets an outcome. Errors that stop a
 /// whole job (an image that cannot be read) are returned as well.
-pub fn run(jobs: &[Job], quiet: bool) -> (Vec<Outcome>, Vec<Error>) {
+pub fn run(jobs: &[Job]) -> (Vec<Outcome>, Vec<Error>) {
     let multi = MultiProgress::new();
     let mut outcomes = Vec::new();
     let mut fatal = Vec::new();
@@ -104,7 +108,7 @@ pub fn run(jobs: &[Job], quiet: bool) -> (Vec<Outcome>, Vec<Error>) {
         let handles: Vec<_> = jobs
             .iter()
             .map(|job| {
-                let bars = bars(&multi, job, quiet);
+                let bars = bars(&multi, job);
                 s.spawn(move || -> (Result<()>, Vec<Result<CardWritten>>) {
                     let prepared = layout(job).and_then(|l| Ok((l, image::reader(&job.source)?)));
                     match prepared {

@@ -7,31 +7,10 @@ use std::sync::mpsc::SyncSender;
 
 use sha2::{Digest, Sha256};
 
-use super::copy::{BUF, Layout, SPAN, Span};
 use super::image::Sequential;
+use super::layout::{BUF, Chunk, Hashed, Layout, Msg, SPAN, Span};
 use crate::error::{Error, Result};
 use crate::io::aligned::AlignedBuf;
-
-/// A span as read from the image: what every target must read back.
-#[derive(Debug, Clone, Copy)]
-pub struct Hashed {
-    pub start: u64,
-    pub end: u64,
-    pub sha256: [u8; 32],
-}
-
-pub struct Chunk {
-    pub off: u64,
-    pub buf: Arc<AlignedBuf>,
-    pub len: usize,
-    pub zero: bool,
-}
-
-pub enum Msg {
-    Data(Chunk),
-    /// The image was read whole: the spans to verify and the image's size.
-    Done(Arc<Vec<Hashed>>, u64),
-}
 
 /// Read `src` once and feed every writer; returns when the image is read or
 /// every writer has stopped.

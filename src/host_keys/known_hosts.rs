@@ -142,6 +142,17 @@ fn without_hosts(line: &[u8], hosts: &[String]) -> Option<Vec<u8>> {
     Some(kept)
 }
 
+/// out/known_hosts: the fleet's lines (plain names and addresses) under
+/// the header that marks the file as piprep's.
+pub fn file_text(plans: &[NodePlan]) -> String {
+    let all: Vec<&NodePlan> = plans.iter().collect();
+    format!(
+        "# SSH host keys of cluster {} (piprep); `piprep known-hosts --install` merges them into ~/.ssh/known_hosts\n{}",
+        plans.first().map_or("", |p| p.cluster.as_str()),
+        lines(&all, None)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

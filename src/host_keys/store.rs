@@ -6,14 +6,14 @@
 //! keeps the whole directory out of version control.
 
 use std::os::unix::fs::DirBuilderExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ssh_key::private::{Ed25519Keypair, PrivateKey};
 use ssh_key::{LineEnding, PublicKey};
 
 use crate::config::Config;
 use crate::config::plan::{HostKey, NodePlan};
-use crate::config::secrets::{KINDS, key_file};
+use crate::config::secrets::{KINDS, key_file, untrusted_dir};
 use crate::error::{Error, Result};
 
 /// A new key pair for `node`, from the kernel's random source.
@@ -290,10 +290,41 @@ pub fn fingerprint(key: &HostKey) -> String {
         .unwrap_or_default()
 }
 
+/// Problems with the stored keys that validation reports: directories and
+/// key files that are not private, key files missing beside others or not
+/// the pair they claim to be.
+pub fn problems(dir: &Path, node: &str) -> Vec<(PathBuf, String, String)> {
+    let node_dir = dir.join(node);
+    let mut out = Vec::new();
+    for d in [dir, node_dir.as_path()] {
+        if let Some((why, fix)) = untrusted_dir(d) {
+            out.push((d.to_path_buf(), why, fix));
+            return out;
+        }
+    }
+    if std::fs::symlink_metadata(&node_dir).is_err() {
+        return out; // nothing yet: the first bake makes the keys
+    }
+    for kind in KINDS {
+        let path = key_file(dir, node, kind);
+        if std::fs::symlink_metadata(&path).is_err() {
+            out.push((
+                path.clone(),
+                "is missing, so the node would get new keys and a new identity".into(),
+                format!("restore it from a backup, or run `piprep rekey {node}` to make new keys on purpose"),
+            ));
+            continue;
+        }
+        if let Err((at, why, fix)) = check_key(dir, node, kind) {
+            out.push((at.unwrap_or(path), why, fix));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::secrets::problems;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]

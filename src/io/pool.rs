@@ -21,6 +21,19 @@ pub fn map<T: Sync, R: Send>(workers: usize, items: &[T], f: impl Fn(&T) -> R + 
         .collect()
 }
 
+/// `map` over owned items: each is moved into `f` once.
+pub fn map_owned<T: Send, R: Send>(
+    workers: usize,
+    items: Vec<T>,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let items: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    map(workers, &items, |slot| {
+        let item = slot.lock().expect("no worker panics").take();
+        f(item.expect("each item is taken once"))
+    })
+}
+
 /// Run `f` on items `0..count` with up to `workers` threads until one fails;
 /// the error of the earliest failing item is returned with its index.
 pub fn try_each<E: Send>(

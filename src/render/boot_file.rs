@@ -1,4 +1,5 @@
-//! A file for the boot partition's root, and how it may be shown.
+//! A file for the boot partition's root, how it may be shown, and what a
+//! first-boot backend puts there.
 
 use crate::io::atomic::Holds;
 
@@ -58,4 +59,16 @@ impl BootFile {
             ..BootFile::public(name, content)
         }
     }
+}
+
+/// What a backend puts on the boot partition for one node.
+#[derive(Debug, Clone, Default)]
+pub struct BackendBoot {
+    pub files: Vec<BootFile>,
+    /// Arguments kept on every boot, after the profile's.
+    pub permanent: Vec<String>,
+    /// The one-shot hook's arguments (removed by the first boot).
+    pub hook: Vec<String>,
+    /// piprep's arguments the image must not keep (the other backend's).
+    pub stale: Vec<String>,
 }

@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use super::BootFile;
-use super::boot_files::BackendBoot;
+use super::boot_file::BackendBoot;
 use super::node::model::NodeSetup;
 use crate::config::plan::NodePlan;
 use crate::contract::hook_tokens;

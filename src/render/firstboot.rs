@@ -3,7 +3,7 @@
 //! identity before the first real boot.
 
 use super::BootFile;
-use super::boot_files::BackendBoot;
+use super::boot_file::BackendBoot;
 use super::network;
 use super::node::model::NodeSetup;
 use super::node::scripts::{common, fragment, skipped};

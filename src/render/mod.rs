@@ -5,7 +5,7 @@
 mod backend;
 #[cfg(test)]
 mod backends_agree;
-mod boot_file;
+pub mod boot_file;
 pub mod boot_files;
 pub mod cloudinit;
 pub mod cmdline;

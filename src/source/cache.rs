@@ -79,16 +79,14 @@ impl Cache {
         img.exists().then_some((img, meta))
     }
 
-    pub fn lock(&self, sha: &str, quiet: bool) -> Result<Lock> {
+    pub fn lock(&self, sha: &str) -> Result<Lock> {
         let dir = self.root.join("locks");
         std::fs::create_dir_all(&dir).map_err(|e| Error::output_io(&dir, "cannot create", &e))?;
         let path = dir.join(format!("{sha}.lock"));
         let f = File::create(&path).map_err(|e| Error::output_io(&path, "cannot create", &e))?;
         use rustix::fs::{FlockOperation, flock};
         if flock(&f, FlockOperation::NonBlockingLockExclusive).is_err() {
-            if !quiet {
-                eprintln!("waiting for another piprep that is fetching the same image…");
-            }
+            crate::reporter::say("waiting for another piprep that is fetching the same image…");
             flock(&f, FlockOperation::LockExclusive)
                 .map_err(|e| Error::internal(format!("cannot lock {}: {e}", path.display())))?;
         }
@@ -146,7 +144,7 @@ impl Cache {
     }
 
     /// Remove what `which` says. Returns bytes freed.
-    pub fn clean(&self, which: &Clean, quiet: bool) -> Result<u64> {
+    pub fn clean(&self, which: &Clean) -> Result<u64> {
         let (images, parts) = self.list();
         let (prefixes, partials, any_image): (&[String], bool, bool) = match which {
             Clean::Everything => (&[], true, true),
@@ -160,7 +158,7 @@ impl Cache {
                     .iter()
                     .any(|p| l.meta.sha256.starts_with(p.as_str()))
             {
-                let _lock = self.lock(&l.meta.sha256, quiet)?;
+                let _lock = self.lock(&l.meta.sha256)?;
                 let dir = self.entry(&l.meta.sha256);
                 std::fs::remove_dir_all(&dir)
                     .map_err(|e| Error::output_io(&dir, "cannot remove", &e))?;

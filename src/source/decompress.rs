@@ -38,11 +38,11 @@ pub struct Raw {
 /// Decompress `src` into the (new, empty) file `dst`; with `hash`, also
 /// compute the raw image's sha256 on the way (to check it against a
 /// published one; otherwise the first bake hashes it, once).
-pub fn decompress(src: &Path, dst: &File, dst_name: &Path, quiet: bool, hash: bool) -> Result<Raw> {
+pub fn decompress(src: &Path, dst: &File, dst_name: &Path, hash: bool) -> Result<Raw> {
     let input = File::open(src).map_err(|e| Error::image_io(src, "cannot open", &e))?;
     let compressed = input.metadata().map(|m| m.len()).unwrap_or(0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-    let pb = crate::progress::bar(quiet, Some(compressed), "unpack");
+    let pb = crate::reporter::bar(Some(compressed), "unpack");
     if let Some(layout) = xz_blocks::layout(&input, compressed).filter(|l| l.blocks.len() > 1) {
         return by_blocks(
             src,

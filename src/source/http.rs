@@ -104,33 +104,31 @@ fn last_source(e: &reqwest::Error) -> String {
     s.to_string()
 }
 
-/// Wait before attempt `attempt`, saying so unless quiet.
-fn backoff(attempt: u32, what: &str, why: &str, quiet: bool) {
+/// Wait before attempt `attempt`, saying so.
+fn backoff(attempt: u32, what: &str, why: &str) {
     let wait = retry_delay(attempt);
-    if !quiet {
-        eprintln!(
-            "{what}: {why}; retrying in {:.1} s (attempt {} of {ATTEMPTS})",
-            wait.as_secs_f64(),
-            attempt + 1
-        );
-    }
+    crate::reporter::say(format!(
+        "{what}: {why}; retrying in {:.1} s (attempt {} of {ATTEMPTS})",
+        wait.as_secs_f64(),
+        attempt + 1
+    ));
     std::thread::sleep(wait);
 }
 
 /// GET a small text resource (a checksum sidecar, an OS list) of at most
 /// `cap` bytes: a larger body is refused, not read into memory.
-pub fn get_text(client: &Client, url: &str, cap: u64, quiet: bool) -> Result<String> {
-    String::from_utf8(get_small(client, url, cap, quiet)?)
+pub fn get_text(client: &Client, url: &str, cap: u64) -> Result<String> {
+    String::from_utf8(get_small(client, url, cap)?)
         .map_err(|_| Error::image(format!("{url} is not UTF-8 text")))
 }
 
 /// GET a small resource (a text file, a repository key) of at most `cap`
 /// bytes, retrying as downloads do.
-pub fn get_small(client: &Client, url: &str, cap: u64, quiet: bool) -> Result<Vec<u8>> {
+pub fn get_small(client: &Client, url: &str, cap: u64) -> Result<Vec<u8>> {
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
-            backoff(attempt, url, &last, quiet);
+            backoff(attempt, url, &last);
         }
         match client.get(url).send() {
             Ok(r) if r.status().is_success() => {
@@ -191,13 +189,12 @@ pub fn download(
     url: &str,
     partial: &Path,
     expected_size: Option<u64>,
-    quiet: bool,
 ) -> Result<String> {
     let io = |e: std::io::Error| Error::output_io(partial, "cannot write", &e);
     let mut last_err = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
-            backoff(attempt, "download interrupted", &last_err, quiet);
+            backoff(attempt, "download interrupted", &last_err);
         }
         let (h, have) = hash_existing(partial).map_err(io)?;
         let mut req = client.get(url).header(ACCEPT_ENCODING, "identity");
@@ -258,7 +255,7 @@ pub fn download(
                 "{url} is {t} bytes, but the OS list says {e}; nothing was cached"
             )));
         }
-        let pb = crate::progress::bar(quiet, total, "download");
+        let pb = crate::reporter::bar(total, "download");
         pb.set_position(done);
         let mut buf = vec![0u8; BUF];
         let mut got = done;

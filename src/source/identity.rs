@@ -58,14 +58,9 @@ fn write_memo(memo: &Path, sha: &str) {
 }
 
 /// sha256 of the image at `path`, from the memo in `cache` when the file has not
-/// changed since it was last hashed.
-pub fn image_sha256(
-    path: &Path,
-    file: &File,
-    len: u64,
-    cache: &Path,
-    quiet: bool,
-) -> Result<String> {
+/// changed since it was last hashed. `bar`: whether this wait gets a bar of
+/// its own (not when another bar already shows it).
+pub fn image_sha256(path: &Path, file: &File, len: u64, cache: &Path, bar: bool) -> Result<String> {
     let meta = file
         .metadata()
         .map_err(|e| Error::image_io(path, "cannot stat", &e))?;
@@ -74,7 +69,11 @@ pub fn image_sha256(
         return Ok(sha);
     }
     // Under 256 MiB the hash takes well under a second.
-    let pb = crate::progress::bar(quiet || len < (256 << 20), Some(len), "sha256");
+    let pb = if !bar || len < (256 << 20) {
+        indicatif::ProgressBar::hidden()
+    } else {
+        crate::reporter::bar(Some(len), "sha256")
+    };
     let sha = sha256(file, len, &mut |n| pb.set_position(n))
         .map_err(|e| Error::image_io(path, "cannot read", &e))?;
     pb.finish_and_clear();

@@ -59,7 +59,6 @@ pub struct Base {
 
 pub struct Fetcher {
     pub cache: Cache,
-    pub quiet: bool,
     pub offline: bool,
 }
 
@@ -98,7 +97,7 @@ impl Fetcher {
                 let side = sha256_url
                     .clone()
                     .unwrap_or_else(|| format!("{url}.sha256"));
-                let text = http::get_text(&client, &side, 64 << 10, self.quiet)?;
+                let text = http::get_text(&client, &side, 64 << 10)?;
                 let sha =
                     parse_sidecar(&text, url).map_err(|e| Error::image(format!("{side}: {e}")))?;
                 Meta {
@@ -109,7 +108,7 @@ impl Fetcher {
             }
             Spec::OsList { list, name } => {
                 let text = if list.starts_with("http://") || list.starts_with("https://") {
-                    http::get_text(&client, list, 64 << 20, self.quiet)?
+                    http::get_text(&client, list, 64 << 20)?
                 } else {
                     std::fs::read_to_string(list)
                         .map_err(|e| Error::config(format!("cannot read OS list {list}: {e}")))?
@@ -154,7 +153,7 @@ impl Fetcher {
             if !xz {
                 let mut identity = Identity::default();
                 if let Some(want) = &want {
-                    let got = identity::image_sha256(p, &file, len, &self.cache.root, self.quiet)?;
+                    let got = identity::image_sha256(p, &file, len, &self.cache.root, true)?;
                     want.check(p, &got)?;
                     identity.raw_sha256 = Some(got);
                 }
@@ -187,7 +186,7 @@ impl Fetcher {
             )));
         }
         self.cache.ensure_dirs()?;
-        let _lock = self.cache.lock(&seed.sha256, self.quiet)?;
+        let _lock = self.cache.lock(&seed.sha256)?;
         if let Some(hit) = self.hit(&seed) {
             return Ok(hit); // another process finished it while we waited
         }
@@ -195,7 +194,7 @@ impl Fetcher {
         let partial = self.cache.partial(&seed.sha256);
         let client = http::client()?;
         let size = (seed.download_size > 0).then_some(seed.download_size);
-        let got = http::download(&client, &url, &partial, size, self.quiet)?;
+        let got = http::download(&client, &url, &partial, size)?;
         if got != seed.sha256 {
             let _ = std::fs::remove_file(&partial);
             return Err(Error::image(format!(
@@ -230,8 +229,8 @@ impl Fetcher {
         let out = std::fs::File::create(&tmp_path)
             .map_err(|e| Error::output_io(&tmp_path, "cannot create", &e))?;
         let (sha, raw) = std::thread::scope(|s| {
-            let h = s.spawn(|| identity::image_sha256(p, file, len, &self.cache.root, true));
-            let raw = decompress::decompress(p, &out, &tmp_path, self.quiet, false);
+            let h = s.spawn(|| identity::image_sha256(p, file, len, &self.cache.root, false));
+            let raw = decompress::decompress(p, &out, &tmp_path, false);
             (h.join().expect("the hashing thread does not panic"), raw)
         });
         let sha = sha?;
@@ -243,7 +242,7 @@ impl Fetcher {
             sha256: sha,
             ..Meta::default()
         };
-        let _lock = self.cache.lock(&seed.sha256, self.quiet)?;
+        let _lock = self.cache.lock(&seed.sha256)?;
         if let Some(hit) = self.hit(&seed) {
             return Ok(hit); // another process cached it meanwhile
         }
@@ -284,7 +283,7 @@ impl Fetcher {
             let out = std::fs::File::create(&tmp_path)
                 .map_err(|e| Error::output_io(&tmp_path, "cannot create", &e))?;
             let verify = !meta.extract_sha256.is_empty();
-            let raw = decompress::decompress(file, &out, &tmp_path, self.quiet, verify)?;
+            let raw = decompress::decompress(file, &out, &tmp_path, verify)?;
             let got = raw.sha256.unwrap_or_default();
             if verify && meta.extract_sha256 != got {
                 return Err(Error::image(format!(

@@ -52,7 +52,7 @@ fn store(cache_dir: &Path, url: &str, bytes: &[u8]) -> Result<()> {
 /// Give every plan's `[kubernetes]` key its bytes: a file key was read by
 /// validation; a URL key comes from the cache, or is fetched (not with
 /// `offline`) and cached.
-pub fn resolve(plans: &mut [NodePlan], cache_dir: &Path, offline: bool, quiet: bool) -> Result<()> {
+pub fn resolve(plans: &mut [NodePlan], cache_dir: &Path, offline: bool) -> Result<()> {
     let Some(key) = plans
         .iter()
         .filter_map(|p| p.kubernetes.as_ref())
@@ -70,7 +70,7 @@ pub fn resolve(plans: &mut [NodePlan], cache_dir: &Path, offline: bool, quiet: b
                 "[kubernetes]: the repository key {url} is not in the cache and --offline forbids fetching it; fix: bake once online, or set repository_key = \"FILE\""
             )));
         }
-        None => http::get_small(&http::client()?, &url, CAP, quiet).map_err(|mut e| {
+        None => http::get_small(&http::client()?, &url, CAP).map_err(|mut e| {
             e.message = format!("[kubernetes] repository key: {}; {FIX}", e.message);
             e
         })?,
@@ -81,12 +81,10 @@ pub fn resolve(plans: &mut [NodePlan], cache_dir: &Path, offline: bool, quiet: b
         .map_err(|why| Error::image(format!("[kubernetes] repository key {url} {why}; {FIX}")))?;
     if cached(cache_dir, &url).is_none() {
         store(cache_dir, &url, &bytes)?;
-        if !quiet {
-            eprintln!(
-                "fetched the Kubernetes repository key {url} (sha256 {})",
-                resolved.sha256.as_deref().unwrap_or_default()
-            );
-        }
+        crate::reporter::say(format!(
+            "fetched the Kubernetes repository key {url} (sha256 {})",
+            resolved.sha256.as_deref().unwrap_or_default()
+        ));
     }
     for k in plans.iter_mut().filter_map(|p| p.kubernetes.as_mut()) {
         if k.key.origin == url {

@@ -6,80 +6,40 @@
 mod cluster;
 mod firewall;
 pub mod image;
+mod interface;
 mod kubernetes;
+mod kubernetes_packages;
 mod node;
 mod profile;
 mod user;
 
 use std::collections::HashMap;
-use std::fmt;
 
-use serde::Serialize;
 use toml::Spanned;
 
 use super::Config;
+use super::finding::{Finding, Severity, Validated};
 use super::kubernetes::KubernetesPlan;
 use super::plan::{NodePlan, ProfilePlan};
 use super::profile::{Profile, Role};
 use super::toml_file::Location;
+use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-}
+/// Validation's part of `Config`: here, so that the inventory's loading
+/// does not depend on its checks.
+impl Config {
+    pub fn validate(&self) -> Validated {
+        validate(self)
+    }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
-    pub severity: Severity,
-    pub at: Location,
-    pub node: Option<String>,
-    pub message: String,
-    pub fix: String,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sev = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        write!(f, "{}: {sev}: ", self.at)?;
-        if let Some(n) = &self.node {
-            write!(f, "node {}: ", one_line(n))?;
+    /// Validate, failing with every error finding (one per line) when any exists.
+    pub fn plans(&self) -> Result<(Vec<NodePlan>, Vec<Finding>)> {
+        let v = self.validate();
+        if v.has_errors() {
+            let lines: Vec<String> = v.errors().map(|f| f.to_string()).collect();
+            return Err(Error::config(lines.join("\n")));
         }
-        write!(f, "{}; fix: {}", one_line(&self.message), self.fix)
-    }
-}
-
-/// A message as one printable line, whatever value it quotes.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
-                c.escape_unicode().to_string()
-            }
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-/// The outcome of validating an inventory: plans for valid nodes plus findings.
-#[derive(Debug, Default)]
-pub struct Validated {
-    pub plans: Vec<NodePlan>,
-    pub findings: Vec<Finding>,
-}
-
-impl Validated {
-    pub fn errors(&self) -> impl Iterator<Item = &Finding> {
-        self.findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-    }
-    pub fn has_errors(&self) -> bool {
-        self.errors().next().is_some()
+        Ok((v.plans, v.findings))
     }
 }
 
@@ -197,7 +157,7 @@ pub fn validate(cfg: &Config) -> Validated {
         let n = entry.get_ref();
         let name = n.name.get_ref().as_str();
         let node = node::check(&mut c, n, &cluster, &mut seen);
-        for (path, why, fix) in super::secrets::problems(&secrets, name) {
+        for (path, why, fix) in crate::host_keys::store::problems(&secrets, name) {
             let at = c.at(&n.name);
             c.error(
                 at,

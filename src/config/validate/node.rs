@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use toml::Spanned;
-
 use super::Checker;
 use super::cluster::Cluster;
 use crate::config::inventory::NodeEntry;
@@ -74,7 +72,7 @@ pub fn check(c: &mut Checker, n: &NodeEntry, cl: &Cluster, seen: &mut Seen) -> O
     }
     let interface = match &n.interface {
         Some(i) => {
-            check_interface(c, i, node);
+            super::interface::check_interface(c, i, node);
             i.get_ref().clone()
         }
         None => cl.interface.clone(),
@@ -129,36 +127,5 @@ fn check_address(c: &mut Checker, n: &NodeEntry, ip: Ipv4Addr, cl: &Cluster, see
         );
     } else {
         seen.ips.insert(ip, (name.to_string(), at.line));
-    }
-}
-
-/// A Linux interface name, wired: piprep writes an Ethernet profile, which
-/// cannot work on a wireless interface, and has no Wi-Fi settings to give it.
-pub fn check_interface(c: &mut Checker, i: &Spanned<String>, node: Option<&str>) {
-    let s = i.get_ref();
-    let valid = !s.is_empty()
-        && s.len() <= 15
-        && s.chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch));
-    let at = c.at(i);
-    if !valid {
-        c.error(
-            at,
-            node,
-            format!(
-                "interface `{}` is not a Linux interface name",
-                s.escape_debug()
-            ),
-            "use a name such as \"eth0\" (at most 15 characters)",
-        );
-    } else if s.starts_with("wl") {
-        c.error(
-            at,
-            node,
-            format!(
-                "interface `{s}` is wireless, but piprep writes a wired (Ethernet) profile and the inventory has no Wi-Fi settings, so the node would never come online"
-            ),
-            "use the wired interface, such as \"eth0\", and connect the node by cable",
-        );
     }
 }
