@@ -1,5 +1,6 @@
 //! The integration tests by topic, one module each.
 
+mod architecture;
 mod bake;
 mod checklist;
 mod cli;

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::Checker;
+use super::checker::Checker;
 use crate::config::grammar;
 use crate::config::net::Ipv4Net;
 

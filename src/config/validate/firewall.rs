@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::Checker;
+use super::checker::Checker;
 use super::cluster::Cluster;
 use super::node::Node;
 use crate::config::net::Ipv4Net;

@@ -3,7 +3,7 @@
 
 use toml::Spanned;
 
-use super::Checker;
+use super::checker::Checker;
 
 /// A Linux interface name, wired: piprep writes an Ethernet profile, which
 /// cannot work on a wireless interface, and has no Wi-Fi settings to give it.

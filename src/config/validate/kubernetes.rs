@@ -5,9 +5,10 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use toml::Spanned;
 
+use super::checker::Checker;
 use super::cluster::Cluster;
 use super::kubernetes_packages as packages;
-use super::{Checker, Severity};
+use crate::config::Severity;
 use crate::config::grammar;
 use crate::config::inventory::KubernetesSection;
 use crate::config::kubernetes::{self as k8s, CNIS, Cni, FIRST_MINOR, KubernetesPlan, RUNTIMES};

@@ -1,7 +1,8 @@
 //! `[kubernetes]`'s packages: the repository they come from, its signing
 //! key, and the sandbox image containerd is told to use.
 
-use super::{Checker, Severity};
+use super::checker::Checker;
+use crate::config::Severity;
 use crate::config::inventory::KubernetesSection;
 use crate::config::kubernetes::{self as k8s, NEWEST_PAUSE, RepoKey};
 

@@ -3,6 +3,7 @@
 //! are checked once; each node is checked against them, and a plan is built
 //! only for input that passed.
 
+mod checker;
 mod cluster;
 mod firewall;
 pub mod image;
@@ -22,8 +23,8 @@ use super::finding::{Finding, Severity, Validated};
 use super::kubernetes::KubernetesPlan;
 use super::plan::{NodePlan, ProfilePlan};
 use super::profile::{Profile, Role};
-use super::toml_file::Location;
 use crate::error::{Error, Result};
+use checker::Checker;
 
 /// Validation's part of `Config`: here, so that the inventory's loading
 /// does not depend on its checks.
@@ -40,46 +41,6 @@ impl Config {
             return Err(Error::config(lines.join("\n")));
         }
         Ok((v.plans, v.findings))
-    }
-}
-
-/// Collects findings; shared by the checks of each part.
-struct Checker<'a> {
-    cfg: &'a Config,
-    out: Vec<Finding>,
-}
-
-impl Checker<'_> {
-    fn at<T>(&self, s: &Spanned<T>) -> Location {
-        self.cfg.source.at(s.span().start)
-    }
-    fn push(
-        &mut self,
-        severity: Severity,
-        at: Location,
-        node: Option<&str>,
-        msg: String,
-        fix: &str,
-    ) {
-        let f = Finding {
-            severity,
-            at,
-            node: node.map(str::to_string),
-            message: msg,
-            fix: fix.to_string(),
-        };
-        if !self.out.contains(&f) {
-            self.out.push(f);
-        }
-    }
-    fn error(&mut self, at: Location, node: Option<&str>, msg: String, fix: &str) {
-        self.push(Severity::Error, at, node, msg, fix);
-    }
-    fn errors(&self) -> usize {
-        self.out
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count()
     }
 }
 

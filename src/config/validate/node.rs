@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use super::Checker;
+use super::checker::Checker;
 use super::cluster::Cluster;
 use crate::config::inventory::NodeEntry;
 use crate::config::net::hostname_problem;

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use toml::Spanned;
 
-use super::Checker;
+use super::checker::Checker;
 use crate::config::grammar;
 use crate::config::profile::Profile;
 

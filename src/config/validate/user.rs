@@ -1,6 +1,6 @@
 //! `[user]`: the account every node gets, and how it logs in.
 
-use super::Checker;
+use super::checker::Checker;
 use crate::config::grammar;
 use crate::config::plan::UserPlan;
 
