@@ -1,7 +1,7 @@
 //! The stamp: what piprep wrote on a node's boot partition and from what,
 //! built in this one place (the manifest reuses its Kubernetes record).
 
-use super::Target;
+use super::target::Target;
 use crate::config::kubernetes::KubernetesPlan;
 use crate::config::plan::NodePlan;
 use crate::contract::{STAMP_FORMAT, Stamp, StampBase, StampKubernetes};

@@ -35,15 +35,49 @@ fn modules(src: &Path) -> BTreeMap<Module, String> {
                 m.pop();
             }
             let text = std::fs::read_to_string(&p).unwrap();
-            let code = text.split("#[cfg(test)]").next().unwrap_or("");
-            let code: String = code
+            let code: String = text
                 .lines()
                 .map(|l| l.split("//").next().unwrap_or(""))
                 .collect::<Vec<_>>()
                 .join("\n");
-            out.insert(m, code);
+            out.insert(m, without_tests(&code));
         }
     }
+    out
+}
+
+/// `code` without its `#[cfg(test)]` modules (`mod x;` or `mod x { … }`):
+/// tests may import what they like.
+fn without_tests(code: &str) -> String {
+    let mut out = String::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..i]);
+        let after = rest[i + "#[cfg(test)]".len()..].trim_start();
+        let semi = after.find(';').unwrap_or(after.len());
+        let brace = after.find('{').unwrap_or(after.len());
+        if semi < brace {
+            rest = &after[(semi + 1).min(after.len())..];
+            continue;
+        }
+        let mut depth = 0;
+        let mut end = after.len();
+        for (j, c) in after.char_indices().skip(brace) {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = j + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -282,6 +316,10 @@ fn no_two_modules_import_each_other() {
 
 #[test]
 fn the_import_reader_expands_trees_and_follows_reexports() {
+    assert_eq!(
+        without_tests("a\n#[cfg(test)]\nmod t;\nb\n#[cfg(test)]\nmod u {\n fn f() { g() }\n}\nc"),
+        "a\n\nb\n\nc"
+    );
     assert_eq!(
         expand("a::{b,c::{d,e}}"),
         ["a::b", "a::c::d", "a::c::e"].map(String::from)
