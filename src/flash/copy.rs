@@ -5,13 +5,13 @@
 //! itself; an image that cannot be read stops its targets.
 
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::Instant;
 
 use indicatif::ProgressBar;
-use sha2::{Digest, Sha256};
 
 use super::destination::{Destination, DestinationKind};
 use super::image::Sequential;
@@ -20,6 +20,7 @@ use super::reader::read_image;
 use super::sink;
 use crate::error::{Error, Result};
 use crate::io::aligned::{ALIGN, AlignedBuf, DirectWriter};
+use crate::io::hash::digester;
 
 /// Chunks queued per writer: a slow card lets the reader run this far ahead.
 const QUEUE: usize = 4;
@@ -145,17 +146,17 @@ fn verify(
     };
     let mut buf = AlignedBuf::new(BUF);
     for span in hashed.iter() {
-        let mut h = Sha256::new();
+        let mut h = digester();
         let mut off = span.start;
         while off < span.end {
             let n = ((span.end - off) as usize).min(BUF);
             rb.read(&mut buf, n, off)
                 .map_err(|e| Error::output_io(&t.path, "cannot read back", &e))?;
-            h.update(&buf[..n]);
+            h.write_all(&buf[..n]).expect("a sink takes every byte");
             off += n as u64;
             pb.inc(n as u64);
         }
-        let got: [u8; 32] = h.finalize().into();
+        let (got, _) = h.finish_raw();
         if got != span.sha256 {
             return Err(Error::output(format!(
                 "verification failed on {}: bytes {}..{} read back with sha256 {}, expected {}; the card may be faulty or counterfeit, try another",

@@ -5,12 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
 
-use sha2::{Digest, Sha256};
+use std::io::Write;
 
 use super::image::Sequential;
 use super::layout::{BUF, Chunk, Hashed, Layout, Msg, SPAN, Span};
 use crate::error::{Error, Result};
 use crate::io::aligned::AlignedBuf;
+use crate::io::hash::digester;
 
 /// Read `src` once and feed every writer; returns when the image is read or
 /// every writer has stopped.
@@ -53,7 +54,7 @@ pub fn read_image(
                 None => break,
             }
         };
-        let mut h = Sha256::new();
+        let mut h = digester();
         let mut off = span.start;
         let mut ended = false;
         while off < span.end {
@@ -74,7 +75,7 @@ pub fn read_image(
                 ended = true;
                 break;
             }
-            h.update(&buf[..got]);
+            h.write_all(&buf[..got]).expect("a sink takes every byte");
             let zero = need_zero && buf[..got].iter().all(|b| *b == 0);
             let buf = Arc::new(buf);
             if !send(&mut live, &|| {
@@ -93,7 +94,7 @@ pub fn read_image(
                 break;
             }
         }
-        let digest: [u8; 32] = h.finalize().into();
+        let (digest, _) = h.finish_raw();
         if let Some(want) = &span.sha256
             && *want != hex::encode(digest)
         {

@@ -53,8 +53,19 @@ impl<W: Write> HashingWriter<W> {
 
     /// The hex sha256 of what was written, and the writer.
     pub fn finish(self) -> (String, W) {
-        (hex::encode(self.h.finalize()), self.inner)
+        let (digest, inner) = self.finish_raw();
+        (hex::encode(digest), inner)
     }
+
+    /// The sha256 of what was written as bytes, and the writer.
+    pub fn finish_raw(self) -> ([u8; 32], W) {
+        (self.h.finalize().into(), self.inner)
+    }
+}
+
+/// A hasher for bytes that go nowhere else (a span read back or passed on).
+pub fn digester() -> HashingWriter<std::io::Sink> {
+    HashingWriter::new(std::io::sink())
 }
 
 impl<W: Write> Write for HashingWriter<W> {
