@@ -127,20 +127,12 @@ pub fn status(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
             known.display()
         )));
     }
-    let mut targets: Vec<st::Target> = chosen.iter().map(|p| st::Target::of(p)).collect();
-    for a in &args.address {
-        let t = targets
-            .iter_mut()
-            .find(|t| t.node == a.node)
-            .ok_or_else(|| {
-                Error::config(format!(
-                    "--address names node `{}`, which is not being checked",
-                    a.node
-                ))
-            })?;
-        t.host = a.host.clone();
-        t.port = a.port;
-    }
+    let overrides: Vec<(&str, &str, Option<u16>)> = args
+        .address
+        .iter()
+        .map(|a| (a.node.as_str(), a.host.as_str(), a.port))
+        .collect();
+    let targets = st::targets(&chosen, &overrides)?;
     let kubernetes = targets.iter().any(|t| t.kubernetes);
     let started = Instant::now();
     let rows = loop {

@@ -43,6 +43,28 @@ impl Target {
     }
 }
 
+/// What `status` probes: each chosen node at its inventory address, or
+/// where an override (`--address NODE=HOST[:PORT]`) says it is reachable.
+pub fn targets(
+    chosen: &[&NodePlan],
+    overrides: &[(&str, &str, Option<u16>)],
+) -> crate::error::Result<Vec<Target>> {
+    let mut targets: Vec<Target> = chosen.iter().map(|p| Target::of(p)).collect();
+    for (node, host, port) in overrides {
+        let t = targets
+            .iter_mut()
+            .find(|t| t.node == *node)
+            .ok_or_else(|| {
+                crate::error::Error::config(format!(
+                    "--address names node `{node}`, which is not being checked"
+                ))
+            })?;
+        t.host = host.to_string();
+        t.port = *port;
+    }
+    Ok(targets)
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Row {
     pub node: String,
@@ -244,6 +266,36 @@ mod tests {
             port: Some(2222),
             kubernetes: false,
         }
+    }
+
+    #[test]
+    fn targets_are_the_chosen_nodes_with_their_overrides() {
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/piprep.toml");
+        let plans = crate::config::Config::load(&data)
+            .unwrap()
+            .plans()
+            .unwrap()
+            .0;
+        let chosen: Vec<&NodePlan> = plans.iter().take(2).collect();
+        let t = targets(&chosen, &[("worker-1", "127.0.0.1", Some(2222))]).unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            (t[0].node.as_str(), t[0].host.as_str(), t[0].port),
+            ("cp-1", "10.1.1.11", None)
+        );
+        assert_eq!(
+            (t[1].node.as_str(), t[1].host.as_str(), t[1].port),
+            ("worker-1", "127.0.0.1", Some(2222))
+        );
+        // The inventory address stays what the table shows.
+        assert_eq!(t[1].address, "10.1.1.21");
+        let e = targets(&chosen, &[("worker-2", "127.0.0.1", None)]).unwrap_err();
+        assert!(
+            e.message
+                .contains("--address names node `worker-2`, which is not being checked"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
