@@ -267,6 +267,7 @@ fn no_two_modules_import_each_other() {
     }
     let g = Graph { mods, reexports };
     let mut edges: BTreeMap<Module, BTreeSet<Module>> = BTreeMap::new();
+    let mut via: BTreeMap<(Module, Module), String> = BTreeMap::new();
     for (m, code) in &g.mods {
         let children: Vec<String> = g
             .mods
@@ -283,9 +284,8 @@ fn no_two_modules_import_each_other() {
                 .resolve(m, &p, 0)
                 .filter(|t| t != m && g.mods.contains_key(t))
             {
-                if std::env::var_os("ARCH_DEBUG").is_some() {
-                    eprintln!("{} -> {} via {p}", m.join("::"), t.join("::"));
-                }
+                via.entry((m.clone(), t.clone()))
+                    .or_insert_with(|| p.clone());
                 edges.entry(m.clone()).or_default().insert(t);
             }
         }
@@ -301,7 +301,14 @@ fn no_two_modules_import_each_other() {
     for (a, targets) in &edges {
         for b in targets {
             if a < b && edges.get(b).is_some_and(|t| t.contains(a)) {
-                mutual.push(format!("{} <-> {}", name(a), name(b)));
+                // Each side's first path, so the failure says what to move.
+                mutual.push(format!(
+                    "{} <-> {} ({} / {})",
+                    name(a),
+                    name(b),
+                    via[&(a.clone(), b.clone())],
+                    via[&(b.clone(), a.clone())]
+                ));
             }
         }
     }
