@@ -3,6 +3,7 @@
 mod bake;
 mod bmap;
 mod cli;
+mod cluster_pki;
 mod commands;
 mod config;
 mod contract;
@@ -18,6 +19,7 @@ mod multihash;
 mod render;
 mod report;
 mod reporter;
+mod secrets_dir;
 mod source;
 
 use clap::Parser;

@@ -226,9 +226,13 @@ pub struct KnownHostsArgs {
 
 #[derive(Debug, Args)]
 pub struct RekeyArgs {
-    /// Nodes whose keys to replace.
-    #[arg(value_name = "NODE", required = true)]
+    /// Nodes whose SSH host keys to replace.
+    #[arg(value_name = "NODE", required_unless_present = "cluster")]
     pub nodes: Vec<String>,
+    /// Replace the cluster's CAs, service-account key and bootstrap token
+    /// (`bootstrap = true`); every node must then be baked and flashed again.
+    #[arg(long)]
+    pub cluster: bool,
 }
 
 #[derive(Debug, Args)]

@@ -62,6 +62,15 @@ pub fn load_plans_noting(ctx: &Ctx, keys: Missing) -> Result<(Config, Vec<NodePl
     let (mut plans, findings) = cfg.plans()?;
     warn_findings(&findings);
     crate::source::repo_key::resolve(&mut plans, &ctx.cache_dir, ctx.offline)?;
+    let made = crate::cluster_pki::store::ensure(&cfg, &mut plans, &keys)?;
+    if made {
+        crate::reporter::say(format!(
+            "new cluster CAs, service-account key and bootstrap token, kept in {} (back it up: nodes flashed from them trust only them)",
+            crate::config::secrets::dir(&cfg)
+                .join(crate::cluster_pki::store::DIR)
+                .display()
+        ));
+    }
     let new = crate::host_keys::store::ensure(&cfg, &mut plans, keys)?;
     Ok((cfg, plans, new))
 }

@@ -88,6 +88,14 @@ pub fn rekey(ctx: &Ctx, args: &RekeyArgs) -> Result<()> {
             names.join(", ")
         )));
     }
+    if args.cluster {
+        let s = crate::cluster_pki::store::rekey(&cfg)?;
+        crate::reporter::say(format!(
+            "cluster {}: new CAs, service-account key and bootstrap token (CA {}); every node must be baked and flashed again, and kubeconfigs made again with `piprep kubeconfig`",
+            cfg.inventory.cluster.name.get_ref(),
+            s.ca_cert_hash
+        ));
+    }
     for node in &args.nodes {
         for k in store::rekey(&cfg, node)? {
             crate::reporter::say(format!(

@@ -108,6 +108,13 @@ pub struct KubernetesSection {
     pub control_plane_endpoint: Option<Spanned<String>>,
     /// The pause image, when kubeadm's for this version is not the one piprep knows.
     pub sandbox_image: Option<Spanned<String>>,
+    /// The cluster forms itself on first boot: kubeadm init on one control
+    /// plane, join on the others and the workers, from secrets piprep makes.
+    pub bootstrap: Option<Spanned<bool>>,
+    /// The control plane that runs `kubeadm init` (default: the first one).
+    pub init_node: Option<Spanned<String>>,
+    /// The CNI manifest (URL or file) the init node applies.
+    pub cni_manifest: Option<Spanned<String>>,
 }
 
 /// `[secrets]`: the directory holding each node's SSH host keys.

@@ -180,6 +180,10 @@ pub struct KubernetesPlan {
     pub key: RepoKey,
     pub sandbox_image: String,
     pub control_plane_endpoint: Option<String>,
+    /// `bootstrap = true`: the cluster forms itself on first boot. Absent
+    /// from the serialised plan otherwise, so such plans hash as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<super::bootstrap::BootstrapPlan>,
 }
 
 fn rule(

@@ -1,6 +1,7 @@
 //! Configuration: the inventory plus profiles, validated into one NodePlan per
 //! node. Pure apart from reading the config files themselves.
 
+pub mod bootstrap;
 pub mod cmdline;
 mod finding;
 pub mod grammar;

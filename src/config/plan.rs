@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::bootstrap::{BootstrapPlan, BootstrapRole, ClusterSecrets};
 use super::kubernetes::KubernetesPlan;
 use super::profile::{Policy, Profile, Proto, Role, RuleSpec, TimeDaemon};
 
@@ -32,6 +33,11 @@ pub struct NodePlan {
     /// The node's own SSH host keys, kept in the secrets directory; empty
     /// until loaded (the image's keys are then made on the node).
     pub host_keys: Vec<HostKey>,
+    /// The cluster's CAs, keys and token with `bootstrap = true`, once
+    /// loaded from the secrets directory (only their public digests are
+    /// serialised).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_secrets: Option<ClusterSecrets>,
 }
 
 /// One SSH host key of a node. The public half is part of the plan (and its
@@ -104,6 +110,23 @@ pub struct FirewallPlan {
 }
 
 impl NodePlan {
+    /// `[kubernetes]`'s bootstrap, when the cluster forms itself.
+    pub fn bootstrap(&self) -> Option<&BootstrapPlan> {
+        self.kubernetes.as_ref()?.bootstrap.as_ref()
+    }
+
+    /// What this node does to form the cluster, with `bootstrap = true`.
+    pub fn bootstrap_role(&self) -> Option<BootstrapRole> {
+        let b = self.bootstrap()?;
+        Some(if b.init_node == self.name {
+            BootstrapRole::Init
+        } else if self.role == Role::ControlPlane {
+            BootstrapRole::ControlPlane
+        } else {
+            BootstrapRole::Worker
+        })
+    }
+
     /// sha256 over the piprep version and the plan: equal hashes mean equal
     /// first-boot behaviour, so it keys reproducible IDs and incremental bakes.
     pub fn config_hash(&self) -> String {

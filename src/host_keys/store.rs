@@ -5,7 +5,6 @@
 //! them on purpose. Directories are 0700, files 0600, and a `.gitignore`
 //! keeps the whole directory out of version control.
 
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use ssh_key::private::{Ed25519Keypair, PrivateKey};
@@ -117,89 +116,19 @@ pub fn check_key(
     Ok(Some(host))
 }
 
-/// Directory 0700 with a `.gitignore` of everything; an existing one must be
-/// private to this user.
-fn prepare(dir: &Path) -> Result<()> {
-    if let Some((why, fix)) = crate::config::secrets::untrusted_dir(dir) {
-        return Err(Error::config(format!(
-            "the secrets directory {} {why}, so it cannot hold the nodes' private keys; fix: {fix}",
-            dir.display()
-        )));
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::output_io(dir, "cannot create", &e))?;
-    let ignore = dir.join(".gitignore");
-    if !ignore.exists() {
-        crate::io::atomic::write_atomic(
-            &ignore,
-            b"# SSH host keys of the nodes (piprep): never commit them.\n*\n",
-            crate::io::atomic::Holds::Public,
-        )
-        .map_err(|e| Error::output_io(&ignore, "cannot write", &e))?;
-    }
-    Ok(())
-}
-
-/// Held while keys are looked up or made: a flock on the secrets directory,
-/// so that two bakes at once never make two different keys for a node.
-struct StoreLock(#[allow(dead_code)] std::fs::File);
-
-fn lock(dir: &Path) -> Result<StoreLock> {
-    use rustix::fs::{FlockOperation, flock};
-    prepare(dir)?;
-    let f = std::fs::File::open(dir).map_err(|e| Error::output_io(dir, "cannot open", &e))?;
-    flock(&f, FlockOperation::LockExclusive)
-        .map_err(|e| Error::output(format!("cannot lock {}: {e}", dir.display())))?;
-    Ok(StoreLock(f))
-}
-
-/// Write `keys` as `node`'s whole key set, all at once: into a new private
-/// directory beside the node's, which then takes its place in one rename
-/// (or one exchange, when keys are replaced), so a kill leaves the old set
-/// or the new one, never a new `.pub` beside an old private key.
+/// Write `keys` as `node`'s whole key set, all at once (see
+/// `secrets_dir::replace`).
 fn save(dir: &Path, node: &str, keys: &[HostKey]) -> Result<()> {
-    use crate::io::atomic::{Holds, write_synced};
-    prepare(dir)?;
-    let node_dir = dir.join(node);
-    let tmp = crate::interrupt::TempPath::new(crate::io::atomic::temp_beside(&node_dir));
-    let io = |e: std::io::Error| Error::output_io(tmp.path(), "cannot write", &e);
-    let _ = std::fs::remove_dir_all(tmp.path());
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(tmp.path())
-        .map_err(io)?;
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     for key in keys {
-        let path = key_file(tmp.path(), "", &key.kind);
-        write_synced(&path, key.private.as_bytes(), Holds::Secret).map_err(io)?;
-        let public = format!("{}\n", key.public);
-        write_synced(
-            &path.with_extension("pub"),
-            public.as_bytes(),
-            Holds::Secret,
-        )
-        .map_err(io)?;
+        let name = format!("ssh_host_{}_key", key.kind);
+        files.push((name.clone(), key.private.clone().into_bytes()));
+        files.push((
+            format!("{name}.pub"),
+            format!("{}\n", key.public).into_bytes(),
+        ));
     }
-    crate::io::atomic::sync_parent(&key_file(tmp.path(), "", "x"));
-    let swap = if node_dir.exists() {
-        rustix::fs::renameat_with(
-            rustix::fs::CWD,
-            tmp.path(),
-            rustix::fs::CWD,
-            &node_dir,
-            rustix::fs::RenameFlags::EXCHANGE,
-        )
-        .map_err(std::io::Error::from)
-    } else {
-        std::fs::rename(tmp.path(), &node_dir)
-    };
-    swap.map_err(|e| Error::output_io(&node_dir, "cannot put the new keys in place in", &e))?;
-    crate::io::atomic::sync_parent(&node_dir);
-    // After an exchange the old keys are in the temporary: dropped with it.
-    let _ = std::fs::remove_dir_all(tmp.path());
-    Ok(())
+    crate::secrets_dir::replace(dir, node, &files)
 }
 
 /// What a command may do about a node without stored keys.
@@ -221,7 +150,7 @@ pub fn ensure(cfg: &Config, plans: &mut [NodePlan], missing: Missing) -> Result<
     let mut new = Vec::new();
     let dir = crate::config::secrets::dir(cfg);
     let _lock = match missing {
-        Missing::Make { .. } => Some(lock(&dir)?),
+        Missing::Make { .. } => Some(crate::secrets_dir::lock(&dir)?),
         Missing::Refuse => None,
         Missing::Skip => return Ok(new),
     };
@@ -274,7 +203,7 @@ pub fn ensure(cfg: &Config, plans: &mut [NodePlan], missing: Missing) -> Result<
 /// Replace `node`'s keys with new ones, all at once; returns them.
 pub fn rekey(cfg: &Config, node: &str) -> Result<Vec<HostKey>> {
     let dir = crate::config::secrets::dir(cfg);
-    let _lock = lock(&dir)?;
+    let _lock = crate::secrets_dir::lock(&dir)?;
     let keys = KINDS
         .iter()
         .map(|kind| generate(node, kind))

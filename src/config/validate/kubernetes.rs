@@ -78,6 +78,7 @@ pub fn check(c: &mut Checker, cl: &Cluster) -> Option<Option<KubernetesPlan>> {
     let sandbox_image = packages::sandbox_image(c, k, minor);
     let endpoint = endpoint(c, k, pods, services);
     control_planes(c, section, k);
+    let bootstrap = super::bootstrap::check(c, section, minor, cni);
     if c.errors() != before {
         return Some(None);
     }
@@ -91,6 +92,7 @@ pub fn check(c: &mut Checker, cl: &Cluster) -> Option<Option<KubernetesPlan>> {
         key: key?,
         sandbox_image: sandbox_image?,
         control_plane_endpoint: endpoint,
+        bootstrap,
     }))
 }
 

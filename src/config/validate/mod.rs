@@ -3,6 +3,7 @@
 //! are checked once; each node is checked against them, and a plan is built
 //! only for input that passed.
 
+mod bootstrap;
 mod checker;
 mod cluster;
 mod firewall;
@@ -75,6 +76,7 @@ fn build_plan(
         kubernetes: kubernetes.cloned(),
         cluster_hosts: Vec::new(),
         host_keys: Vec::new(),
+        cluster_secrets: None,
     })
 }
 
@@ -164,6 +166,22 @@ pub fn validate(cfg: &Config) -> Validated {
             "no node has role \"control-plane\", so `kubeadm init` has nowhere to run".into(),
             "set role = \"control-plane\" on at least one node",
         );
+    }
+
+    if kubernetes
+        .as_ref()
+        .and_then(|k| k.as_ref())
+        .is_some_and(|k| k.bootstrap.is_some())
+    {
+        let at = c.at(&inv.cluster.name);
+        for (path, why, fix) in crate::cluster_pki::store::problems(&secrets) {
+            c.error(
+                at.clone(),
+                None,
+                format!("cluster secrets store {} {why}", path.display()),
+                &fix,
+            );
+        }
     }
 
     // Each node knows every other by name (its /etc/hosts block).
