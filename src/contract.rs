@@ -17,8 +17,13 @@ pub fn host_key_file(kind: &str) -> String {
 }
 /// Whether a boot-partition file name holds a secret piprep placed.
 pub fn is_secret_file(name: &str) -> bool {
-    name == SECRETS_FILE || (name.starts_with("piprep-ssh_host_") && name.ends_with("_key"))
+    name == SECRETS_FILE
+        || (name.starts_with("piprep-ssh_host_") && name.ends_with("_key"))
+        || name.starts_with(CLUSTER_SECRET_PREFIX)
 }
+/// The prefix of the cluster's secrets on the boot partition (`bootstrap =
+/// true`): CAs, keys and kubeadm's configuration with the token.
+pub const CLUSTER_SECRET_PREFIX: &str = "piprep-k8s-";
 /// What piprep baked, for `inspect`; not secret, stays after boot.
 pub const STAMP_FILE: &str = "piprep-stamp.json";
 /// File name of the first-boot hook on the boot partition. It must not contain

@@ -50,6 +50,7 @@ fn main() {
         Command::KnownHosts(a) => commands::known_hosts(&ctx, a),
         Command::Rekey(a) => commands::rekey(&ctx, a),
         Command::Export(a) => commands::export(&ctx, a),
+        Command::Kubeconfig(a) => commands::kubeconfig(&ctx, a),
     };
     if let Err(e) = result {
         for line in e.message.lines() {

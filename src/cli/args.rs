@@ -236,6 +236,16 @@ pub struct RekeyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct KubeconfigArgs {
+    /// The file to write, or with --merge to merge into.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Merge into ~/.kube/config (or --out) instead of writing a new file.
+    #[arg(long)]
+    pub merge: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ExportArgs {
     /// What to export.
     pub what: ExportKind,

@@ -145,11 +145,24 @@ pub enum Command {
     /// --install replaces the lines for the nodes' names and addresses in
     /// ~/.ssh/known_hosts (or --file), hashed or not, and keeps every other line.
     KnownHosts(KnownHostsArgs),
-    /// Replace nodes' SSH host keys on purpose (then bake and flash again).
+    /// Replace nodes' SSH host keys, or the cluster's CAs and token, on
+    /// purpose (then bake and flash again).
     ///
     /// The new keys are stored in the secrets directory ([secrets] dir,
-    /// default .piprep/secrets beside the inventory).
+    /// default .piprep/secrets beside the inventory); --cluster replaces the
+    /// CAs, service-account key and bootstrap token of `bootstrap = true`.
     Rekey(RekeyArgs),
+    /// Write a kubeconfig for the cluster `bootstrap = true` forms, before
+    /// any node has booted.
+    ///
+    /// Its client certificate (CN piprep-admin, group kubeadm:cluster-admins,
+    /// which kubeadm binds to cluster-admin) is signed now with the cluster's
+    /// CA from the secrets directory; the server is control_plane_endpoint or
+    /// the init node's address. Written to --out FILE (default
+    /// CLUSTER.kubeconfig), mode 0600, or with --merge added to
+    /// ~/.kube/config (or --out) as the current context, keeping every other
+    /// cluster, user and context.
+    Kubeconfig(KubeconfigArgs),
     /// Write inventories for the tools that come next: Ansible, /etc/hosts.
     ///
     /// `export ansible` prints an Ansible inventory (INI, or YAML with

@@ -3,5 +3,6 @@
 //! of every node over SSH with its pinned host key (`status`).
 
 pub mod export;
+pub mod kubeconfig;
 pub mod quote;
 pub mod status;

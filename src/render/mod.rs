@@ -13,6 +13,7 @@ pub mod config_txt;
 pub mod firewall;
 pub mod firstboot;
 pub mod hosts;
+pub mod kubeadm;
 pub mod network;
 pub mod node;
 pub mod shell;
@@ -78,6 +79,13 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
         }
     }
     files.extend(boot.files);
+    // Secrets the shared node setup carries, the same in both backends.
+    files.extend(
+        setup
+            .secrets
+            .iter()
+            .map(|p| BootFile::secret(p.boot_name.clone(), p.content.clone())),
+    );
     let mut cmdline_added = permanent;
     cmdline_added.extend(boot.hook);
     let mut boot_files = vec!["cmdline.txt".to_string()];

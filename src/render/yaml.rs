@@ -23,15 +23,17 @@ pub fn to_string<T: Serialize>(value: &T) -> String {
     out
 }
 
-/// A key: bare when it is a plain identifier (a letter, then letters,
-/// digits, `_` or `-`) that no reader takes for a boolean or null; else quoted.
+/// A key: bare when it is a plain identifier (a lowercase letter, then
+/// letters, digits, `_` or `-`: `apiVersion`) that no reader takes for a
+/// boolean or null (YAML 1.1's mixed-case ones all start uppercase); else
+/// quoted.
 fn key(k: &str) -> String {
     const WORDS: &[&str] = &[
         "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~",
     ];
     let plain = k.starts_with(|c: char| c.is_ascii_lowercase())
         && k.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         && !WORDS.contains(&k);
     if plain { k.to_string() } else { quoted(k) }
 }

@@ -60,6 +60,7 @@ pub fn part(plan: &NodePlan) -> Part {
             Vec::new()
         },
         checks: vec![Check::Kubernetes(check(k))],
+        ..Part::default()
     }
 }
 

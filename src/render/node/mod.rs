@@ -5,6 +5,7 @@
 //! serializers of the same NodeSetup, so whatever a part adds reaches both
 //! backends. A new concern is one new file and one line in `parts`.
 
+pub mod bootstrap;
 mod cluster_hosts;
 pub mod guide;
 mod identity;
@@ -27,10 +28,11 @@ pub const UNIT_PATH: &str = "/etc/systemd/system/piprep-setup.service";
 const SETUP_UNIT_FILE: &str = include_str!("../templates/piprep-setup.service");
 
 /// Every concern's part, in install order.
-fn parts(plan: &NodePlan) -> [Part; 4] {
+fn parts(plan: &NodePlan) -> [Part; 5] {
     [
         guide::part(plan),
         kubernetes::part(plan),
+        bootstrap::part(plan),
         identity::part(plan),
         cluster_hosts::part(plan),
     ]
@@ -45,6 +47,7 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
         all.held.extend(part.held);
         all.services.extend(part.services);
         all.firewall_rules.extend(part.firewall_rules);
+        all.secrets.extend(part.secrets);
         for c in part.checks {
             checklist.add(c);
         }
@@ -63,7 +66,11 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
     let commands = firewall_commands(fw, &all.firewall_rules);
     let mut files = all.files;
     files.extend([
-        RootFile::root(PREPARE_PATH, "0755", scripts::prepare(plan, boot_mount)),
+        RootFile::root(
+            PREPARE_PATH,
+            "0755",
+            scripts::prepare(plan, boot_mount, &all.secrets),
+        ),
         RootFile::root(
             SETUP_PATH,
             "0755",
@@ -85,6 +92,7 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
         networked: SETUP_UNIT,
         firewall: commands,
         checklist,
+        secrets: all.secrets,
     }
 }
 

@@ -72,6 +72,10 @@ pub enum Check {
     /// `ADDRESS<TAB>NAME` lines of the cluster's /etc/hosts block.
     Hosts(Vec<String>),
     Kubernetes(KubernetesCheck),
+    /// `bootstrap = true`: this node's part in forming the cluster (`init`,
+    /// `control-plane` or `worker`), reported as kubeadm.init or
+    /// kubeadm.join, then node.ready.
+    Bootstrap(&'static str),
 }
 
 /// `[kubernetes]` items: the runtime, the pinned and held packages, and
@@ -113,6 +117,7 @@ pub struct Checklist {
     pub hosts: Vec<String>,
     pub ntp: Vec<String>,
     pub page_size: Option<u32>,
+    pub bootstrap: Option<&'static str>,
 }
 
 impl Checklist {
@@ -133,8 +138,20 @@ impl Checklist {
             Check::HostKeys(k) => self.host_keys.extend(k),
             Check::Hosts(h) => self.hosts.extend(h),
             Check::Kubernetes(k) => self.kubernetes = Some(k),
+            Check::Bootstrap(role) => self.bootstrap = Some(role),
         }
     }
+}
+
+/// A secret the first boot moves from the boot partition into the root
+/// filesystem (root only), then overwrites and deletes on the partition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedSecret {
+    /// Its name on the boot partition.
+    pub boot_name: String,
+    /// Where the offline preparation puts it (mode 0600, directories 0700).
+    pub dest: String,
+    pub content: String,
 }
 
 /// What one concern adds to a node: the unit of the node setup's fold.
@@ -151,6 +168,8 @@ pub struct Part {
     /// ufw rules, after the profile's policy (they only allow).
     pub firewall_rules: Vec<RuleSpec>,
     pub checks: Vec<Check>,
+    /// Secrets carried on the boot partition, in both backends.
+    pub secrets: Vec<PlacedSecret>,
 }
 
 /// The card's content for one node, whichever backend carries it.
@@ -175,4 +194,6 @@ pub struct NodeSetup {
     pub firewall: Vec<Vec<String>>,
     /// What the report checks.
     pub checklist: Checklist,
+    /// Secrets carried on the boot partition and placed by the offline step.
+    pub secrets: Vec<PlacedSecret>,
 }

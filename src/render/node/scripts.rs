@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::model::{Checklist, OnChange, Service};
+use super::model::{Checklist, OnChange, PlacedSecret, Service};
 use crate::config::plan::NodePlan;
 use crate::config::profile::TimeDaemon;
 use crate::contract::{REPORT_FILE, SECRETS_FILE};
@@ -27,6 +27,11 @@ const SHELL_LIB: &str = include_str!("../templates/lib.sh");
 const CLOCK_LIB: &str = include_str!("../templates/clock.sh");
 /// How long piprep-setup waits for a time server before apt, in seconds.
 pub const CLOCK_WAIT_SECS: u32 = 300;
+
+/// clock_synced, for scripts that wait on the clock.
+pub fn clock_lib() -> String {
+    fragment(CLOCK_LIB)
+}
 
 /// A shell function that does nothing, for a step the profile leaves out.
 pub fn skipped(name: &str) -> String {
@@ -130,6 +135,10 @@ pub fn check(plan: &NodePlan, checks: &Checklist, boot_mount: &str, backend: Bac
         ),
         ("HOST_KEYS_Q", quote(&checks.host_keys.join("\n"))),
         ("HOSTS_LINES_Q", quote(&checks.hosts.join("\n"))),
+        (
+            "BOOTSTRAP_ROLE",
+            checks.bootstrap.unwrap_or_default().to_string(),
+        ),
         ("NTP_Q", quote(&checks.ntp.join(" "))),
         (
             "PAGE_SIZE",
@@ -233,7 +242,7 @@ pub fn setup(
 /// The offline node preparation both backends run: swap, kernel settings, the
 /// user's login shell, SSH host keys, and the password hash off the boot
 /// partition.
-pub fn prepare(plan: &NodePlan, boot_mount: &str) -> String {
+pub fn prepare(plan: &NodePlan, boot_mount: &str, placed: &[PlacedSecret]) -> String {
     let swap = if plan.profile.swap_disable {
         fragment(SWAP)
     } else {
@@ -244,6 +253,16 @@ pub fn prepare(plan: &NodePlan, boot_mount: &str) -> String {
         ("BOOT_Q", quote(boot_mount)),
         ("SECRETS_FILE", SECRETS_FILE.to_string()),
         ("SWAP_FUNCTION", swap),
+        (
+            "PLACED_Q",
+            quote(
+                &placed
+                    .iter()
+                    .map(|p| format!("{} {}", p.boot_name, p.dest))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        ),
         ("MODULES_Q", quote(&plan.profile.modules.join(" "))),
         ("SYSCTL_LINES_Q", quote(&sysctl_lines(plan))),
         ("HOST_KEYS_Q", quote(&host_key_lines(plan))),

@@ -32,6 +32,8 @@ KUBERNETES=@@KUBERNETES@@
 KUBE_VERSION=@@KUBE_VERSION_Q@@
 KUBE_PACKAGES=@@KUBE_PACKAGES_Q@@
 NM_UNMANAGED=@@NM_UNMANAGED_Q@@
+# bootstrap = true: init, control-plane or worker (empty without it).
+BOOTSTRAP_ROLE=@@BOOTSTRAP_ROLE@@
 HOST_KEYS=@@HOST_KEYS_Q@@
 HOSTS_LINES=@@HOSTS_LINES_Q@@
 NTP_SERVERS=@@NTP_Q@@
@@ -180,6 +182,31 @@ if [ "$KUBERNETES" = yes ]; then
 		nm=${nm%;}
 		expect networkmanager.unmanaged "$NM_UNMANAGED" "${nm:-none}"
 	fi
+fi
+
+# bootstrap = true: piprep-kubeadm's state (done, waiting or failed; waiting
+# is a warning, as a worker waits for its control plane), then whether the
+# cluster calls this node Ready.
+if [ -n "$BOOTSTRAP_ROLE" ]; then
+	item=kubeadm.join
+	[ "$BOOTSTRAP_ROLE" != init ] || item=kubeadm.init
+	st=$(cat "$R/var/lib/piprep/kubernetes/state" 2>/dev/null)
+	case "$st" in
+	"done "*) row "$item" done "${st#done }" pass ;;
+	"failed "*) row "$item" done "${st#failed }" fail ;;
+	"waiting "*) row "$item" done "${st#waiting }" warn ;;
+	*) row "$item" done "not started" warn ;;
+	esac
+	ready=""
+	if [ -f "$R/etc/kubernetes/kubelet.conf" ] && command -v kubectl >/dev/null 2>&1; then
+		ready=$(kubectl --kubeconfig "$R/etc/kubernetes/kubelet.conf" --request-timeout=10s get node "$NODE" \
+			-o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)
+	fi
+	case "$ready" in
+	True) row node.ready Ready Ready pass ;;
+	"") row node.ready Ready "not joined yet" warn ;;
+	*) row node.ready Ready NotReady warn ;;
+	esac
 fi
 
 # Identity: hostname, static address, user, ssh.

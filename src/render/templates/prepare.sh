@@ -15,6 +15,9 @@ HOST_KEY_KINDS=@@HOST_KEY_KINDS_Q@@
 # KIND PUBLIC-KEY-LINE of each host key pinned in out/known_hosts.
 HOST_KEYS=@@HOST_KEYS_Q@@
 KEPT_KEYS=/var/lib/piprep/host-keys
+# BOOT-NAME DEST of each secret carried on the boot partition for the root
+# filesystem (the cluster's CAs and token with bootstrap = true).
+PLACED=@@PLACED_Q@@
 @@SHELL_LIB@@
 
 @@SWAP_FUNCTION@@
@@ -84,6 +87,23 @@ keep_host_keys() {
 	done <<KEYS
 $HOST_KEYS
 KEYS
+}
+
+# Each carried secret into its root-only place (directories 0700, files
+# 0600), before drop_secrets takes it off the boot partition.
+place_secrets() {
+	while read -r name dest; do
+		[ -n "$name" ] || continue
+		if [ ! -f "$BOOT/$name" ]; then
+			[ -f "$dest" ] && continue
+			log "$name is on neither the boot partition nor at $dest"
+			return 1
+		fi
+		(umask 077 && mkdir -p "$(dirname "$dest")" && cp "$BOOT/$name" "$dest.piprep-tmp" &&
+			mv -f "$dest.piprep-tmp" "$dest") || return 1
+	done <<PLACED
+$PLACED
+PLACED
 }
 
 # systemd-timesyncd reads the cluster's servers only when it starts; cloud-init
@@ -160,6 +180,11 @@ drop_secrets() {
 	for k in $HOST_KEY_KINDS; do
 		scrub "$BOOT/piprep-ssh_host_${k}_key" || return 1
 	done
+	while read -r name dest; do
+		[ -z "$name" ] || scrub "$BOOT/$name" || return 1
+	done <<PLACED
+$PLACED
+PLACED
 	scrub_cloud_copies || return 1
 	ud="$BOOT/user-data"
 	if grep -Eq '^ *(hashed_passwd|[a-z0-9]+_private): ' "$ud" 2>/dev/null; then
@@ -174,6 +199,7 @@ step "swap" set_swap
 step "kernel modules and sysctl" apply_kernel_settings
 step "login shell of $USER_NAME" set_login_shell
 step "SSH host keys" set_host_keys
+step "secrets into the root filesystem" place_secrets
 step "time servers" apply_time_servers
 step "secrets off the boot partition and out of cloud-init's copies" drop_secrets
 exit "$failed"
