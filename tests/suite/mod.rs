@@ -2,6 +2,7 @@
 
 mod architecture;
 mod bake;
+mod bootstrap;
 mod checklist;
 mod cli;
 mod cloudinit;

@@ -18,7 +18,7 @@ ENDPOINT=@@ENDPOINT_Q@@
 # HOST:PORT of every other control plane's API (and the endpoint), which the
 # init node asks before it initialises.
 PEERS=@@PEERS_Q@@
-KEPT=@@KEPT_Q@@
+KEPT=${PIPREP_KEPT:-@@KEPT_Q@@}
 CNI=@@CNI_Q@@
 PKI=${PIPREP_PKI:-/etc/kubernetes/pki}
 KUBE=${PIPREP_KUBE_DIR:-/etc/kubernetes}
@@ -29,6 +29,8 @@ MAX_WAIT=${PIPREP_MAX_WAIT:-60}
 LOG_TAG=piprep-kubeadm
 @@SHELL_LIB@@
 @@CLOCK_LIB@@
+# Tests put stub tools first (the library above sets PATH).
+[ -z "${PIPREP_STUBS:-}" ] || PATH=$PIPREP_STUBS:$PATH
 
 # state WORD MESSAGE: what the report shows (done, waiting or failed).
 state() {
