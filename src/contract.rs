@@ -100,12 +100,20 @@ pub struct StampKubernetes {
     /// sha256 of the repository key as fetched or read.
     pub key_sha256: String,
     pub key_origin: String,
+    /// `bootstrap = true`: this node's part (init, control-plane, worker).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub bootstrap: String,
+    /// The CNI manifest the init node applies: where from, its sha256.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cni_manifest: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub cni_manifest_sha256: String,
 }
 
 impl StampKubernetes {
     /// One line for people: `inspect` and `render` print it.
     pub fn summary(&self) -> String {
-        format!(
+        let mut s = format!(
             "Kubernetes {} ({}, cni {}, pods {}, services {}), packages from {} (key sha256 {})",
             self.version,
             self.runtime,
@@ -114,7 +122,20 @@ impl StampKubernetes {
             self.service_cidr,
             self.repository,
             self.key_sha256
-        )
+        );
+        if !self.bootstrap.is_empty() {
+            s += &format!(
+                "; the cluster forms itself: this node's part is {}",
+                self.bootstrap
+            );
+            if !self.cni_manifest.is_empty() {
+                s += &format!(
+                    ", CNI manifest {} (sha256 {})",
+                    self.cni_manifest, self.cni_manifest_sha256
+                );
+            }
+        }
+        s
     }
 }
 

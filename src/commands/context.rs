@@ -62,6 +62,7 @@ pub fn load_plans_noting(ctx: &Ctx, keys: Missing) -> Result<(Config, Vec<NodePl
     let (mut plans, findings) = cfg.plans()?;
     warn_findings(&findings);
     crate::source::repo_key::resolve(&mut plans, &ctx.cache_dir, ctx.offline)?;
+    crate::source::cni_manifest::resolve(&cfg, &mut plans, &ctx.cache_dir, ctx.offline)?;
     let made = crate::cluster_pki::store::ensure(&cfg, &mut plans, &keys)?;
     if made {
         crate::reporter::say(format!(

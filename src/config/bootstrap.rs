@@ -18,6 +18,9 @@ pub struct BootstrapPlan {
     pub endpoint: Option<String>,
     /// Every control plane (name, address), in inventory order.
     pub control_planes: Vec<(String, Ipv4Addr)>,
+    /// Where the CNI manifest comes from (`cni_manifest`, or the pinned
+    /// default for flannel and Calico): a URL, or a file beside the inventory.
+    pub cni_origin: Option<String>,
     /// The CNI manifest the init node applies, once fetched or read.
     pub cni: Option<CniManifest>,
 }
@@ -145,6 +148,7 @@ mod tests {
                 ("cp-1".into(), Ipv4Addr::new(10, 1, 1, 11)),
                 ("cp-2".into(), Ipv4Addr::new(10, 1, 1, 12)),
             ],
+            cni_origin: None,
             cni: None,
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod cmdline;
+pub mod cni_fit;
 mod finding;
 pub mod grammar;
 pub mod image_spec;

@@ -51,6 +51,12 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
         // load_plans resolves it; a caller that did not is a bug.
         return Err("the [kubernetes] repository key was never read".into());
     }
+    if plan
+        .bootstrap()
+        .is_some_and(|b| b.cni_origin.is_some() && b.cni.is_none())
+    {
+        return Err("the [kubernetes] CNI manifest was never read".into());
+    }
     let setup = node::node_setup(plan, &target.boot_mount, target.backend.backend);
     let boot = boot_files::writer(target.backend.backend)(plan, &setup, &target.boot_mount);
     let mut permanent = plan.profile.cmdline.clone();

@@ -33,12 +33,19 @@ pub fn stamp(
             release_date: b.and_then(|b| b.release_date.clone()),
             init_format: b.and_then(|b| b.init_format.clone()),
         },
-        kubernetes: plan.kubernetes.as_ref().map(kubernetes),
+        kubernetes: plan.kubernetes.as_ref().map(|k| StampKubernetes {
+            bootstrap: plan
+                .bootstrap_role()
+                .map(|r| r.as_str().to_string())
+                .unwrap_or_default(),
+            ..kubernetes(k)
+        }),
     }
 }
 
 /// The stamp's and manifest's record of `k`.
 pub fn kubernetes(k: &KubernetesPlan) -> StampKubernetes {
+    let cni = k.bootstrap.as_ref().and_then(|b| b.cni.as_ref());
     StampKubernetes {
         version: k.version.clone(),
         runtime: k.runtime.clone(),
@@ -48,5 +55,8 @@ pub fn kubernetes(k: &KubernetesPlan) -> StampKubernetes {
         repository: k.repository.clone(),
         key_sha256: k.key.sha256.clone().unwrap_or_default(),
         key_origin: k.key.origin.clone(),
+        bootstrap: String::new(),
+        cni_manifest: cni.map(|c| c.origin.clone()).unwrap_or_default(),
+        cni_manifest_sha256: cni.map(|c| c.sha256.clone()).unwrap_or_default(),
     }
 }

@@ -5,11 +5,13 @@
 
 pub mod cache;
 pub mod checksum;
+pub mod cni_manifest;
 pub mod decompress;
 pub mod http;
 pub mod identity;
 pub mod oslist;
 pub mod repo_key;
+pub mod url_cache;
 pub mod xz_blocks;
 pub mod xz_stream;
 

@@ -151,6 +151,14 @@ pub fn check(
             .as_ref()
             .map(|e| e.get_ref().clone()),
         control_planes,
+        cni_origin: k
+            .cni_manifest
+            .as_ref()
+            .map(|m| m.get_ref().clone())
+            .or_else(|| {
+                cni.and_then(crate::config::cni_fit::default_url)
+                    .map(str::to_string)
+            }),
         cni: None,
     })
 }

@@ -61,8 +61,11 @@ pub fn check(c: &mut Checker, cl: &Cluster) -> Option<Option<KubernetesPlan>> {
     let services_at = k.service_cidr.as_ref().unwrap_or(&default_services);
     let services = range(c, services_at, "service_cidr", k8s::DEFAULT_SERVICE_CIDR);
     overlaps(c, k, cl, pods, services);
+    // With bootstrap, piprep fits the manifest to the range itself.
+    let fitted = k.bootstrap.as_ref().is_some_and(|b| *b.get_ref());
     if let (Some(Cni::Flannel), Some(p)) = (cni, pods)
         && p.to_string() != "10.244.0.0/16"
+        && !fitted
     {
         let at = c.at(&k.pod_cidr);
         c.push(

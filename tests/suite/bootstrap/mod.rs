@@ -5,6 +5,7 @@
 //! validation rule, and piprep-kubeadm's guard run against stub tools.
 //! Regenerate goldens with UPDATE_GOLDEN=1.
 
+mod cni;
 mod configs;
 mod guard;
 mod kubeconfig;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const KEY: &str = "kubernetes-test-key.asc";
+const MANIFEST: &str = "kube-flannel-test.yml";
 
 /// A scratch directory with tests/data/bootstrap.toml (`edit` applied) and
 /// the repository key.
@@ -25,6 +27,7 @@ fn inventory(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
     let text = std::fs::read_to_string(data.join("bootstrap.toml")).unwrap();
     std::fs::write(dir.join("piprep.toml"), edit(text)).unwrap();
     std::fs::copy(data.join(KEY), dir.join(KEY)).unwrap();
+    std::fs::copy(data.join(MANIFEST), dir.join(MANIFEST)).unwrap();
     dir
 }
 

@@ -76,13 +76,8 @@ fn every_bootstrap_rule_refuses_with_its_line_and_fix() {
     );
     refused(
         "manifest-missing",
-        |t| {
-            t.replace(
-                "bootstrap = true",
-                "bootstrap = true\ncni_manifest = \"nowhere.yaml\"",
-            )
-        },
-        init_line,
+        |t| t.replace("\"kube-flannel-test.yml\"", "\"nowhere.yaml\""),
+        line_of("cni_manifest"),
         "is neither an http(s) URL nor a file",
     );
     refused(
