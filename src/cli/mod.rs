@@ -133,9 +133,11 @@ pub enum Command {
     /// Uses the system ssh client with StrictHostKeyChecking=yes against
     /// OUT/known_hosts (HostKeyAlias=NODE), runs each node's checklist and
     /// prints a table: node, role, address, reachable, report result, failing
-    /// items, and whether it is ready for `kubeadm init`/`join`. A node that
-    /// cannot be reached is a row, not an error. --watch refreshes until every
-    /// node is ready or --timeout passes.
+    /// items, and whether it is ready for `kubeadm init`/`join`; with
+    /// `bootstrap = true`, its Kubernetes state too (Ready, NotReady, not
+    /// joined yet), and ready means Ready. A node that cannot be reached is a
+    /// row, not an error. --watch refreshes until every node is ready or
+    /// --timeout passes.
     ///
     /// Exit codes: 0 every node ready, 5 a node's checklist has failing items,
     /// 6 a node could not be reached or has no report yet.

@@ -166,7 +166,7 @@ pub fn status(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
         });
         print(&(serde_json::to_string_pretty(&doc).expect("json") + "\n"))?;
     } else {
-        print(&st::table(&rows, kubernetes))?;
+        print(&crate::fleet::status_table::table(&rows, kubernetes))?;
     }
     if rows.iter().any(|r| r.result == "none") {
         let n = rows.iter().filter(|r| r.result == "none").count();

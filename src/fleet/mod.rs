@@ -6,3 +6,4 @@ pub mod export;
 pub mod kubeconfig;
 pub mod quote;
 pub mod status;
+pub mod status_table;

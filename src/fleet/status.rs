@@ -27,6 +27,8 @@ pub struct Target {
     pub port: Option<u16>,
     /// With [kubernetes]: the readiness also covers the runtime and packages.
     pub kubernetes: bool,
+    /// With `bootstrap = true`: ready means the cluster calls the node Ready.
+    pub bootstrap: bool,
 }
 
 impl Target {
@@ -39,6 +41,7 @@ impl Target {
             host: plan.address.to_string(),
             port: None,
             kubernetes: plan.kubernetes.is_some(),
+            bootstrap: plan.bootstrap().is_some(),
         }
     }
 }
@@ -77,6 +80,21 @@ pub struct Row {
     pub result: String,
     pub failing: Vec<String>,
     pub ready: bool,
+    /// With `bootstrap = true`: `Ready`, `NotReady`, `not joined yet`, or
+    /// why kubeadm has not joined it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<String>,
+}
+
+/// The node's place in the cluster, from its report's bootstrap items.
+fn cluster_state(rep: &Report) -> String {
+    let item = |name: &str| rep.items.iter().find(|i| i.check == name);
+    let kubeadm = item("kubeadm.join").or_else(|| item("kubeadm.init"));
+    match (kubeadm, item("node.ready")) {
+        (Some(k), _) if k.result == Outcome::Fail => format!("failed: {}", k.observed),
+        (_, Some(r)) => r.observed.clone(),
+        _ => "unknown (no node.ready in its report)".into(),
+    }
 }
 
 /// The ssh command line for `t`.
@@ -119,6 +137,7 @@ pub fn row(t: &Target, ssh_ok: bool, stdout: &str, stderr: &str) -> Row {
         result: "none".into(),
         failing: Vec::new(),
         ready: false,
+        kubernetes: None,
     };
     let report: Option<Report> = crate::report::parse(stdout)
         .ok()
@@ -134,6 +153,11 @@ pub fn row(t: &Target, ssh_ok: bool, stdout: &str, stderr: &str) -> Row {
                 .collect();
             r.result = if r.failing.is_empty() { "pass" } else { "fail" }.into();
             r.ready = r.failing.is_empty();
+            if t.bootstrap {
+                let state = cluster_state(&rep);
+                r.ready &= state == "Ready";
+                r.kubernetes = Some(state);
+            }
         }
         None => {
             let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
@@ -190,71 +214,10 @@ pub fn probe_all(targets: &[Target], known_hosts: &Path, options: &[String]) -> 
         .collect()
 }
 
-/// The fleet table.
-pub fn table(rows: &[Row], kubernetes: bool) -> String {
-    let ready_head = if kubernetes {
-        "ready for kubeadm"
-    } else {
-        "ready"
-    };
-    let head = [
-        "node",
-        "role",
-        "address",
-        "reachable",
-        "report",
-        ready_head,
-        "failing",
-    ];
-    let cells: Vec<[String; 7]> = rows
-        .iter()
-        .map(|r| {
-            [
-                r.node.clone(),
-                r.role.clone(),
-                r.address.clone(),
-                if r.reachable {
-                    "yes".into()
-                } else {
-                    "no".into()
-                },
-                r.result.clone(),
-                if r.ready { "yes".into() } else { "no".into() },
-                match (&r.error, r.failing.is_empty()) {
-                    (Some(e), _) => e.clone(),
-                    (None, true) => "-".into(),
-                    (None, false) => r.failing.join(", "),
-                },
-            ]
-        })
-        .collect();
-    let mut w = head.map(str::len);
-    for c in &cells {
-        for (i, v) in c.iter().enumerate() {
-            w[i] = w[i].max(v.chars().count());
-        }
-    }
-    let line = |c: &[String]| {
-        let mut s = String::new();
-        for (i, v) in c.iter().enumerate() {
-            if i + 1 == c.len() {
-                s += v;
-            } else {
-                s += &format!("{v:<width$}  ", width = w[i]);
-            }
-        }
-        s.trim_end().to_string() + "\n"
-    };
-    let mut s = line(&head.map(String::from));
-    for c in &cells {
-        s += &line(c);
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fleet::status_table::table;
 
     fn t() -> Target {
         Target {
@@ -265,7 +228,46 @@ mod tests {
             host: "127.0.0.1".into(),
             port: Some(2222),
             kubernetes: false,
+            bootstrap: false,
         }
+    }
+
+    #[test]
+    fn a_bootstrapping_node_is_ready_when_the_cluster_says_so() {
+        let bt = Target {
+            bootstrap: true,
+            ..t()
+        };
+        let rep = |ready: &str, join: &str| {
+            format!(
+                "# format: piprep-report/1\ncheck\texpected\tobserved\tresult\nkubeadm.join\tdone\t{join}\nnode.ready\tReady\t{ready}\n"
+            )
+        };
+        let waiting = row(
+            &bt,
+            true,
+            &rep("not joined yet\twarn", "waiting for the API\twarn"),
+            "",
+        );
+        assert!(!waiting.ready && waiting.result == "pass");
+        assert_eq!(waiting.kubernetes.as_deref(), Some("not joined yet"));
+        let ready = row(&bt, true, &rep("Ready\tpass", "joined\tpass"), "");
+        assert!(ready.ready && ready.kubernetes.as_deref() == Some("Ready"));
+        let other = row(
+            &bt,
+            true,
+            &rep("not joined yet\twarn", "not this cluster\tfail"),
+            "",
+        );
+        assert_eq!(
+            other.kubernetes.as_deref(),
+            Some("failed: not this cluster")
+        );
+        let table = table(&[waiting, ready], true);
+        assert!(
+            table.contains(" kubernetes ") && table.contains("not joined yet"),
+            "{table}"
+        );
     }
 
     #[test]
