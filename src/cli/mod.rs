@@ -139,8 +139,9 @@ pub enum Command {
     /// row, not an error. --watch refreshes until every node is ready or
     /// --timeout passes.
     ///
-    /// Exit codes: 0 every node ready, 5 a node's checklist has failing items,
-    /// 6 a node could not be reached or has no report yet.
+    /// Exit codes: 0 every node ready, 5 a node's checklist has failing items
+    /// (or, with bootstrap, it is not Ready in the cluster yet), 6 a node could
+    /// not be reached or has no report yet.
     Status(StatusArgs),
     /// Print the fleet's known_hosts (as bake writes OUT/known_hosts), or merge it.
     ///

@@ -179,11 +179,25 @@ pub fn status(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
         ));
     }
     if rows.iter().any(|r| !r.ready) {
-        let n = rows.iter().filter(|r| !r.ready).count();
-        return Err(Error::new(
-            Kind::ChecksFailed,
-            format!("{n} of {} nodes have failing checks", rows.len()),
-        ));
+        let failing = rows.iter().filter(|r| !r.failing.is_empty()).count();
+        let not_in = rows
+            .iter()
+            .filter(|r| r.failing.is_empty() && !r.ready)
+            .count();
+        let mut why = Vec::new();
+        if failing > 0 {
+            why.push(format!(
+                "{failing} of {} nodes have failing checks",
+                rows.len()
+            ));
+        }
+        if not_in > 0 {
+            why.push(format!(
+                "{not_in} of {} nodes are not Ready in the cluster yet",
+                rows.len()
+            ));
+        }
+        return Err(Error::new(Kind::ChecksFailed, why.join("; ")));
     }
     Ok(())
 }

@@ -11,6 +11,7 @@
 # The repository holds kubeadm, kubelet and kubectl at MINOR.1, and kubectl at
 # the next minor as well, which apt would install without piprep's pin.
 set -eu
+standin=$(cd "$(dirname "$0")/standin" && pwd)
 out=${1:?usage: k8s-repo.sh OUT MINOR}
 minor=${2:?usage: k8s-repo.sh OUT MINOR}
 next="${minor%.*}.$((${minor#*.} + 1))"
@@ -43,7 +44,11 @@ deb() { # package version depends description
 		echo " $4"
 	} >"$d/DEBIAN/control"
 	v=${2%%-*}
-	printf '#!/bin/sh\n# stand-in %s\necho "%s stand-in: Kubernetes v%s"\n' "$1" "$1" "$v" >"$d/usr/bin/$1"
+	if [ -f "$standin/$1" ]; then
+		sed "s/@VERSION@/$v/g" "$standin/$1" >"$d/usr/bin/$1"
+	else
+		printf '#!/bin/sh\n# stand-in %s\necho "%s stand-in: Kubernetes v%s"\n' "$1" "$1" "$v" >"$d/usr/bin/$1"
+	fi
 	chmod 0755 "$d/usr/bin/$1"
 	if [ "$1" = kubelet ]; then
 		# The real kubelet waits in a restart loop for kubeadm init; this one
@@ -57,7 +62,7 @@ deb() { # package version depends description
 deb kubelet "$minor.1-1.1" "" "The node agent."
 deb kubectl "$minor.1-1.1" "" "The command-line client."
 deb kubectl "$next.0-1.1" "" "The next minor's client: the pin must keep it out."
-deb kubeadm "$minor.1-1.1" "kubelet, kubectl" "The cluster bootstrap tool."
+deb kubeadm "$minor.1-1.1" "kubelet, kubectl, curl, openssl, python3" "The cluster bootstrap tool (stand-in/kubeadm: init, join with discovery, reset)."
 (
 	cd "$out/repo"
 	apt-ftparchive packages . >Packages

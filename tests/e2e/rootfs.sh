@@ -27,10 +27,11 @@ mirror=$("$(dirname "$0")/mirror.sh")
 common="systemd,systemd-sysv,udev,kmod,dbus,libpam-systemd,network-manager,openssh-server,sudo,iproute2,linux-image-arm64,initramfs-tools,procps,e2fsprogs,dosfstools,python3,chrony,ufw"
 # Only in the repository: the Kubernetes runtime ([kubernetes] installs it),
 # and the time daemon Raspberry Pi OS Lite ships (chrony conflicts with it).
-repo_only="containerd runc systemd-timesyncd"
+# curl and openssl: what bootstrap = true and the stand-in kubeadm need.
+repo_only="containerd runc systemd-timesyncd curl openssl"
 modules="virtio_pci virtio_mmio virtio_blk virtio_net ext4 vfat nls_ascii nls_cp437"
 # Bump when the build steps change in a way that changes the result.
-recipe=4
+recipe=5
 # Raspberry Pi OS stand-ins that must be inside the initramfs (Bookworm's
 # local-premount/firstboot, Trixie's local-bottom/set_partuuid), so they are
 # part of the root filesystem build; busybox gives them grep, sed, od and dd.

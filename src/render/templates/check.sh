@@ -202,11 +202,15 @@ if [ -n "$BOOTSTRAP_ROLE" ]; then
 		ready=$(kubectl --kubeconfig "$R/etc/kubernetes/kubelet.conf" --request-timeout=10s get node "$NODE" \
 			-o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)
 	fi
-	case "$ready" in
-	True) row node.ready Ready Ready pass ;;
-	"") row node.ready Ready "not joined yet" warn ;;
-	*) row node.ready Ready NotReady warn ;;
-	esac
+	if [ ! -f "$R/etc/kubernetes/kubelet.conf" ]; then
+		row node.ready Ready "not joined yet" warn
+	else
+		case "$ready" in
+		True) row node.ready Ready Ready pass ;;
+		"") row node.ready Ready "no answer from the API" warn ;;
+		*) row node.ready Ready NotReady warn ;;
+		esac
+	fi
 fi
 
 # Identity: hostname, static address, user, ssh.
