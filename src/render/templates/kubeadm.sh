@@ -32,6 +32,12 @@ LOG_TAG=piprep-kubeadm
 # Tests put stub tools first (the library above sets PATH).
 [ -z "${PIPREP_STUBS:-}" ] || PATH=$PIPREP_STUBS:$PATH
 
+# kubeadm's output without the bootstrap token (init prints a join command
+# with it): the journal and the console are logs.
+show() {
+	printf '%s\n' "$1" | sed 's/[a-z0-9]\{6\}\.[a-z0-9]\{16\}/<token>/g'
+}
+
 # state WORD MESSAGE: what the report shows (done, waiting or failed).
 state() {
 	printf '%s %s\n' "$1" "$2" >"$KEPT/state.tmp" && mv -f "$KEPT/state.tmp" "$KEPT/state"
@@ -98,11 +104,11 @@ join() {
 		place_pki || { state failed "cannot place the cluster's CAs in $PKI"; return 1; }
 		n=$((n + 1))
 		if out=$(kubeadm join --config "$KEPT/join.yaml" 2>&1); then
-			printf '%s\n' "$out"
+			show "$out"
 			state done "joined the cluster at $ENDPOINT as a $1"
 			return 0
 		fi
-		printf '%s\n' "$out"
+		show "$out"
 		case "$out" in
 		*pinned* | *"CA hash"* | *"cacerthash"*)
 			state failed "the cluster at $ENDPOINT is not the one this node was baked for: its CA does not match the pinned hash (attempt $n)"
@@ -135,13 +141,13 @@ init() {
 	# The kubeadm installed decides the control plane's version.
 	(umask 077 && { cat "$KEPT/init.yaml" && printf 'kubernetesVersion: "%s"\n' "$v"; } >"$RUN/init.yaml") || return 1
 	if out=$(kubeadm init --config "$RUN/init.yaml" 2>&1); then
-		printf '%s\n' "$out"
+		show "$out"
 		rm -f "$RUN/init.yaml"
 		apply_cni
 		state done "initialised the cluster ($v) at $ENDPOINT"
 		return 0
 	fi
-	printf '%s\n' "$out"
+	show "$out"
 	rm -f "$RUN/init.yaml"
 	state failed "kubeadm init failed; resetting and trying again"
 	kubeadm reset -f >/dev/null 2>&1 || true
