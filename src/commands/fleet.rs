@@ -89,6 +89,18 @@ pub fn rekey(ctx: &Ctx, args: &RekeyArgs) -> Result<()> {
         )));
     }
     if args.cluster {
+        let bootstrap = cfg
+            .inventory
+            .kubernetes
+            .as_ref()
+            .and_then(|k| k.get_ref().bootstrap.as_ref())
+            .is_some_and(|b| *b.get_ref());
+        if !bootstrap {
+            return Err(Error::config(format!(
+                "{} has no `bootstrap = true` in [kubernetes], so the cluster has no CAs or token of piprep's to replace; fix: set it, or drop --cluster",
+                ctx.config.display()
+            )));
+        }
         let s = crate::cluster_pki::store::rekey(&cfg)?;
         crate::reporter::say(format!(
             "cluster {}: new CAs, service-account key and bootstrap token (CA {}); every node must be baked and flashed again, and kubeconfigs made again with `piprep kubeconfig`",

@@ -4,16 +4,17 @@
 
 use std::path::PathBuf;
 
-use super::context::{Ctx, load_plans};
+use super::context::Ctx;
 use crate::cli::KubeconfigArgs;
 use crate::cluster_pki::{self, store};
 use crate::error::{Error, Result};
 use crate::fleet::kubeconfig as kc;
-use crate::host_keys::store::Missing;
 use crate::io::atomic::{Holds, replace_keeping_mode, resolve_links, write_atomic};
 
 pub fn kubeconfig(ctx: &Ctx, args: &KubeconfigArgs) -> Result<()> {
-    let (cfg, plans) = load_plans(ctx, Missing::Skip)?;
+    // Only the inventory: signing needs no repository key or CNI manifest.
+    let cfg = crate::config::Config::load(&ctx.config)?;
+    let (plans, _) = cfg.plans()?;
     let b = plans
         .iter()
         .find_map(|p| p.bootstrap())

@@ -120,4 +120,14 @@ fn later_bakes_reuse_the_secrets_and_rekey_replaces_them() {
         first,
         std::fs::read(c.join("piprep-k8s-join.yaml")).unwrap()
     );
+    // Without bootstrap there is nothing of the cluster's to replace.
+    let off = inventory("reuse-off", |t| t.replace("bootstrap = true\n", ""));
+    let o = piprep(&off, &["rekey", "--cluster"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no `bootstrap = true`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!cluster_dir(&off).exists());
 }
