@@ -293,7 +293,9 @@ TOML
 	start_worker() { # boot [extra kernel args]: worker-1 on tap1, its pid in $wq
 		vm_tap=tap1
 		vm_mac=52:54:00:0a:01:0c
+		cp_disk=$disk # start_vm sets $disk
 		start_vm "$wdisk" "$(wserial "$1")" "${2:-}"
+		disk=$cp_disk
 		vm_tap=""
 		vm_mac=""
 		wq=$qpid
@@ -521,6 +523,8 @@ TOML
 	known="$work/out/known_hosts"
 	grep -q "Host key verification failed\|REMOTE HOST IDENTIFICATION HAS CHANGED" "$work/wrong.err" || ok="ssh against a wrong key: $(cat "$work/wrong.err")"
 	log "$name: piprep status: ready; ssh with a wrong pinned key: refused"
+	# Before the pod-network test, which takes a firewall rule away for a while.
+	[ -z "$cluster" ] || cluster_checks || ok="the cluster: $cluster_why"
 	if [ -n "$kubernetes" ]; then
 		# containerd answers on its socket (ctr is containerd's own client;
 		# crictl comes with cri-tools from pkgs.k8s.io, not reachable here).
@@ -529,7 +533,6 @@ TOML
 		[ "$cri" = ok ] || ok="containerd's CRI plugin is ${cri:-missing}"
 		node 'sudo -n sh -s 10.244.0' <"$top/tests/e2e/pod-network.sh" >&2 || ok="pod traffic through the firewall: see pod-network above"
 	fi
-	[ -z "$cluster" ] || cluster_checks || ok="the cluster: $cluster_why"
 	if [ "$want_backend" = cloud-init ]; then
 		# cloud-init finished, and did not start over on this second boot.
 		node 'cloud-init status || true' | grep -q 'status: done' || ok="cloud-init is not done"
