@@ -150,6 +150,22 @@ fn open_base(ctx: &Ctx, cfg: Option<&Config>, flag: Option<&Path>) -> Result<Bas
     Ok(base)
 }
 
+/// `~/DIR/FILE` (the directory made 0700 if missing), for commands that
+/// merge into a user's file; `flag` names the option that replaces it.
+pub fn in_home(dir: &str, file: &str, flag: &str) -> Result<PathBuf> {
+    let home = std::env::var_os("HOME").ok_or_else(|| {
+        Error::config(format!(
+            "HOME is not set; pass {flag} to name the file (~/{dir}/{file})"
+        ))
+    })?;
+    let d = PathBuf::from(home).join(dir);
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .recursive(true)
+        .create(&d)
+        .map_err(|e| Error::output_io(&d, "cannot create", &e))?;
+    Ok(d.join(file))
+}
+
 pub fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())

@@ -1,9 +1,8 @@
 //! The fleet commands: `status`, `known-hosts`, `rekey` and `export`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::context::{Ctx, load_plans, print};
+use super::context::{Ctx, in_home, load_plans, print};
 use crate::cli::{ExportArgs, ExportFormat, ExportKind, KnownHostsArgs, RekeyArgs, StatusArgs};
 use crate::config::Config;
 use crate::config::plan::NodePlan;
@@ -30,17 +29,7 @@ pub fn known_hosts_cmd(ctx: &Ctx, args: &KnownHostsArgs) -> Result<()> {
     }
     let file = match &args.file {
         Some(f) => f.clone(),
-        None => {
-            let home = std::env::var_os("HOME").ok_or_else(|| {
-                Error::config("HOME is not set; pass --file PATH to name the known_hosts file")
-            })?;
-            let ssh = PathBuf::from(home).join(".ssh");
-            std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
-                .recursive(true)
-                .create(&ssh)
-                .map_err(|e| Error::output_io(&ssh, "cannot create", &e))?;
-            ssh.join("known_hosts")
-        }
+        None => in_home(".ssh", "known_hosts", "--file PATH")?,
     };
     // A link stays a link: the file it points to is the one replaced, with
     // its mode as it was.

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::context::Ctx;
+use super::context::{Ctx, in_home};
 use crate::cli::KubeconfigArgs;
 use crate::cluster_pki::{self, store};
 use crate::error::{Error, Result};
@@ -50,19 +50,7 @@ pub fn kubeconfig(ctx: &Ctx, args: &KubeconfigArgs) -> Result<()> {
     }
     let file = match &args.out {
         Some(f) => f.clone(),
-        None => {
-            let home = std::env::var_os("HOME").ok_or_else(|| {
-                Error::config(
-                    "HOME is not set; pass --out FILE to name the kubeconfig to merge into",
-                )
-            })?;
-            let dir = PathBuf::from(home).join(".kube");
-            std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
-                .recursive(true)
-                .create(&dir)
-                .map_err(|e| Error::output_io(&dir, "cannot create", &e))?;
-            dir.join("config")
-        }
+        None => in_home(".kube", "config", "--out FILE")?,
     };
     let file =
         resolve_links(&file).map_err(|e| Error::output_io(&file, "cannot follow the link", &e))?;
