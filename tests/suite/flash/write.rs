@@ -266,11 +266,20 @@ fn an_interrupted_flash_leaves_no_partial_file() {
             .filter(|n| n.starts_with('.'))
             .collect();
         assert!(leftovers.is_empty(), "after {delay} ms: {leftovers:?}");
-        if o.status.code() == Some(130) {
+        // 130: piprep took the signal and cleaned up. Killed by SIGINT
+        // itself: it came before piprep's handler existed (a slow machine),
+        // so nothing was made yet; the checks are the same.
+        use std::os::unix::process::ExitStatusExt;
+        if o.status.code() == Some(130) || o.status.signal() == Some(2) {
             interrupted += 1;
             assert!(!target.exists(), "after {delay} ms: a target appeared");
         } else {
-            assert!(o.status.success(), "{}", stderr(&o));
+            assert!(
+                o.status.success(),
+                "after {delay} ms: {:?} {}",
+                o.status,
+                stderr(&o)
+            );
             assert!(cmp_range(&img, &target, 0, None));
         }
     }
