@@ -106,12 +106,19 @@ pub fn load_base(ctx: &Ctx, cfg: Option<&Config>, flag: Option<&Path>) -> Result
     Ok(base)
 }
 
-/// What the inventory asks of this base image (its architecture, for now).
+/// What the inventory asks of this base image: its architecture, and the
+/// time zones, locales and keyboard layouts it has.
 pub fn image_findings(cfg: &Config, base: &BaseImage) -> Vec<crate::config::Finding> {
+    let r = &base.facts.regional;
     crate::config::validate::image::check(
         cfg,
         &base.path.display().to_string(),
         base.facts.architecture.as_deref(),
+        &crate::config::validate::image::Offered {
+            zones: r.zones.as_ref(),
+            locales: r.locales.as_ref(),
+            keyboards: r.keyboards.as_ref(),
+        },
     )
 }
 

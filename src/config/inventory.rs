@@ -16,6 +16,8 @@ pub struct Inventory {
     pub kubernetes: Option<Spanned<KubernetesSection>>,
     /// Where the nodes' SSH host keys are kept.
     pub secrets: Option<SecretsSection>,
+    /// The Wi-Fi network every node joins (a node's own `wifi` replaces it).
+    pub wifi: Option<Spanned<WifiSection>>,
     #[serde(default, rename = "node")]
     pub nodes: Vec<Spanned<NodeEntry>>,
 }
@@ -33,6 +35,67 @@ pub struct Cluster {
     pub ntp: Option<Spanned<Vec<String>>>,
     /// Network interface the static address goes on.
     pub interface: Option<Spanned<String>>,
+    /// Time zone, locale and console keyboard layout (a node may override
+    /// each), checked against the base image's own zoneinfo, supported
+    /// locales and keyboard layouts. `Europe/Berlin`, `en_GB.UTF-8`, `gb`.
+    pub timezone: Option<Spanned<String>>,
+    pub locale: Option<Spanned<String>>,
+    pub keyboard: Option<Spanned<String>>,
+}
+
+/// Which regional setting, for messages and lookups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Regional {
+    Timezone,
+    Locale,
+    Keyboard,
+}
+
+impl Regional {
+    pub const ALL: [Regional; 3] = [Regional::Timezone, Regional::Locale, Regional::Keyboard];
+    pub fn key(self) -> &'static str {
+        match self {
+            Regional::Timezone => "timezone",
+            Regional::Locale => "locale",
+            Regional::Keyboard => "keyboard",
+        }
+    }
+}
+
+impl Cluster {
+    pub fn regional(&self, r: Regional) -> Option<&Spanned<String>> {
+        match r {
+            Regional::Timezone => self.timezone.as_ref(),
+            Regional::Locale => self.locale.as_ref(),
+            Regional::Keyboard => self.keyboard.as_ref(),
+        }
+    }
+}
+
+impl NodeEntry {
+    pub fn regional(&self, r: Regional) -> Option<&Spanned<String>> {
+        match r {
+            Regional::Timezone => self.timezone.as_ref(),
+            Regional::Locale => self.locale.as_ref(),
+            Regional::Keyboard => self.keyboard.as_ref(),
+        }
+    }
+}
+
+/// `[wifi]`: the network a node joins over its radio. The passphrase never
+/// sits in piprep.toml: it comes from a file or the environment.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WifiSection {
+    /// ISO 3166 alpha-2: the regulatory domain; the radio stays blocked without it.
+    pub country: Spanned<String>,
+    pub ssid: Spanned<String>,
+    /// A file holding the passphrase (relative to piprep.toml).
+    pub passphrase_file: Option<Spanned<String>>,
+    /// An environment variable holding the passphrase.
+    pub passphrase_env: Option<Spanned<String>>,
+    /// The network does not broadcast its SSID.
+    pub hidden: Option<Spanned<bool>>,
 }
 
 fn default_profile() -> Spanned<String> {
@@ -86,6 +149,11 @@ pub struct NodeEntry {
     pub role: Spanned<Role>,
     pub profile: Option<Spanned<String>>,
     pub interface: Option<Spanned<String>>,
+    /// This node's own Wi-Fi network, replacing `[wifi]`.
+    pub wifi: Option<Spanned<WifiSection>>,
+    pub timezone: Option<Spanned<String>>,
+    pub locale: Option<Spanned<String>>,
+    pub keyboard: Option<Spanned<String>>,
 }
 
 /// `[kubernetes]`: optional; without it a node is what the guide makes.

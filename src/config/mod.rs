@@ -2,6 +2,7 @@
 //! node. Pure apart from reading the config files themselves.
 
 pub mod bootstrap;
+pub mod closest;
 pub mod cmdline;
 pub mod cni_fit;
 mod finding;
@@ -17,6 +18,7 @@ pub mod reach;
 pub mod secrets;
 pub mod toml_file;
 pub mod validate;
+pub mod wifi;
 
 use std::path::{Path, PathBuf};
 

@@ -8,8 +8,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::bootstrap::{BootstrapPlan, BootstrapRole, ClusterSecrets};
+use super::inventory::Regional;
 use super::kubernetes::KubernetesPlan;
 use super::profile::{Policy, Profile, Proto, Role, RuleSpec, TimeDaemon};
+use super::wifi::WifiPlan;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NodePlan {
@@ -38,6 +40,36 @@ pub struct NodePlan {
     /// serialised).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_secrets: Option<ClusterSecrets>,
+    /// The Wi-Fi network the node joins (its PSK only as a digest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wifi: Option<WifiPlan>,
+    /// Time zone, locale and keyboard layout, where the inventory sets them.
+    #[serde(skip_serializing_if = "RegionalPlan::is_empty")]
+    pub regional: RegionalPlan,
+}
+
+/// Time zone, locale and console keyboard layout; None leaves the image's.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RegionalPlan {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyboard: Option<String>,
+}
+
+impl RegionalPlan {
+    pub fn is_empty(&self) -> bool {
+        self.timezone.is_none() && self.locale.is_none() && self.keyboard.is_none()
+    }
+    pub fn get_mut(&mut self, r: Regional) -> &mut Option<String> {
+        match r {
+            Regional::Timezone => &mut self.timezone,
+            Regional::Locale => &mut self.locale,
+            Regional::Keyboard => &mut self.keyboard,
+        }
+    }
 }
 
 /// One SSH host key of a node. The public half is part of the plan (and its

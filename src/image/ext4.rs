@@ -70,6 +70,9 @@ pub struct RootFacts {
     pub architecture: Option<String>,
     /// How `architecture` was decided, for `inspect`.
     pub architecture_source: String,
+    /// Time zones, locales and keyboard layouts the image has.
+    #[serde(skip)]
+    pub regional: super::regional::RegionalFacts,
 }
 
 /// ext4's "needs recovery" incompat flag: the journal has unreplayed changes.
@@ -271,6 +274,7 @@ pub fn facts(fs: &Ext4, boot: &Partition) -> Result<RootFacts, String> {
         installed: installed_packages(&status, INTERESTING),
         architecture,
         architecture_source,
+        regional: super::regional::read(fs, read_text)?,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod clone;
 pub mod ext4;
 pub mod fat;
 pub mod fat_check;
+pub mod regional;
 pub mod table;
 pub mod window;
 

@@ -279,7 +279,20 @@ struct NetworkConfig {
     network: Network,
 }
 
+/// cloud-init leaves the network alone: the node's address is its Wi-Fi
+/// connection, which holds the PSK and so is placed by the shared offline
+/// preparation, not written by cloud-init.
+#[derive(Serialize)]
+struct Disabled {
+    config: &'static str,
+}
+
 pub fn network_config(plan: &NodePlan) -> String {
+    if super::network::static_on_wifi(plan) {
+        let mut m = IndexMap::new();
+        m.insert("network", Disabled { config: "disabled" });
+        return super::yaml::to_string(&m);
+    }
     let mut eth = IndexMap::new();
     eth.insert(
         plan.interface.clone(),

@@ -49,12 +49,17 @@ pub fn hook_script(plan: &NodePlan, setup: &NodeSetup, boot_mount: &str) -> Stri
         .collect();
     install += "\treturn 0";
 
-    let keyfile = put_file(
-        &network::keyfile_path(plan),
-        "0600",
-        &network::keyfile(plan),
-        "\t\t",
-    );
+    let keyfile = if network::static_on_wifi(plan) {
+        // The Wi-Fi keyfile holds the PSK: a secret the offline preparation places.
+        "\t\t: the address is the Wi-Fi connection's, placed with the secrets".to_string()
+    } else {
+        put_file(
+            &network::keyfile_path(plan),
+            "0600",
+            &network::keyfile(plan),
+            "\t\t",
+        )
+    };
     let ssh_policy = if plan.user.password_hash.is_none() {
         SSH_KEYS_ONLY
     } else {

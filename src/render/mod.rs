@@ -60,6 +60,7 @@ pub fn render(plan: &NodePlan, target: &Target) -> Result<Rendered, String> {
     let setup = node::node_setup(plan, &target.boot_mount, target.backend.backend);
     let boot = boot_files::writer(target.backend.backend)(plan, &setup, &target.boot_mount);
     let mut permanent = plan.profile.cmdline.clone();
+    permanent.extend(setup.cmdline.iter().cloned());
     permanent.extend(boot.permanent);
     let cmdline = match &target.cmdline {
         Some(orig) => Some(

@@ -24,6 +24,11 @@ const FIELDS: &[(&str, &str)] = &[
     ("cluster.dns", "10.1.1.1"),
     ("cluster.ntp", "pool.ntp.org"),
     ("cluster.interface", "eth0"),
+    ("cluster.timezone", "Europe/Berlin"),
+    ("cluster.locale", "en_GB.UTF-8"),
+    ("cluster.keyboard", "gb"),
+    ("wifi.country", "GB"),
+    ("wifi.ssid", "Lab Net"),
     ("user.name", "k8s"),
     ("user.key", ""),
     ("user.hash", "$6$AbCdEfGhIjKlMnOp$"),
@@ -168,7 +173,9 @@ fn config(field: &str, value: &str) -> (String, String) {
         }
     };
     let inventory = format!(
-        "[cluster]\nname = {}\nprofile = {}\nsubnet = {}\ngateway = {}\ndns = [{}]\nntp = [{}]\ninterface = {}\n\n\
+        "[cluster]\nname = {}\nprofile = {}\nsubnet = {}\ngateway = {}\ndns = [{}]\nntp = [{}]\ninterface = {}\n\
+         timezone = {}\nlocale = {}\nkeyboard = {}\n\n\
+         [wifi]\ncountry = {}\nssid = {}\npassphrase_file = \"wifi.pass\"\n\n\
          [user]\nname = {}\nssh_authorized_keys = [{}]\npassword_hash = {}\n\n\
          [[node]]\nname = {}\nip = {}\nrole = \"control-plane\"\nprofile = {}\ninterface = {}\n",
         v("cluster.name"),
@@ -178,6 +185,11 @@ fn config(field: &str, value: &str) -> (String, String) {
         v("cluster.dns"),
         v("cluster.ntp"),
         v("cluster.interface"),
+        v("cluster.timezone"),
+        v("cluster.locale"),
+        v("cluster.keyboard"),
+        v("wifi.country"),
+        v("wifi.ssid"),
         v("user.name"),
         v("user.key"),
         v("user.hash"),
@@ -219,6 +231,7 @@ fn check_case(dir: &Path, sb: &Sandbox, field: &str, value: &str) -> Verdict {
     let (inv, prof) = config(field, value);
     std::fs::write(dir.join("piprep.toml"), &inv).unwrap();
     std::fs::write(dir.join("profiles/fuzz.toml"), &prof).unwrap();
+    std::fs::write(dir.join("wifi.pass"), "correct horse battery\n").unwrap();
     let o = piprep(dir, &["validate"]);
     let err = stderr(&o);
     assert!(!err.contains("panicked"), "{what}: {err}");
@@ -263,9 +276,20 @@ fn check_case(dir: &Path, sb: &Sandbox, field: &str, value: &str) -> Verdict {
         0o644,
     );
     sb.put("/boot/firmware/piprep-run.sh", hook.as_bytes(), 0o755);
-    if let Ok(s) = std::fs::read(dir.join("r1/piprep-secrets.txt")) {
-        sb.put("/boot/firmware/piprep-secrets.txt", &s, 0o644);
+    for secret in ["piprep-secrets.txt", "piprep-wifi.nmconnection"] {
+        if let Ok(s) = std::fs::read(dir.join("r1").join(secret)) {
+            sb.put(&format!("/boot/firmware/{secret}"), &s, 0o644);
+        }
     }
+    // What validation against the base image ensures it has.
+    let zone = value_of(field, value, "cluster.timezone");
+    sb.put(&format!("/usr/share/zoneinfo/{zone}"), b"TZif2\n", 0o644);
+    let locale = value_of(field, value, "cluster.locale");
+    sb.put(
+        "/usr/share/i18n/SUPPORTED",
+        format!("{locale} UTF-8\n").as_bytes(),
+        0o644,
+    );
     let o = sb.run(&["/bin/sh", "/boot/firmware/piprep-run.sh"]);
     let log = format!("{}{}", stdout(&o), stderr(&o));
     assert!(
@@ -276,6 +300,32 @@ fn check_case(dir: &Path, sb: &Sandbox, field: &str, value: &str) -> Verdict {
         !sb.exists("/canary"),
         "{what}: the hook ran injected code:\n{log}"
     );
+    // The Wi-Fi keyfile: placed root-only, gone from the boot partition,
+    // and its SSID the bytes given, whatever they are.
+    let keyfile = sb
+        .root
+        .join("etc/NetworkManager/system-connections/piprep-wifi.nmconnection");
+    let text = std::fs::read_to_string(&keyfile).unwrap_or_else(|e| panic!("{what}: {e}\n{log}"));
+    let ssid: Vec<u8> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ssid="))
+        .unwrap()
+        .split(';')
+        .filter(|b| !b.is_empty())
+        .map(|b| b.parse().unwrap())
+        .collect();
+    assert_eq!(
+        ssid,
+        value_of(field, value, "wifi.ssid").as_bytes(),
+        "{what}"
+    );
+    assert!(
+        !sb.exists("/boot/firmware/piprep-wifi.nmconnection"),
+        "{what}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&keyfile).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{what}: the Wi-Fi keyfile is {mode:o}");
     // It really ran: the node's name is where the hook writes it.
     let name = node_name(field, value);
     assert_eq!(

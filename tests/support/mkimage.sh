@@ -13,6 +13,8 @@
 #   --gpt: a GPT partition table (protective MBR) instead of MBR
 #   --arch: the Debian architecture the dpkg database names (default arm64;
 #           armhf for the 32-bit image)
+#   --no-regional: no time zones, locale list or keyboard layouts (tzdata,
+#                  locales and xkb-data missing)
 #   --cloud-init: cloud-init installed, seeded (NoCloud) from the boot partition
 #                 with pi-gen's template user-data, meta-data and network-config
 #   VARIANT: bookworm | trixie
@@ -27,6 +29,7 @@ root_mib=48
 disk_id=""
 fill_mib=0
 cloud_init=no
+regional=yes
 label=dos
 arch=arm64
 while [ $# -gt 2 ]; do
@@ -39,6 +42,7 @@ while [ $# -gt 2 ]; do
 	--disk-id) disk_id=$2; shift 2 ;;
 	--fill-mib) fill_mib=$2; shift 2 ;;
 	--cloud-init) cloud_init=yes; shift ;;
+	--no-regional) regional=no; shift ;;
 	--gpt) label=gpt; shift ;;
 	--arch) arch=$2; shift 2 ;;
 	*) echo "mkimage.sh: unknown option $1" >&2; exit 2 ;;
@@ -236,6 +240,18 @@ esac
 if [ "$cloud_init" = yes ]; then
 	mkdir -p "$root/etc/cloud/cloud.cfg.d"
 	printf 'datasource_list: [ NoCloud, None ]\ndatasource:\n  NoCloud:\n    seedfrom: file:///boot/firmware\n' >"$root/etc/cloud/cloud.cfg.d/99_raspberry-pi.cfg"
+fi
+if [ "$regional" = yes ]; then
+	# A few entries of each list, laid out as tzdata, locales and xkb-data do.
+	zi="$root/usr/share/zoneinfo"
+	mkdir -p "$zi/Etc" "$zi/Europe" "$zi/America" "$zi/posix/Europe" "$root/usr/share/i18n" "$root/usr/share/X11/xkb/rules"
+	for z in Etc/UTC Europe/Berlin Europe/London America/New_York posix/Europe/Berlin; do
+		printf 'TZif2\n' >"$zi/$z"
+	done
+	ln -s Etc/UTC "$zi/UTC"
+	printf '# tzdata zone table\n' >"$zi/zone.tab"
+	printf '# locales supported by glibc\nen_GB.UTF-8 UTF-8\nen_US.UTF-8 UTF-8\nde_DE.UTF-8 UTF-8\nde_DE ISO-8859-1\n' >"$root/usr/share/i18n/SUPPORTED"
+	printf '! model\n  pc105           Generic 105-key PC\n\n! layout\n  us              English (US)\n  gb              English (UK)\n  de              German\n  fr              French\n\n! variant\n  extd            gb: English (UK, extended, with Win keys)\n' >"$root/usr/share/X11/xkb/rules/evdev.lst"
 fi
 if [ "$fill_mib" -gt 0 ]; then
 	# Incompressible data, for benchmarks.

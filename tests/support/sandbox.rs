@@ -55,6 +55,13 @@ const STUBS: &[(&str, &str)] = &[
     ("chronyc", "echo 'Leap status     : Normal'"),
     ("ip", ":"),
     ("cloud-init", ":"),
+    ("locale-gen", ":"),
+    (
+        "locale",
+        "case \"$1\" in -a) echo C.utf8; sed -n 's/^\\([^# ][^ ]*\\) .*/\\1/p' /etc/locale.gen ;; esac",
+    ),
+    ("rfkill", ":"),
+    ("nmcli", ":"),
 ];
 
 pub struct Sandbox {
@@ -153,6 +160,29 @@ impl Sandbox {
             std::fs::create_dir_all(self.root.join(d)).unwrap();
         }
         std::fs::write(self.root.join("etc/hosts"), "127.0.0.1\tlocalhost\n").unwrap();
+        // What tzdata, locales and keyboard-configuration leave on the image.
+        self.put("/usr/share/zoneinfo/Etc/UTC", b"TZif2\n", 0o644);
+        self.put("/usr/share/zoneinfo/Europe/Berlin", b"TZif2\n", 0o644);
+        self.put(
+            "/usr/share/i18n/SUPPORTED",
+            b"en_GB.UTF-8 UTF-8\nen_US.UTF-8 UTF-8\nde_DE.UTF-8 UTF-8\n",
+            0o644,
+        );
+        self.put(
+            "/etc/locale.gen",
+            b"# en_GB.UTF-8 UTF-8\n# de_DE.UTF-8 UTF-8\nen_US.UTF-8 UTF-8\n",
+            0o644,
+        );
+        self.put(
+            "/etc/default/keyboard",
+            b"XKBMODEL=\"pc105\"\nXKBLAYOUT=\"us\"\nXKBVARIANT=\"intl\"\nXKBOPTIONS=\"\"\nBACKSPACE=\"guess\"\n",
+            0o644,
+        );
+        self.put(
+            "/var/lib/systemd/rfkill/platform-fe300000.mmcnr:wlan",
+            b"1\n",
+            0o644,
+        );
         std::fs::write(
             self.root.join("etc/fstab"),
             "proc /proc proc defaults 0 0\n/var/swap none swap sw 0 0\n",

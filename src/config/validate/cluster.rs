@@ -107,7 +107,7 @@ pub fn check(c: &mut Checker) -> Cluster {
         }
     }
     if let Some(i) = &cl.interface {
-        super::interface::check_interface(c, i, None);
+        super::interface::check_interface(c, i, None, c.cfg.inventory.wifi.is_some());
     }
     Cluster {
         name: cl.name.get_ref().clone(),

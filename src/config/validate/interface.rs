@@ -5,9 +5,9 @@ use toml::Spanned;
 
 use super::checker::Checker;
 
-/// A Linux interface name, wired: piprep writes an Ethernet profile, which
-/// cannot work on a wireless interface, and has no Wi-Fi settings to give it.
-pub fn check_interface(c: &mut Checker, i: &Spanned<String>, node: Option<&str>) {
+/// A Linux interface name; a wireless one only with Wi-Fi settings (without
+/// them piprep writes an Ethernet profile, which cannot work there).
+pub fn check_interface(c: &mut Checker, i: &Spanned<String>, node: Option<&str>, wifi: bool) {
     let s = i.get_ref();
     let valid = !s.is_empty()
         && s.len() <= 15
@@ -24,14 +24,19 @@ pub fn check_interface(c: &mut Checker, i: &Spanned<String>, node: Option<&str>)
             ),
             "use a name such as \"eth0\" (at most 15 characters)",
         );
-    } else if s.starts_with("wl") {
+    } else if is_wireless(s) && !wifi {
         c.error(
             at,
             node,
             format!(
-                "interface `{s}` is wireless, but piprep writes a wired (Ethernet) profile and the inventory has no Wi-Fi settings, so the node would never come online"
+                "interface `{s}` is wireless, but the inventory has no Wi-Fi settings, so the node would never come online"
             ),
-            "use the wired interface, such as \"eth0\", and connect the node by cable",
+            "add a [wifi] section (country, ssid, passphrase_file), or use the wired interface, such as \"eth0\"",
         );
     }
+}
+
+/// Wireless by Linux's naming (wlan0, wlp1s0).
+pub fn is_wireless(iface: &str) -> bool {
+    iface.starts_with("wl")
 }

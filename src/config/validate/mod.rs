@@ -9,11 +9,14 @@ mod cluster;
 mod firewall;
 pub mod image;
 mod interface;
+pub use interface::is_wireless;
 mod kubernetes;
 mod kubernetes_packages;
 mod node;
 mod profile;
+mod regional;
 mod user;
+mod wifi;
 
 use std::collections::HashMap;
 
@@ -22,7 +25,7 @@ use toml::Spanned;
 use super::Config;
 use super::finding::{Finding, Severity, Validated};
 use super::kubernetes::KubernetesPlan;
-use super::plan::{NodePlan, ProfilePlan};
+use super::plan::{NodePlan, ProfilePlan, RegionalPlan};
 use super::profile::{Profile, Role};
 use crate::error::{Error, Result};
 use checker::Checker;
@@ -77,6 +80,8 @@ fn build_plan(
         cluster_hosts: Vec::new(),
         host_keys: Vec::new(),
         cluster_secrets: None,
+        wifi: None,
+        regional: RegionalPlan::default(),
     })
 }
 
@@ -94,6 +99,8 @@ pub fn validate(cfg: &Config) -> Validated {
     }
     let user = user::check(&mut c);
     let kubernetes = kubernetes::check(&mut c, &cluster);
+    let cluster_regional = regional::cluster(&mut c, &inv.cluster);
+    let cluster_wifi = inv.wifi.as_ref().map(|w| wifi::check(&mut c, w, None));
     // Each profile is resolved and checked once, however many nodes use it.
     let mut profiles: HashMap<String, Option<Profile>> = HashMap::new();
     let mut profile_for = |c: &mut Checker, name: &Spanned<String>, node: Option<&str>| {
@@ -120,6 +127,11 @@ pub fn validate(cfg: &Config) -> Validated {
         let n = entry.get_ref();
         let name = n.name.get_ref().as_str();
         let node = node::check(&mut c, n, &cluster, &mut seen);
+        let node_regional = regional::node(&mut c, n, &cluster_regional);
+        let node_wifi = match &n.wifi {
+            Some(w) => Some(wifi::check(&mut c, w, Some(name))),
+            None => cluster_wifi.clone(),
+        };
         for (path, why, fix) in crate::host_keys::store::problems(&secrets, name) {
             let at = c.at(&n.name);
             c.error(
@@ -149,7 +161,11 @@ pub fn validate(cfg: &Config) -> Validated {
                 kubernetes.as_ref().and_then(|k| k.as_ref()),
             )
         {
-            plans.push(plan);
+            plans.push(NodePlan {
+                wifi: node_wifi.flatten(),
+                regional: node_regional,
+                ..plan
+            });
         }
     }
     if !inv.nodes.is_empty()

@@ -72,7 +72,8 @@ pub fn check(c: &mut Checker, n: &NodeEntry, cl: &Cluster, seen: &mut Seen) -> O
     }
     let interface = match &n.interface {
         Some(i) => {
-            super::interface::check_interface(c, i, node);
+            let wifi = n.wifi.is_some() || c.cfg.inventory.wifi.is_some();
+            super::interface::check_interface(c, i, node, wifi);
             i.get_ref().clone()
         }
         None => cl.interface.clone(),

@@ -11,7 +11,9 @@ pub mod guide;
 mod identity;
 pub mod kubernetes;
 pub mod model;
+mod regional;
 pub mod scripts;
+pub mod wifi;
 
 use self::model::{Checklist, FirewallCheck, NodeSetup, Part, RootFile};
 use super::Backend;
@@ -28,9 +30,11 @@ pub const UNIT_PATH: &str = "/etc/systemd/system/piprep-setup.service";
 const SETUP_UNIT_FILE: &str = include_str!("../templates/piprep-setup.service");
 
 /// Every concern's part, in install order.
-fn parts(plan: &NodePlan) -> [Part; 5] {
+fn parts(plan: &NodePlan) -> [Part; 7] {
     [
         guide::part(plan),
+        regional::part(plan),
+        wifi::part(plan),
         kubernetes::part(plan),
         bootstrap::part(plan),
         identity::part(plan),
@@ -48,6 +52,7 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
         all.services.extend(part.services);
         all.firewall_rules.extend(part.firewall_rules);
         all.secrets.extend(part.secrets);
+        all.cmdline.extend(part.cmdline);
         for c in part.checks {
             checklist.add(c);
         }
@@ -93,6 +98,7 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
         firewall: commands,
         checklist,
         secrets: all.secrets,
+        cmdline: all.cmdline,
     }
 }
 

@@ -1,6 +1,7 @@
 //! What a node gets on its first boot, as data: the types every concern
 //! contributes to and both backends serialize. A leaf: it imports no concern.
 
+use crate::config::plan::RegionalPlan;
 use crate::config::profile::{RuleSpec, TimeDaemon};
 
 /// A file installed into the root filesystem (by the hook's put_file, or
@@ -76,6 +77,10 @@ pub enum Check {
     /// `control-plane` or `worker`), reported as kubeadm.init or
     /// kubeadm.join, then node.ready.
     Bootstrap(&'static str),
+    /// The radio unblocked and the Wi-Fi connection up.
+    Wifi,
+    /// Time zone, locale and keyboard layout, where set.
+    Regional(RegionalPlan),
 }
 
 /// `[kubernetes]` items: the runtime, the pinned and held packages, and
@@ -118,6 +123,8 @@ pub struct Checklist {
     pub ntp: Vec<String>,
     pub page_size: Option<u32>,
     pub bootstrap: Option<&'static str>,
+    pub wifi: bool,
+    pub regional: RegionalPlan,
 }
 
 impl Checklist {
@@ -139,6 +146,8 @@ impl Checklist {
             Check::Hosts(h) => self.hosts.extend(h),
             Check::Kubernetes(k) => self.kubernetes = Some(k),
             Check::Bootstrap(role) => self.bootstrap = Some(role),
+            Check::Wifi => self.wifi = true,
+            Check::Regional(r) => self.regional = r,
         }
     }
 }
@@ -170,6 +179,8 @@ pub struct Part {
     pub checks: Vec<Check>,
     /// Secrets carried on the boot partition, in both backends.
     pub secrets: Vec<PlacedSecret>,
+    /// Kernel arguments kept on cmdline.txt.
+    pub cmdline: Vec<String>,
 }
 
 /// The card's content for one node, whichever backend carries it.
@@ -196,4 +207,6 @@ pub struct NodeSetup {
     pub checklist: Checklist,
     /// Secrets carried on the boot partition and placed by the offline step.
     pub secrets: Vec<PlacedSecret>,
+    /// Kernel arguments the concerns add to cmdline.txt (after the profile's).
+    pub cmdline: Vec<String>,
 }

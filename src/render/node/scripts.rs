@@ -60,6 +60,10 @@ pub fn common(plan: &NodePlan, keys: &[&str]) -> Vec<(&'static str, String)> {
     all.into_iter().filter(|(k, _)| keys.contains(k)).collect()
 }
 
+fn regional_q(v: &Option<String>) -> String {
+    quote(v.as_deref().unwrap_or_default())
+}
+
 /// `key=value` lines for the scripts' sysctl loops.
 fn sysctl_lines(plan: &NodePlan) -> String {
     let lines: Vec<String> = plan
@@ -140,6 +144,14 @@ pub fn check(plan: &NodePlan, checks: &Checklist, boot_mount: &str, backend: Bac
             checks.bootstrap.unwrap_or_default().to_string(),
         ),
         ("NTP_Q", quote(&checks.ntp.join(" "))),
+        ("WIFI", yes_no(checks.wifi)),
+        (
+            "WIFI_CONNECTION",
+            crate::render::network::WIFI_CONNECTION.to_string(),
+        ),
+        ("TIMEZONE_Q", regional_q(&checks.regional.timezone)),
+        ("LOCALE_Q", regional_q(&checks.regional.locale)),
+        ("KEYBOARD_Q", regional_q(&checks.regional.keyboard)),
         (
             "PAGE_SIZE",
             checks.page_size.map(|p| p.to_string()).unwrap_or_default(),
@@ -266,6 +278,10 @@ pub fn prepare(plan: &NodePlan, boot_mount: &str, placed: &[PlacedSecret]) -> St
         ("MODULES_Q", quote(&plan.profile.modules.join(" "))),
         ("SYSCTL_LINES_Q", quote(&sysctl_lines(plan))),
         ("HOST_KEYS_Q", quote(&host_key_lines(plan))),
+        ("WIFI", yes_no(plan.wifi.is_some())),
+        ("TIMEZONE_Q", regional_q(&plan.regional.timezone)),
+        ("LOCALE_Q", regional_q(&plan.regional.locale)),
+        ("KEYBOARD_Q", regional_q(&plan.regional.keyboard)),
         (
             "HOST_KEY_KINDS_Q",
             quote(

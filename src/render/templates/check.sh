@@ -40,6 +40,12 @@ NTP_SERVERS=@@NTP_Q@@
 # The memory page size the kernel must use (4096 where Kubernetes wants the
 # Pi 5's 4K-page kernel), or empty.
 PAGE_SIZE=@@PAGE_SIZE@@
+# yes when the node has a Wi-Fi connection (NetworkManager's @@WIFI_CONNECTION@@).
+WIFI=@@WIFI@@
+# Time zone, locale and keyboard layout the inventory sets (empty: not set).
+TIMEZONE=@@TIMEZONE_Q@@
+LOCALE=@@LOCALE_Q@@
+KEYBOARD=@@KEYBOARD_Q@@
 @@CLOCK_LIB@@
 
 out=$(mktemp "${TMPDIR:-/tmp}/piprep-report.XXXXXX") || exit 1
@@ -211,6 +217,45 @@ if [ -n "$BOOTSTRAP_ROLE" ]; then
 		*) row node.ready Ready NotReady warn ;;
 		esac
 	fi
+fi
+
+# Time zone, locale and keyboard layout.
+if [ -n "$TIMEZONE" ]; then
+	tz=$(readlink "$R/etc/localtime" 2>/dev/null)
+	expect timezone "$TIMEZONE" "${tz#*zoneinfo/}"
+fi
+if [ -n "$LOCALE" ]; then
+	lang=$(sed -n 's/^LANG=//p' "$R/etc/default/locale" 2>/dev/null | tr -d '"' | tail -n 1)
+	expect locale "$LOCALE" "${lang:-unset}"
+	# `locale -a` names en_GB.UTF-8 en_GB.utf8: compared in that form.
+	norm() { printf '%s' "$1" | tr 'A-Z' 'a-z' | tr -d -- '-'; }
+	want=$(norm "$LOCALE")
+	found=$(locale -a 2>/dev/null | while IFS= read -r l; do [ "$(norm "$l")" != "$want" ] || echo yes; done)
+	if [ -n "$found" ]; then row locale.generated generated generated pass; else row locale.generated generated missing fail; fi
+fi
+if [ -n "$KEYBOARD" ]; then
+	kb=$(sed -n 's/^XKBLAYOUT=//p' "$R/etc/default/keyboard" 2>/dev/null | tr -d '"' | tail -n 1)
+	expect keyboard "$KEYBOARD" "${kb:-unset}"
+fi
+
+# Wi-Fi: every wireless radio unblocked, and NetworkManager's connection up.
+if [ "$WIFI" = yes ]; then
+	n=0
+	blocked=""
+	for d in "$R"/sys/class/rfkill/rfkill*; do
+		[ "$(cat "$d/type" 2>/dev/null)" = wlan ] || continue
+		n=$((n + 1))
+		[ "$(cat "$d/soft" 2>/dev/null)" = 0 ] || blocked="$blocked $(cat "$d/name" 2>/dev/null)"
+	done
+	if [ "$n" -eq 0 ]; then
+		row wifi.radio unblocked "no wireless device" fail
+	elif [ -n "$blocked" ]; then
+		row wifi.radio unblocked "blocked:$blocked" fail
+	else
+		row wifi.radio unblocked unblocked pass
+	fi
+	st=$(nmcli -g GENERAL.STATE connection show @@WIFI_CONNECTION@@ 2>/dev/null | head -n 1)
+	expect wifi.connection activated "${st:-not known to NetworkManager}"
 fi
 
 # Identity: hostname, static address, user, ssh.

@@ -18,6 +18,12 @@ KEPT_KEYS=/var/lib/piprep/host-keys
 # BOOT-NAME DEST of each secret carried on the boot partition for the root
 # filesystem (the cluster's CAs and token with bootstrap = true).
 PLACED=@@PLACED_Q@@
+# yes when the node has a Wi-Fi connection.
+WIFI=@@WIFI@@
+# Time zone, locale and keyboard layout (empty: the image's stays).
+TIMEZONE=@@TIMEZONE_Q@@
+LOCALE=@@LOCALE_Q@@
+KEYBOARD=@@KEYBOARD_Q@@
 @@SHELL_LIB@@
 
 @@SWAP_FUNCTION@@
@@ -104,6 +110,60 @@ place_secrets() {
 	done <<PLACED
 $PLACED
 PLACED
+}
+
+# Raspberry Pi OS keeps the Wi-Fi radio blocked until a country is set
+# (pi-gen saves it blocked for systemd-rfkill); the country is on cmdline.txt.
+# NetworkManager reads a keyfile placed while it runs only when told.
+set_wifi() {
+	[ "$WIFI" = yes ] || return 0
+	if command -v rfkill >/dev/null; then rfkill unblock wifi 2>/dev/null || true; fi
+	for f in /var/lib/systemd/rfkill/*:wlan; do
+		[ -e "$f" ] || continue
+		echo 0 >"$f" || return 1
+	done
+	if systemctl is-active --quiet NetworkManager.service 2>/dev/null; then
+		nmcli connection reload || return 1
+	fi
+}
+
+# Time zone, locale and keyboard layout, as raspi-config sets them. Values
+# reach awk through the environment, never as program text.
+set_regional() {
+	if [ -n "$TIMEZONE" ]; then
+		[ -f "/usr/share/zoneinfo/$TIMEZONE" ] || { log "no time zone $TIMEZONE in /usr/share/zoneinfo"; return 1; }
+		ln -sf "/usr/share/zoneinfo/$TIMEZONE" /etc/localtime.piprep &&
+			mv -f /etc/localtime.piprep /etc/localtime &&
+			printf '%s\n' "$TIMEZONE" >/etc/timezone || return 1
+	fi
+	if [ -n "$LOCALE" ]; then
+		line=$(PIPREP_L=$LOCALE awk '$1 == ENVIRON["PIPREP_L"] {print; exit}' /usr/share/i18n/SUPPORTED 2>/dev/null)
+		[ -n "$line" ] || { log "locale $LOCALE is not in /usr/share/i18n/SUPPORTED"; return 1; }
+		command -v locale-gen >/dev/null || { log "locale-gen is missing (package locales)"; return 1; }
+		# Uncommented in locale.gen (or added), generated, the default.
+		[ -f /etc/locale.gen ] || : >/etc/locale.gen
+		PIPREP_L=$line awk '
+			{ l = $0; sub(/^# */, "", l) }
+			l == ENVIRON["PIPREP_L"] { if (!done) print l; done = 1; next }
+			{ print }
+			END { if (!done) print ENVIRON["PIPREP_L"] }' /etc/locale.gen >/etc/locale.gen.piprep &&
+			mv -f /etc/locale.gen.piprep /etc/locale.gen &&
+			locale-gen >/dev/null &&
+			printf 'LANG=%s\n' "$LOCALE" >/etc/default/locale || return 1
+	fi
+	if [ -n "$KEYBOARD" ]; then
+		kb=/etc/default/keyboard
+		if [ -f "$kb" ]; then
+			PIPREP_K=$KEYBOARD awk '
+				/^XKBLAYOUT=/ { print "XKBLAYOUT=\"" ENVIRON["PIPREP_K"] "\""; done = 1; next }
+				/^XKBVARIANT=/ { print "XKBVARIANT=\"\""; next }
+				{ print }
+				END { if (!done) print "XKBLAYOUT=\"" ENVIRON["PIPREP_K"] "\"" }' "$kb" >"$kb.piprep" &&
+				mv -f "$kb.piprep" "$kb" || return 1
+		else
+			printf 'XKBMODEL="pc105"\nXKBLAYOUT="%s"\nXKBVARIANT=""\nXKBOPTIONS=""\nBACKSPACE="guess"\n' "$KEYBOARD" >"$kb" || return 1
+		fi
+	fi
 }
 
 # systemd-timesyncd reads the cluster's servers only when it starts; cloud-init
@@ -200,6 +260,8 @@ step "kernel modules and sysctl" apply_kernel_settings
 step "login shell of $USER_NAME" set_login_shell
 step "SSH host keys" set_host_keys
 step "secrets into the root filesystem" place_secrets
+step "Wi-Fi radio and connection" set_wifi
+step "time zone, locale and keyboard" set_regional
 step "time servers" apply_time_servers
 step "secrets off the boot partition and out of cloud-init's copies" drop_secrets
 exit "$failed"
