@@ -24,7 +24,10 @@ suite=${2:-bookworm}
 mirror=$("$(dirname "$0")/mirror.sh")
 # libpam-systemd provides logind, which polkitd (for network-manager) needs;
 # debootstrap does not resolve that virtual dependency itself.
-common="systemd,systemd-sysv,udev,kmod,dbus,libpam-systemd,network-manager,openssh-server,sudo,iproute2,linux-image-arm64,initramfs-tools,procps,e2fsprogs,dosfstools,python3,chrony,ufw"
+# tzdata, locales, keyboard-configuration: what the regional settings need
+# (Raspberry Pi OS has them); wpasupplicant and rfkill: NetworkManager's Wi-Fi;
+# hostapd: the stand-in access point on a simulated radio (mac80211_hwsim).
+common="systemd,systemd-sysv,udev,kmod,dbus,libpam-systemd,network-manager,openssh-server,sudo,iproute2,linux-image-arm64,initramfs-tools,procps,e2fsprogs,dosfstools,python3,chrony,ufw,tzdata,locales,keyboard-configuration,wpasupplicant,rfkill,hostapd"
 # Only in the repository: the Kubernetes runtime ([kubernetes] installs it),
 # and the time daemon Raspberry Pi OS Lite ships (chrony conflicts with it).
 # curl and openssl: what bootstrap = true and the stand-in kubeadm need.

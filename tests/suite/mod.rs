@@ -12,6 +12,7 @@ mod flash;
 mod fleet;
 mod host_keys;
 mod image_checks;
+mod imager;
 mod injection;
 mod inspect;
 mod kubernetes;

@@ -92,17 +92,7 @@ pub fn fixture_copy(variant: &str, args: &[&str], dir: &Path) -> PathBuf {
 }
 
 pub fn piprep(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_piprep"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("PIPREP_CONFIG")
-        .env(
-            "PIPREP_CACHE",
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cache"),
-        )
-        .output()
-        .unwrap()
+    piprep_env(dir, args, &[])
 }
 
 pub fn stderr(o: &Output) -> String {
@@ -381,4 +371,20 @@ pub fn data() -> PathBuf {
         dst
     })
     .clone()
+}
+
+/// `piprep` as `piprep()` runs it, with `vars` in its environment.
+pub fn piprep_env(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_piprep"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("PIPREP_CONFIG")
+        .env(
+            "PIPREP_CACHE",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+        )
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap()
 }
