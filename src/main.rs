@@ -51,6 +51,7 @@ fn main() {
         Command::Rekey(a) => commands::rekey(&ctx, a),
         Command::Export(a) => commands::export(&ctx, a),
         Command::Kubeconfig(a) => commands::kubeconfig(&ctx, a),
+        Command::Init(a) => commands::init(&ctx, a),
     };
     if let Err(e) = result {
         for line in e.message.lines() {

@@ -256,3 +256,37 @@ pub struct ExportArgs {
     #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
 }
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The cluster's name.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// How many nodes [default: 3, or as many as --names].
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<usize>,
+    /// How many of them are control planes (the first ones) [default: 1].
+    #[arg(long, value_name = "N")]
+    pub control_planes: Option<usize>,
+    /// The nodes' names, comma-separated, control planes first
+    /// [default: cp-1, worker-1, worker-2, …].
+    #[arg(long, value_name = "NAME,…", value_delimiter = ',')]
+    pub names: Vec<String>,
+    /// The nodes' network [default: 10.1.1.0/24, as the guide].
+    #[arg(long, value_name = "CIDR")]
+    pub subnet: Option<String>,
+    /// The router [default: the subnet's first address].
+    #[arg(long, value_name = "IP")]
+    pub gateway: Option<String>,
+    /// A local base image (.img or .img.xz) [default: Raspberry Pi OS Lite
+    /// (64-bit) from Raspberry Pi Imager's list].
+    #[arg(long, value_name = "PATH")]
+    pub image: Option<PathBuf>,
+    /// A public key to log in with; repeat for several [default: every
+    /// ~/.ssh/*.pub].
+    #[arg(long, value_name = "FILE")]
+    pub ssh_key: Vec<PathBuf>,
+    /// The login user the nodes get [default: your user name].
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+}

@@ -173,6 +173,15 @@ pub enum Command {
     /// ssh arguments that check host keys against OUT/known_hosts. `export
     /// hosts` prints the /etc/hosts block every node also gets.
     Export(ExportArgs),
+    /// Write a starter piprep.toml in the current directory (or --config).
+    ///
+    /// Finds your SSH public keys (~/.ssh/*.pub, or --ssh-key FILE), and takes
+    /// the node count, names, subnet, gateway and image from flags or, on a
+    /// terminal, from prompts with defaults (Enter keeps them). Without a
+    /// terminal it asks nothing. Never overwrites a file; the result is
+    /// validated before it is written. Exit codes: 0 written, 2 bad answers
+    /// or the file exists.
+    Init(InitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page (roff) to standard output.

@@ -16,6 +16,7 @@ pub mod profile;
 pub mod profile_store;
 pub mod reach;
 pub mod secrets;
+pub mod starter;
 pub mod toml_file;
 pub mod validate;
 pub mod wifi;

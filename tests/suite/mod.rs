@@ -13,6 +13,7 @@ mod fleet;
 mod host_keys;
 mod image_checks;
 mod imager;
+mod init;
 mod injection;
 mod inspect;
 mod kubernetes;
