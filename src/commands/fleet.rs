@@ -1,5 +1,6 @@
 //! The fleet commands: `status`, `known-hosts`, `rekey` and `export`.
 
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use super::context::{Ctx, in_home, load_plans, print};
@@ -144,20 +145,40 @@ pub fn status(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
     let targets = st::targets(&chosen, &overrides)?;
     let kubernetes = targets.iter().any(|t| t.kubernetes);
     let started = Instant::now();
+    // On a terminal, --watch redraws one table in place.
+    let live = args.watch && !args.json && std::io::stdout().is_terminal();
+    let mut drawn = 0;
     let rows = loop {
         let rows = st::probe_all(&targets, &known, &args.ssh_option);
         let done = rows.iter().all(|r| r.ready);
         let timed_out = started.elapsed() >= Duration::from_secs(args.timeout);
-        if !args.watch || done || timed_out {
+        let finished = !args.watch || done || timed_out;
+        let ready = rows.iter().filter(|r| r.ready).count();
+        let progress = format!(
+            "status: {ready} of {} nodes ready after {} s",
+            rows.len(),
+            started.elapsed().as_secs()
+        );
+        if live {
+            let header = if finished {
+                progress.clone()
+            } else {
+                format!(
+                    "{progress}; checking again in {} s (Ctrl-C stops)",
+                    args.interval
+                )
+            };
+            let table = crate::fleet::status_table::table(&rows, kubernetes);
+            let (text, lines) = crate::fleet::watch::frame(drawn, &header, &table);
+            print(&text)?;
+            drawn = lines;
+        }
+        if finished {
             break rows;
         }
-        let ready = rows.iter().filter(|r| r.ready).count();
-        crate::reporter::say(format!(
-            "status: {ready} of {} nodes ready after {} s; checking again in {} s",
-            rows.len(),
-            started.elapsed().as_secs(),
-            args.interval
-        ));
+        if !live {
+            crate::reporter::say(format!("{progress}; checking again in {} s", args.interval));
+        }
         std::thread::sleep(Duration::from_secs(args.interval));
     };
     if args.json {
@@ -166,7 +187,7 @@ pub fn status(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
             "ready": rows.iter().all(|r| r.ready),
         });
         print(&(serde_json::to_string_pretty(&doc).expect("json") + "\n"))?;
-    } else {
+    } else if !live {
         print(&crate::fleet::status_table::table(&rows, kubernetes))?;
     }
     if rows.iter().any(|r| r.result == "none") {

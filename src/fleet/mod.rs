@@ -7,3 +7,4 @@ pub mod kubeconfig;
 pub mod quote;
 pub mod status;
 pub mod status_table;
+pub mod watch;

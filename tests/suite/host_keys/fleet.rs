@@ -1,6 +1,7 @@
 //! The fleet's view: known_hosts, exports, status.
 
 use super::*;
+use std::path::PathBuf;
 
 #[test]
 fn known_hosts_install_replaces_stale_lines_and_ssh_keygen_finds_ours() {
@@ -193,4 +194,40 @@ fn status_shows_an_unreachable_node_as_a_row() {
         let o = piprep(&dir, &["status", "-n", "cp-1", "--address", bad]);
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
     }
+    // --watch on a terminal (a pseudo-terminal from util-linux `script`):
+    // one table redrawn in place, the last frame without "checking again".
+    require_tool("script");
+    let cmd = format!(
+        "{} status -n cp-1 --address {addr} --watch --interval 1 --timeout 3",
+        env!("CARGO_BIN_EXE_piprep")
+    );
+    let o = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .current_dir(&dir)
+        .env(
+            "PIPREP_CACHE",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+        )
+        .env_remove("PIPREP_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(6), "{text}");
+    let redraws = text.matches("\x1b[J").count();
+    assert!(redraws >= 2, "{redraws} redraws: {text:?}");
+    assert!(
+        text.contains("checking again in 1 s (Ctrl-C stops)"),
+        "{text:?}"
+    );
+    let last = text.rsplit("\x1b[J").next().unwrap();
+    assert!(
+        last.starts_with("status: 0 of 1 nodes ready after"),
+        "{last:?}"
+    );
+    assert!(!last.contains("checking again"), "{last:?}");
+    assert!(
+        last.contains("cp-1  control-plane  10.1.1.11  no"),
+        "{last:?}"
+    );
 }
