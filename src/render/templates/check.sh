@@ -238,7 +238,8 @@ if [ -n "$KEYBOARD" ]; then
 	expect keyboard "$KEYBOARD" "${kb:-unset}"
 fi
 
-# Wi-Fi: every wireless radio unblocked, and NetworkManager's connection up.
+# Wi-Fi: every wireless radio unblocked and on in NetworkManager, and its
+# connection up.
 if [ "$WIFI" = yes ]; then
 	n=0
 	blocked=""
@@ -247,10 +248,13 @@ if [ "$WIFI" = yes ]; then
 		n=$((n + 1))
 		[ "$(cat "$d/soft" 2>/dev/null)" = 0 ] || blocked="$blocked $(cat "$d/name" 2>/dev/null)"
 	done
+	nm=$(nmcli radio wifi 2>/dev/null)
 	if [ "$n" -eq 0 ]; then
 		row wifi.radio unblocked "no wireless device" fail
 	elif [ -n "$blocked" ]; then
 		row wifi.radio unblocked "blocked:$blocked" fail
+	elif [ "$nm" = disabled ]; then
+		row wifi.radio unblocked "off in NetworkManager" fail
 	else
 		row wifi.radio unblocked unblocked pass
 	fi

@@ -112,18 +112,25 @@ $PLACED
 PLACED
 }
 
-# Raspberry Pi OS keeps the Wi-Fi radio blocked until a country is set
-# (pi-gen saves it blocked for systemd-rfkill); the country is on cmdline.txt.
-# NetworkManager reads a keyfile placed while it runs only when told.
+# Raspberry Pi OS keeps the Wi-Fi radio off until a country is set: the kernel
+# starts radios blocked (rfkill.default_state=0) and pi-gen saves
+# NetworkManager's WirelessEnabled=false. As raspi-config's do_wifi_country
+# (the country itself is on cmdline.txt): NetworkManager's radio on, the radio
+# unblocked, and systemd-rfkill's saved state with it. NetworkManager reads a
+# keyfile placed while it runs only when told.
 set_wifi() {
 	[ "$WIFI" = yes ] || return 0
+	st=/var/lib/NetworkManager/NetworkManager.state
+	if grep -q '^WirelessEnabled=false' "$st" 2>/dev/null; then
+		sed -i 's/^WirelessEnabled=false/WirelessEnabled=true/' "$st" || return 1
+	fi
 	if command -v rfkill >/dev/null; then rfkill unblock wifi 2>/dev/null || true; fi
 	for f in /var/lib/systemd/rfkill/*:wlan; do
 		[ -e "$f" ] || continue
 		echo 0 >"$f" || return 1
 	done
 	if systemctl is-active --quiet NetworkManager.service 2>/dev/null; then
-		nmcli connection reload || return 1
+		nmcli radio wifi on && nmcli connection reload || return 1
 	fi
 }
 
