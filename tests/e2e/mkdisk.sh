@@ -44,6 +44,9 @@
 #                unless the image orders that stage after the mount
 #   trixie-online  as trixie-2026 without the late mount
 #
+#   E2E_ACCESS_POINT=DIR  (any scenario) a Wi-Fi radio and an access point,
+#                with NetworkManager's Wi-Fi off as pi-gen leaves it (all)
+#
 # A test harness unit powers the VM off once the first-boot work is done,
 # unless the kernel command line holds `e2e.stay` (the SSH login boot).
 set -eu
@@ -161,6 +164,32 @@ rm -f "$root/etc/systemd/system/multi-user.target.wants/ssh.service" "$root/etc/
 # As pi-gen's `rename-user -f -s`: the wizard on, getty@tty1 off.
 wants userconfig.service multi-user.target /lib/systemd/system/userconfig.service
 rm -f "$root/etc/systemd/system/getty.target.wants/getty@tty1.service"
+
+# pi-gen without a Wi-Fi country (stage2/02-net-tweaks): NetworkManager
+# starts with Wi-Fi off.
+mkdir -p "$root/var/lib/NetworkManager"
+printf '[main]\nWirelessEnabled=false\n' >"$root/var/lib/NetworkManager/NetworkManager.state"
+
+# --- A Wi-Fi radio and a router, when the scenario asks (E2E_ACCESS_POINT=DIR
+# with hostapd.conf and udhcpd.conf): two simulated radios (mac80211_hwsim);
+# phy0 is the Pi's, which the kernel starts blocked (raspberrypi-sys-mods'
+# rfkill.default_state=0) and systemd-rfkill restores from the saved state
+# (the stand-in in wifi/); phy0's wlan1 twin is the access point's.
+if [ -n "${E2E_ACCESS_POINT:-}" ]; then
+	wifi=$here/wifi
+	install -D -m 0755 "$wifi/rfkill-restore" "$root/usr/local/lib/e2e-rfkill-restore"
+	install -D -m 0644 "$wifi/rfkill-restore.service" "$root/etc/systemd/system/e2e-rfkill-restore.service"
+	wants e2e-rfkill-restore.service sysinit.target /etc/systemd/system/e2e-rfkill-restore.service
+	install -D -m 0755 "$wifi/access-point" "$root/usr/local/lib/e2e-access-point"
+	install -D -m 0644 "$wifi/access-point.service" "$root/etc/systemd/system/e2e-access-point.service"
+	wants e2e-access-point.service multi-user.target /etc/systemd/system/e2e-access-point.service
+	install -D -m 0644 "$E2E_ACCESS_POINT/hostapd.conf" "$root/etc/e2e-access-point/hostapd.conf"
+	install -D -m 0644 "$E2E_ACCESS_POINT/udhcpd.conf" "$root/etc/e2e-access-point/udhcpd.conf"
+	mkdir -p "$root/etc/modules-load.d" "$root/etc/modprobe.d" "$root/etc/NetworkManager/conf.d"
+	echo mac80211_hwsim >"$root/etc/modules-load.d/e2e-hwsim.conf"
+	echo 'options mac80211_hwsim radios=2' >"$root/etc/modprobe.d/e2e-hwsim.conf"
+	printf '[keyfile]\nunmanaged-devices=interface-name:wlan1\n' >"$root/etc/NetworkManager/conf.d/e2e-access-point.conf"
+fi
 
 # --- Per release ---------------------------------------------------------------
 case "$scenario" in

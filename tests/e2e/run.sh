@@ -238,7 +238,34 @@ cni_manifest = \"kube-flannel.yml\"
 		pids="$pids $!"
 		repo_url=http://10.1.1.100
 	fi
-	"$top/tests/e2e/mkdisk.sh" "$cache/rootfs-$variant-$k.tar" "$work/base.img" "$name" $repo_url || {
+	# bookworm: Wi-Fi. The node's radio and a WPA2 access point (the user's
+	# router, with its DHCP server) are two simulated radios in the guest.
+	wifi=""
+	regional=""
+	ap=""
+	wifi_pass="piprep e2e passphrase"
+	if [ "$name" = bookworm ]; then
+		ap="$work/ap"
+		mkdir -p "$ap"
+		printf 'interface=wlan1\ndriver=nl80211\nssid=piprep e2e\nhw_mode=g\nchannel=6\ncountry_code=GB\nwpa=2\nwpa_key_mgmt=WPA-PSK\nrsn_pairwise=CCMP\nwpa_passphrase=%s\n' "$wifi_pass" >"$ap/hostapd.conf"
+		printf 'start 192.168.77.10\nend 192.168.77.20\ninterface wlan1\nlease_file /run/e2e-udhcpd.leases\noption subnet 255.255.255.0\n' >"$ap/udhcpd.conf"
+		printf '%s\n' "$wifi_pass" >"$work/wifi.pass"
+		chmod 600 "$work/wifi.pass"
+		wifi='
+[wifi]
+country = "GB"
+ssid = "piprep e2e"
+passphrase_file = "wifi.pass"
+'
+	fi
+	# Time zone, locale and keyboard: once per backend.
+	case "$name" in bookworm | trixie-2026)
+		regional='timezone = "Europe/Berlin"
+locale = "en_GB.UTF-8"
+keyboard = "gb"'
+		;;
+	esac
+	E2E_ACCESS_POINT=$ap "$top/tests/e2e/mkdisk.sh" "$cache/rootfs-$variant-$k.tar" "$work/base.img" "$name" $repo_url || {
 		fail "mkdisk"
 		return 1
 	}
@@ -258,7 +285,8 @@ subnet = "10.1.1.0/24"
 gateway = "10.1.1.1"
 dns = ["10.1.1.1"]
 ntp = ["10.1.1.1"]
-
+$regional
+$wifi
 [user]
 name = "k8s"
 ssh_authorized_keys = ["$(cat "$work/id_ed25519.pub")"]
@@ -498,6 +526,27 @@ TOML
 		node true || ok="ssh with the pinned key after the restore: refused"
 		log "$name: host keys regenerated on the node: the pinned key restored, ssh with it: ok"
 	}
+	if [ -n "$wifi" ]; then
+		# The node joined the access point with the keyfile piprep baked.
+		deadline=$(($(date +%s) + 240))
+		until [ "$(node 'nmcli -g GENERAL.STATE connection show piprep-wifi' 2>/dev/null)" = activated ]; do
+			[ "$(date +%s)" -lt "$deadline" ] || {
+				ok="the Wi-Fi connection never came up"
+				node 'nmcli radio wifi; nmcli device; sudo -n rfkill; sudo -n journalctl -b --no-pager -u NetworkManager -u e2e-access-point -u e2e-rfkill-restore | tail -n 40' >&2 || true
+				break
+			}
+			sleep 5
+		done
+		waddr=$(node 'ip -4 -o addr show dev wlan0' | awk '{print $4}')
+		case "$waddr" in 192.168.77.*) ;; *) ok="wlan0 has no address from the access point: ${waddr:-none}" ;; esac
+		node 'busybox ping -c 1 -W 5 192.168.77.1' >/dev/null || ok="no ping to the access point over Wi-Fi"
+		log "$name: Wi-Fi: joined the access point on a simulated radio (wlan0 $waddr), ping 192.168.77.1: ok"
+	fi
+	if [ -n "$regional" ]; then
+		got=$(node 'readlink /etc/localtime; date +%Z; . /etc/default/locale; echo "$LANG"; locale -a | grep -x en_GB.utf8; . /etc/default/keyboard; echo "$XKBLAYOUT"' | tr '\n' ' ')
+		case "$got" in "/usr/share/zoneinfo/Europe/Berlin CE"*"T en_GB.UTF-8 en_GB.utf8 gb ") ;; *) ok="time zone, locale, keyboard: $got" ;; esac
+		log "$name: time zone, locale, keyboard: $got"
+	fi
 	node 'sudo -n /usr/local/lib/piprep/check.sh e2e-ssh' >&2 || ok="the checklist failed over SSH"
 	# The fleet view: piprep status through the forwarded port, with the
 	# pinned key; then ssh against a known_hosts with another key must fail.
@@ -557,6 +606,9 @@ TOML
 		"$piprep" report "$wdisk" >"$work/worker-report.txt" 2>&1 || { cat "$work/worker-report.txt" >&2; fail "worker-1's report failed"; return 1; }
 		grep -Eq '^PASS +kubeadm\.join ' "$work/worker-report.txt" || { cat "$work/worker-report.txt" >&2; fail "worker-1's report has no passing kubeadm.join"; return 1; }
 	fi
+	for item in ${regional:+timezone locale locale.generated keyboard} ${wifi:+wifi.radio wifi.connection cmdline.cfg80211.ieee80211_regdom=GB}; do
+		grep -Eq "^PASS +$item " "$work/report.txt" || { cat "$work/report.txt" >&2; fail "the report has no passing $item"; return 1; }
+	done
 	cmdline=$(mtype -i "$disk@@$fat" ::cmdline.txt)
 	case "$cmdline" in *"cgroup_memory=1 cgroup_enable=memory"*) ;; *) fail "cgroup args gone: $cmdline"; return 1 ;; esac
 	case "$cmdline" in *systemd.run* | *piprep-run* | *firstboot* | *" resize"* | *" quiet"*) fail "first-boot args left: $cmdline"; return 1 ;; esac
@@ -590,6 +642,13 @@ TOML
 		fi
 		rm -f "$work/worker-fat.raw"
 	fi
+	if [ -n "$wifi" ]; then
+		# The Wi-Fi PSK (as wpa_passphrase derives it) and the passphrase.
+		python3 -c 'import hashlib,sys; print(hashlib.pbkdf2_hmac("sha1", sys.argv[1].encode(), b"piprep e2e", 4096, 32).hex())' "$wifi_pass" >>"$work/private.lines"
+		echo "$wifi_pass" >>"$work/private.lines"
+		mode=$(debugfs -R "stat /etc/NetworkManager/system-connections/piprep-wifi.nmconnection" "$disk?offset=$root" 2>/dev/null | sed -n 's/.*Mode: *\([0-7]*\).*/\1/p')
+		[ "$mode" = 0600 ] || { fail "the Wi-Fi keyfile's mode is ${mode:-missing}, not 0600"; return 1; }
+	fi
 	[ -s "$work/private.lines" ] || { fail "no private host key in the secrets directory"; return 1; }
 	if grep -qaFf "$work/private.lines" "$work/fat.raw"; then
 		fail "the private host key is still in the boot partition's bytes"
@@ -610,7 +669,7 @@ TOML
 		[ -z "$hash" ] || echo "${hash#\$6\$}"
 	} >"$work/secret.patterns"
 	leaks=$(grep -rlaF -f "$work/secret.patterns" "$work/rootfs-tree" | sed "s|^$work/rootfs-tree||" |
-		grep -vxE '/etc/shadow-?|/etc/ssh/ssh_host_ed25519_key|/var/lib/piprep/host-keys/ssh_host_ed25519_key|/etc/kubernetes/pki/.*|/var/lib/piprep/kubernetes/(pki/.*|init.yaml|join.yaml)' || true)
+		grep -vxE '/etc/shadow-?|/etc/NetworkManager/system-connections/piprep-wifi.nmconnection|/etc/ssh/ssh_host_ed25519_key|/var/lib/piprep/host-keys/ssh_host_ed25519_key|/etc/kubernetes/pki/.*|/var/lib/piprep/kubernetes/(pki/.*|init.yaml|join.yaml)' || true)
 	[ -z "$leaks" ] || { fail "a secret is left in the root filesystem: $(echo $leaks)"; return 1; }
 	[ "$want_backend" != cloud-init ] || [ -d "$work/rootfs-tree/var/lib/cloud/instances" ] ||
 		{ fail "no cloud-init state was scanned"; return 1; }
