@@ -285,3 +285,29 @@ fn a_readable_passphrase_file_and_wifi_with_kubernetes_warn() {
         "{text}"
     );
 }
+
+#[test]
+fn a_nodes_own_wifi_replaces_the_clusters() {
+    let dir = inventory("override", |t| {
+        format!(
+            "{t}\n[[node]]\nname = \"pi-zero\"\nip = \"10.1.1.30\"\nrole = \"worker\"\ninterface = \"wlan0\"\n\n[node.wifi]\ncountry = \"de\"\nssid = \"Other\"\npassphrase_env = \"PIPREP_TEST_OTHER\"\nhidden = true\n"
+        )
+    });
+    let env = [("PIPREP_TEST_OTHER", "other passphrase")];
+    let o = crate::support::piprep_env(&dir, &["render", "--node", "pi-zero", "--out", "r"], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let kf = std::fs::read_to_string(dir.join("r/piprep-wifi.nmconnection")).unwrap();
+    assert!(
+        kf.contains("ssid=79;116;104;101;114;\n") && kf.contains("hidden=true\n"),
+        "{kf}"
+    );
+    let o2 = crate::support::piprep_env(&dir, &["render", "--node", "pi-zero"], &env);
+    assert!(
+        stdout(&o2).contains("cfg80211.ieee80211_regdom=DE"),
+        "{}",
+        stdout(&o2)
+    );
+    // The other nodes keep the cluster's network.
+    let o3 = crate::support::piprep_env(&dir, &["render", "--node", "cp-1"], &env);
+    assert!(stdout(&o3).contains("cfg80211.ieee80211_regdom=GB"));
+}
