@@ -5,10 +5,11 @@ PIPREP := target/release/piprep
 SAMPLE := images/raspios-bookworm-sample.img
 
 # Debian packages the fixture builder and the independent checks need (ssh-keygen
-# reads piprep's host keys and known_hosts back), and one
+# reads piprep's host keys and known_hosts back, wpa_passphrase the Wi-Fi PSK,
+# script gives `piprep init` and `status --watch` a terminal), and one
 # command from each that proves it is installed.
-TEST_PACKAGES := fdisk dosfstools mtools e2fsprogs diffutils coreutils bmap-tools xz-utils openssh-client
-TEST_COMMANDS := sfdisk mkfs.vfat fsck.fat mcopy mtype mdir mdel minfo mkfs.ext4 debugfs cmp sha256sum bmaptool xz ssh ssh-keygen
+TEST_PACKAGES := fdisk dosfstools mtools e2fsprogs diffutils coreutils bmap-tools xz-utils openssh-client wpasupplicant bsdutils
+TEST_COMMANDS := sfdisk mkfs.vfat fsck.fat mcopy mtype mdir mdel minfo mkfs.ext4 debugfs cmp sha256sum bmaptool xz ssh ssh-keygen wpa_passphrase script
 
 # Tools in /usr/sbin are not on every user's PATH.
 export PATH := $(PATH):/usr/sbin:/sbin
