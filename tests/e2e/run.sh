@@ -248,7 +248,7 @@ cni_manifest = \"kube-flannel.yml\"
 		ap="$work/ap"
 		mkdir -p "$ap"
 		printf 'interface=wlan1\ndriver=nl80211\nssid=piprep e2e\nhw_mode=g\nchannel=6\ncountry_code=GB\nwpa=2\nwpa_key_mgmt=WPA-PSK\nrsn_pairwise=CCMP\nwpa_passphrase=%s\n' "$wifi_pass" >"$ap/hostapd.conf"
-		printf 'start 192.168.77.10\nend 192.168.77.20\ninterface wlan1\nlease_file /run/e2e-udhcpd.leases\noption subnet 255.255.255.0\n' >"$ap/udhcpd.conf"
+		printf 'start 192.168.77.10\nend 192.168.77.20\ninterface wlan1\nlease_file /run/e2e-udhcpd.leases\nauto_time 2\noption subnet 255.255.255.0\n' >"$ap/udhcpd.conf"
 		printf '%s\n' "$wifi_pass" >"$work/wifi.pass"
 		chmod 600 "$work/wifi.pass"
 		wifi='
