@@ -276,9 +276,10 @@ fn check_case(dir: &Path, sb: &Sandbox, field: &str, value: &str) -> Verdict {
         0o644,
     );
     sb.put("/boot/firmware/piprep-run.sh", hook.as_bytes(), 0o755);
+    // 0755: every file on a vfat mount has the mount's mode.
     for secret in ["piprep-secrets.txt", "piprep-wifi.nmconnection"] {
         if let Ok(s) = std::fs::read(dir.join("r1").join(secret)) {
-            sb.put(&format!("/boot/firmware/{secret}"), &s, 0o644);
+            sb.put(&format!("/boot/firmware/{secret}"), &s, 0o755);
         }
     }
     // What validation against the base image ensures it has.

@@ -105,8 +105,9 @@ place_secrets() {
 			log "$name is on neither the boot partition nor at $dest"
 			return 1
 		fi
+		# cp keeps the FAT's mode (0755 as vfat is mounted), masked: chmod.
 		(umask 077 && mkdir -p "$(dirname "$dest")" && cp "$BOOT/$name" "$dest.piprep-tmp" &&
-			mv -f "$dest.piprep-tmp" "$dest") || return 1
+			chmod 0600 "$dest.piprep-tmp" && mv -f "$dest.piprep-tmp" "$dest") || return 1
 	done <<PLACED
 $PLACED
 PLACED
