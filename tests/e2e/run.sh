@@ -663,7 +663,8 @@ TOML
 	# No copy of a secret anywhere in the root filesystem's files (cloud-init
 	# keeps user-data under /var/lib/cloud) but where it belongs: the hash in
 	# /etc/shadow (and its backup), the private key in sshd's file and in
-	# piprep's root-only copy.
+	# piprep's root-only copy (and the stand-in router's own configuration,
+	# which holds the Wi-Fi passphrase as a router does).
 	rm -rf "$work/rootfs-tree"
 	mkdir -p "$work/rootfs-tree"
 	for d in /etc /var /root /home /tmp /usr/local /boot; do
@@ -674,7 +675,7 @@ TOML
 		[ -z "$hash" ] || echo "${hash#\$6\$}"
 	} >"$work/secret.patterns"
 	leaks=$(grep -rlaF -f "$work/secret.patterns" "$work/rootfs-tree" | sed "s|^$work/rootfs-tree||" |
-		grep -vxE '/etc/shadow-?|/etc/NetworkManager/system-connections/piprep-wifi.nmconnection|/etc/ssh/ssh_host_ed25519_key|/var/lib/piprep/host-keys/ssh_host_ed25519_key|/etc/kubernetes/pki/.*|/var/lib/piprep/kubernetes/(pki/.*|init.yaml|join.yaml)' || true)
+		grep -vxE '/etc/shadow-?|/etc/NetworkManager/system-connections/piprep-wifi.nmconnection|/etc/e2e-access-point/hostapd.conf|/etc/ssh/ssh_host_ed25519_key|/var/lib/piprep/host-keys/ssh_host_ed25519_key|/etc/kubernetes/pki/.*|/var/lib/piprep/kubernetes/(pki/.*|init.yaml|join.yaml)' || true)
 	[ -z "$leaks" ] || { fail "a secret is left in the root filesystem: $(echo $leaks)"; return 1; }
 	[ "$want_backend" != cloud-init ] || [ -d "$work/rootfs-tree/var/lib/cloud/instances" ] ||
 		{ fail "no cloud-init state was scanned"; return 1; }
