@@ -259,7 +259,11 @@ if [ "$WIFI" = yes ]; then
 		row wifi.radio unblocked unblocked pass
 	fi
 	st=$(nmcli -g GENERAL.STATE connection show @@WIFI_CONNECTION@@ 2>/dev/null | head -n 1)
-	expect wifi.connection activated "${st:-not known to NetworkManager}"
+	if [ -z "$st" ]; then
+		st="not known to NetworkManager"
+		! nmcli -g NAME connection show 2>/dev/null | grep -qx @@WIFI_CONNECTION@@ || st="not active"
+	fi
+	expect wifi.connection activated "$st"
 fi
 
 # Identity: hostname, static address, user, ssh.
