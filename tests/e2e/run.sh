@@ -544,10 +544,11 @@ TOML
 		# them would take the loopback, not the radio).
 		mac=$(node 'cat /sys/class/net/wlan0/address')
 		lease=$(node 'sudo -n busybox dumpleases -f /run/e2e-udhcpd.leases' | grep -i "$mac" | tr -s ' ')
-		case "$lease" in
-		*"${waddr%/*}"*) log "$name: Wi-Fi: joined the access point on a simulated radio; its DHCP server leased ${waddr%/*} to wlan0 ($mac)" ;;
-		*) ok="the access point leased nothing to wlan0 ($mac): ${lease:-no lease}" ;;
-		esac
+		if [ -n "$waddr" ] && printf '%s\n' "$lease" | grep -qF " ${waddr%/*} "; then
+			log "$name: Wi-Fi: joined the access point on a simulated radio; its DHCP server leased ${waddr%/*} to wlan0 ($mac)"
+		else
+			ok="the access point leased nothing to wlan0 ($mac): ${lease:-no lease}"
+		fi
 	fi
 	if [ -n "$regional" ]; then
 		got=$(node 'readlink /etc/localtime; date +%Z; . /etc/default/locale; echo "$LANG"; locale -a | grep -x en_GB.utf8; . /etc/default/keyboard; echo "$XKBLAYOUT"' | tr '\n' ' ')

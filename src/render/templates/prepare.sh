@@ -133,6 +133,9 @@ set_wifi() {
 	if systemctl is-active --quiet NetworkManager.service 2>/dev/null; then
 		nmcli radio wifi on && nmcli connection reload || return 1
 	fi
+	# The watch that brings the connection up again after a failed handshake.
+	systemctl enable --quiet piprep-wifi-watch.timer || return 1
+	[ ! -d /run/systemd/system ] || systemctl start --no-block piprep-wifi-watch.timer || true
 }
 
 # Time zone, locale and keyboard layout, as raspi-config sets them. Values

@@ -194,6 +194,38 @@ fn the_first_boot_applies_them_and_the_checklist_reports_them() {
         "0\n"
     );
 
+    // The Wi-Fi watch: installed and enabled; with the connection down and
+    // the radio on, it brings the connection up; while it is up, nothing.
+    assert!(
+        read("stub.log").contains("systemctl enable --quiet piprep-wifi-watch.timer"),
+        "{}",
+        read("stub.log")
+    );
+    assert!(read("etc/systemd/system/piprep-wifi-watch.timer").contains("OnUnitActiveSec=30s"));
+    for (state, brought_up) in [("", true), ("activated", false)] {
+        sb.put(
+            "/usr/bin/nmcli",
+            format!(
+                "#!/bin/sh\necho \"nmcli $*\" >>/nmcli.log\ncase \"$*\" in *GENERAL.STATE*) echo '{state}' ;; 'radio wifi') echo enabled ;; esac\n"
+            )
+            .as_bytes(),
+            0o755,
+        );
+        let _ = std::fs::remove_file(sb.root.join("nmcli.log"));
+        let o = sb.run(&["/bin/sh", "/usr/local/lib/piprep/wifi-watch.sh"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let calls = read("nmcli.log");
+        assert_eq!(
+            calls.contains("connection up piprep-wifi"),
+            brought_up,
+            "state {state:?}: {calls}"
+        );
+    }
+    sb.put(
+        "/usr/bin/nmcli",
+        b"#!/bin/sh\necho \"nmcli $*\" >>/stub.log\n",
+        0o755,
+    );
     let o = sb.run(&["/bin/sh", "/usr/local/lib/piprep/check.sh"]);
     let _ = o;
     let report = read("boot/firmware/piprep-report.txt");
