@@ -25,9 +25,12 @@ mirror=$("$(dirname "$0")/mirror.sh")
 # libpam-systemd provides logind, which polkitd (for network-manager) needs;
 # debootstrap does not resolve that virtual dependency itself.
 # tzdata, locales, keyboard-configuration: what the regional settings need
-# (Raspberry Pi OS has them); wpasupplicant and rfkill: NetworkManager's Wi-Fi;
-# hostapd: the stand-in access point on a simulated radio (mac80211_hwsim).
-common="systemd,systemd-sysv,udev,kmod,dbus,libpam-systemd,network-manager,openssh-server,sudo,iproute2,linux-image-arm64,initramfs-tools,procps,e2fsprogs,dosfstools,python3,chrony,ufw,tzdata,locales,keyboard-configuration,wpasupplicant,rfkill,hostapd"
+# (Raspberry Pi OS has them).
+common="systemd,systemd-sysv,udev,kmod,dbus,libpam-systemd,network-manager,openssh-server,sudo,iproute2,linux-image-arm64,initramfs-tools,procps,e2fsprogs,dosfstools,python3,chrony,ufw,tzdata,locales,keyboard-configuration"
+# Only where a scenario uses Wi-Fi (bookworm): wpasupplicant and rfkill for
+# NetworkManager's Wi-Fi, hostapd for the stand-in access point on a simulated
+# radio (mac80211_hwsim). Left out of trixie's, whose build is the longest.
+wifi="wpasupplicant,rfkill,hostapd"
 # Only in the repository: the Kubernetes runtime ([kubernetes] installs it),
 # and the time daemon Raspberry Pi OS Lite ships (chrony conflicts with it).
 # curl and openssl: what bootstrap = true and the stand-in kubeadm need.
@@ -42,7 +45,7 @@ rpi="$(dirname "$0")/rpi"
 case "$suite" in
 bookworm)
 	# As Raspberry Pi OS Bookworm: dphys-swapfile, firstrun-style customisation.
-	packages=$(echo "$common" | sed 's/,iproute2,/,iproute2,dphys-swapfile,busybox,/')
+	packages=$(echo "$common,$wifi" | sed 's/,iproute2,/,iproute2,dphys-swapfile,busybox,/')
 	standin="$rpi/firstboot-initramfs"
 	standin_at=local-premount/firstboot
 	key=$( (printf '%s\n%s\n%s\n' "$packages" "$modules" "$recipe" && cat "$standin") | sha256sum | cut -c1-12)
