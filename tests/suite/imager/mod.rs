@@ -25,6 +25,22 @@ pub fn inventory(name: &str, edit: impl Fn(String) -> String) -> PathBuf {
     dir
 }
 
+/// The inventory pointed at a fixture image built with `args`.
+pub fn with_image(name: &str, args: &[&str], edit: impl Fn(String) -> String) -> PathBuf {
+    let dir = inventory(name, edit);
+    let img = fixture_copy("bookworm", args, &dir);
+    let t = std::fs::read_to_string(dir.join("piprep.toml")).unwrap();
+    std::fs::write(
+        dir.join("piprep.toml"),
+        t.replace(
+            "path = \"unused.img\"",
+            &format!("path = \"{}\"", img.display()),
+        ),
+    )
+    .unwrap();
+    dir
+}
+
 /// `piprep validate` in `dir` (extra args appended): exit code and all output.
 pub fn validate(dir: &Path, extra: &[&str]) -> (Option<i32>, String) {
     let mut args = vec!["validate"];

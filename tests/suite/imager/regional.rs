@@ -5,22 +5,6 @@
 use super::*;
 use crate::support::sandbox::{self, Sandbox};
 
-/// The inventory pointed at a fixture image built with `args`.
-fn with_image(name: &str, args: &[&str], edit: impl Fn(String) -> String) -> PathBuf {
-    let dir = inventory(name, edit);
-    let img = fixture_copy("bookworm", args, &dir);
-    let t = std::fs::read_to_string(dir.join("piprep.toml")).unwrap();
-    std::fs::write(
-        dir.join("piprep.toml"),
-        t.replace(
-            "path = \"unused.img\"",
-            &format!("path = \"{}\"", img.display()),
-        ),
-    )
-    .unwrap();
-    dir
-}
-
 #[test]
 fn values_the_image_has_pass_and_others_name_the_closest() {
     let dir = with_image("regional-ok", &[], |t| t);

@@ -52,17 +52,7 @@ fn wpa_passphrase(ssid: &str, pass: &str) -> String {
 
 #[test]
 fn the_baked_keyfile_holds_wpa_passphrases_psk_and_never_the_passphrase() {
-    let dir = inventory("psk", |t| t);
-    let base = fixture_copy("bookworm", &[], &dir);
-    let t = std::fs::read_to_string(dir.join("piprep.toml")).unwrap();
-    std::fs::write(
-        dir.join("piprep.toml"),
-        t.replace(
-            "path = \"unused.img\"",
-            &format!("path = \"{}\"", base.display()),
-        ),
-    )
-    .unwrap();
+    let dir = with_image("psk", &[], |t| t);
     let o = piprep(&dir, &["bake", "--all"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let log = format!("{}{}", stdout(&o), stderr(&o));
