@@ -10,7 +10,7 @@ use crate::bmap::Bmap;
 use crate::error::{Error, Result};
 use crate::source::xz_blocks;
 
-use crate::source::xz_stream::{XZ_MAGIC, XzStreams};
+use crate::source::xz_stream::XzStreams;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -28,27 +28,8 @@ pub struct Source {
     pub bmap: Option<Bmap>,
 }
 
-/// Formats users hand to flashers that piprep does not decode.
-fn other_format(head: &[u8]) -> Option<&'static str> {
-    if head.starts_with(&[0x1F, 0x8B]) {
-        Some("gzip")
-    } else if head.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
-        Some("zstd")
-    } else if head.starts_with(b"BZh") {
-        Some("bzip2")
-    } else if head.starts_with(b"PK\x03\x04") {
-        Some("zip")
-    } else {
-        None
-    }
-}
-
-/// A partition table: the MBR signature (a GPT disk has a protective MBR too)
-/// or a GPT header in sector 1.
-pub fn has_partition_table(first: &[u8]) -> bool {
-    (first.len() >= 512 && first[510] == 0x55 && first[511] == 0xAA)
-        || first.get(512..520) == Some(b"EFI PART")
-}
+pub use crate::source::content::has_partition_table;
+use crate::source::content::{Content, classify, refusal};
 
 /// The format of `path` by its first bytes; anything that is neither a raw
 /// disk image nor an .xz is refused.
@@ -57,17 +38,10 @@ pub fn detect(path: &Path) -> Result<(Format, u64)> {
     let mut head = vec![0u8; 1024.min(len as usize)];
     file.read_exact_at(&mut head, 0)
         .map_err(|e| Error::image_io(path, "cannot read", &e))?;
-    if head.starts_with(&XZ_MAGIC) {
-        return Ok((Format::Xz, len));
-    }
-    if has_partition_table(&head) {
-        return Ok((Format::Raw, len));
-    }
-    let what = match other_format(&head) {
-        Some(f) => {
-            format!("a {f} file; piprep flashes raw images and .img.xz: decompress it first")
-        }
-        None => "not a disk image (no partition table) nor an .xz of one".to_string(),
+    let what = match classify(&head) {
+        Content::Xz => return Ok((Format::Xz, len)),
+        Content::DiskImage => return Ok((Format::Raw, len)),
+        other => refusal(other).expect("neither image nor xz"),
     };
     Err(Error::image(format!(
         "{}: {what}; nothing was written",
@@ -207,27 +181,5 @@ pub fn reader(src: &Source) -> Result<Box<dyn Sequential>> {
                 pos: 0,
             }))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_are_told_by_content() {
-        let mut mbr = vec![0u8; 1024];
-        mbr[510] = 0x55;
-        mbr[511] = 0xAA;
-        assert!(has_partition_table(&mbr));
-        let mut gpt = vec![0u8; 1024];
-        gpt[512..520].copy_from_slice(b"EFI PART");
-        assert!(has_partition_table(&gpt));
-        assert!(!has_partition_table(&[0u8; 1024]));
-        assert!(!has_partition_table(&[0x55, 0xAA]));
-        assert_eq!(other_format(&[0x1F, 0x8B, 8]), Some("gzip"));
-        assert_eq!(other_format(&[0x28, 0xB5, 0x2F, 0xFD]), Some("zstd"));
-        assert_eq!(other_format(b"BZh9"), Some("bzip2"));
-        assert_eq!(other_format(b"hello"), None);
     }
 }

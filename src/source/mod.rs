@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod checksum;
+pub mod content;
 pub mod cni_manifest;
 pub mod decompress;
 pub mod http;
@@ -67,9 +68,51 @@ pub struct Fetcher {
 impl Fetcher {
     /// Resolve a URL/OS-list spec to the expected sha256 and what is known of it.
     /// The answer is remembered, so `--offline` can use it later.
-    fn resolve(&self, spec: &Spec) -> Result<Meta> {
+    fn memo_path(&self, spec: &Spec) -> PathBuf {
         let key = hex::encode(&Sha256::digest(format!("{spec:?}").as_bytes())[..12]);
-        let memo = self.cache.root.join("resolved").join(format!("{key}.json"));
+        self.cache.root.join("resolved").join(format!("{key}.json"))
+    }
+
+    /// What an earlier online fetch of `spec` learnt, if anything.
+    fn remembered(&self, spec: &Spec) -> Option<Meta> {
+        std::fs::read_to_string(self.memo_path(spec))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+    }
+
+    /// A cached image whose checksum an earlier fetch of the same URL already
+    /// learnt needs no network: a published file's checksum does not change.
+    /// An OS list can name a newer release, so it is asked first, and the
+    /// cache only answers when it cannot be reached.
+    fn resolve_or_remember(&self, spec: &Spec) -> Result<Meta> {
+        let known = self
+            .remembered(spec)
+            .filter(|m| self.cache.lookup(&m.sha256).is_some());
+        match (spec, known) {
+            (
+                Spec::Url {
+                    url, sha256: None, ..
+                },
+                Some(m),
+            ) if !self.offline => {
+                crate::reporter::say(format!(
+                    "{url}: cached, with the checksum learnt when it was first fetched; nothing to download"
+                ));
+                Ok(m)
+            }
+            (Spec::OsList { .. }, Some(m)) if !self.offline => self.resolve(spec).or_else(|e| {
+                crate::reporter::say(format!(
+                    "{e}\nusing the cached {} instead (pass --offline to skip the network)",
+                    describe(spec)
+                ));
+                Ok(m)
+            }),
+            _ => self.resolve(spec),
+        }
+    }
+
+    fn resolve(&self, spec: &Spec) -> Result<Meta> {
+        let memo = self.memo_path(spec);
         if let Spec::Url {
             url,
             sha256: Some(s),
@@ -86,9 +129,8 @@ impl Fetcher {
             });
         }
         if self.offline {
-            return std::fs::read_to_string(&memo)
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
+            return self
+                .remembered(spec)
                 .ok_or_else(|| Error::image(format!("--offline: {} has never been fetched, so its checksum is unknown; run `piprep fetch` while online first", describe(spec))));
         }
         let client = http::client()?;
@@ -151,7 +193,7 @@ impl Fetcher {
         if let Spec::Path { path: p, sha256 } = spec {
             let (file, len) = crate::io::open_readonly(p)?;
             let want = expected_sha(p, sha256.as_deref())?;
-            let xz = decompress::is_xz(p).map_err(|e| Error::image_io(p, "cannot read", &e))?;
+            let xz = usable(p, p.display().to_string())? == content::Content::Xz;
             if !xz {
                 let mut identity = Identity::default();
                 if let Some(want) = &want {
@@ -176,7 +218,7 @@ impl Fetcher {
             }
             return self.first_use(p, &file, len, want.as_ref());
         }
-        let seed = self.resolve(spec)?;
+        let seed = self.resolve_or_remember(spec)?;
         if let Some(hit) = self.hit(&seed) {
             return Ok(hit);
         }
@@ -279,7 +321,8 @@ impl Fetcher {
             .map_err(|e| Error::output_io(&entry, "cannot create", &e))?;
         let tmp_path = entry.join(format!("image.img.tmp{}", std::process::id()));
         let tmp = TempPath::new(tmp_path.clone());
-        let xz = decompress::is_xz(file).map_err(|e| Error::image_io(file, "cannot read", &e))?;
+        let origin = meta_origin(seed, file);
+        let xz = usable(file, origin.clone())? == content::Content::Xz;
         let mut meta = seed.clone();
         if xz {
             let out = std::fs::File::create(&tmp_path)
@@ -297,14 +340,8 @@ impl Fetcher {
             meta.extract_sha256 = got;
             meta.extract_size = raw.size;
         } else {
-            let looks_xz = meta.url.as_deref().is_some_and(|u| u.ends_with(".xz"));
-            if looks_xz || !downloaded {
-                return Err(Error::image(format!(
-                    "{}: not an xz file (no xz header)",
-                    meta.url
-                        .as_deref()
-                        .map_or_else(|| file.display().to_string(), str::to_string)
-                )));
+            if !downloaded {
+                return Err(Error::image(format!("{origin}: not an xz file (no xz header)")));
             }
             // A raw .img download: adopt it as is.
             std::fs::rename(file, &tmp_path)
@@ -325,6 +362,22 @@ impl Fetcher {
             identity: identity_of(&meta),
         })
     }
+}
+
+/// A disk image or an .xz of one, told by content; anything else is refused
+/// with what it is and the fix, so nothing unusable reaches the cache.
+fn usable(file: &Path, origin: String) -> Result<content::Content> {
+    let c = content::classify_file(file).map_err(|e| Error::image_io(file, "cannot read", &e))?;
+    match content::refusal(c) {
+        None => Ok(c),
+        Some(why) => Err(Error::image(format!("{origin}: {why}; nothing was cached"))),
+    }
+}
+
+fn meta_origin(m: &Meta, file: &Path) -> String {
+    m.url
+        .clone()
+        .unwrap_or_else(|| file.display().to_string())
 }
 
 fn identity_of(m: &Meta) -> Identity {

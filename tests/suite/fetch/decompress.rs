@@ -15,7 +15,7 @@ fn corrupt_or_fake_xz_caches_nothing() {
     s.add("fake.img.xz", fake);
     for (name, sha, needle) in [
         ("t.img.xz", tsha, "corrupt or truncated xz"),
-        ("fake.img.xz", fsha, "not an xz file"),
+        ("fake.img.xz", fsha, "nor an .xz of one; nothing was cached"),
     ] {
         let e = env(name);
         inventory(

@@ -4,6 +4,7 @@
 
 mod decompress;
 mod download;
+mod known;
 mod verify;
 
 use crate::support::http::Server;
