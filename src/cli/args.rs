@@ -16,9 +16,9 @@ pub struct FlashArgs {
     /// Repeat for several cards: one DEVICE per --node, in the same order.
     #[arg(long, short = 'n', value_name = "NAME")]
     pub node: Vec<String>,
-    /// Where --node finds and bakes images.
-    #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]
-    pub out: PathBuf,
+    /// Where --node finds and bakes images [default: out/ beside the inventory].
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Base image for baking with --node; overrides [image] path.
     #[arg(long, value_name = "PATH")]
     pub image: Option<PathBuf>,
@@ -128,9 +128,9 @@ pub struct BakeArgs {
     /// overrides [image] in the inventory.
     #[arg(long, value_name = "PATH|URL")]
     pub image: Option<PathBuf>,
-    /// Output directory.
-    #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]
-    pub out: PathBuf,
+    /// Output directory [default: out/ beside the inventory].
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Rebake even nodes whose output is up to date, and replace outputs piprep
     /// did not make.
     #[arg(long, short = 'f')]
@@ -199,9 +199,10 @@ pub struct StatusArgs {
     /// Seconds between --watch rounds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub interval: u64,
-    /// Directory holding known_hosts (where bake wrote it).
-    #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]
-    pub out: PathBuf,
+    /// Directory holding known_hosts, where bake wrote it [default: out/
+    /// beside the inventory].
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Reach NODE at HOST[:PORT] instead of its inventory address (jump
     /// hosts, port forwards, tests). Repeatable.
     #[arg(long, value_name = "NODE=HOST[:PORT]")]
@@ -252,9 +253,10 @@ pub struct ExportArgs {
     /// Ansible inventory format.
     #[arg(long, value_enum, default_value = "ini")]
     pub format: ExportFormat,
-    /// Directory holding known_hosts, which the Ansible inventory points ssh at.
-    #[arg(long, short = 'o', value_name = "DIR", default_value = "out")]
-    pub out: PathBuf,
+    /// Directory holding known_hosts, which the Ansible inventory points ssh
+    /// at [default: out/ beside the inventory].
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,8 @@ use crate::reporter::say;
 pub const OUT_FIX: &str = "choose another --out directory";
 
 pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
-    let pins = pins_in(&args.out);
+    let out = ctx.out_dir(args.out.as_deref());
+    let pins = pins_in(&out);
     let (cfg, plans, new_keys) = load_plans_noting(ctx, Missing::Make { pins: Some(&pins) })?;
     let chosen = cfg.select(&plans, &args.nodes, args.all)?;
     let base = load_base(ctx, Some(&cfg), args.image.as_deref())?;
@@ -20,7 +21,7 @@ pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
         compress: args.compress == Some(Compression::Xz),
         jobs: args.jobs,
         check_reproducible: args.check_reproducible,
-        ..ctx.bake_options(&cfg, &plans, &args.out)
+        ..ctx.bake_options(&cfg, &plans, &out)
     };
     let report = bake::run(&base, &chosen, &opts);
     // Every node's pinned host key, whichever nodes this bake made.
@@ -29,7 +30,7 @@ pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
             "new SSH host keys ({}), kept in {} and pinned in {}",
             new_keys.join(", "),
             crate::config::secrets::dir(&cfg).display(),
-            args.out.join(bake::outputs::KNOWN_HOSTS).display()
+            out.join(bake::outputs::KNOWN_HOSTS).display()
         )
     });
     if let Some(path) = &args.timings {

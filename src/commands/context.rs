@@ -28,6 +28,19 @@ impl Ctx {
         }
     }
 
+    /// The output directory: `--out` as given, else `out/` beside the
+    /// inventory, as every other path in it is (not the working directory's).
+    pub fn out_dir(&self, flag: Option<&Path>) -> PathBuf {
+        match flag {
+            Some(dir) => dir.to_path_buf(),
+            None => self
+                .config
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join("out"),
+        }
+    }
+
     /// What every bake into `out` shares, whichever command asks for it:
     /// one image per node, nothing forced, compressed or checked twice.
     pub fn bake_options(&self, cfg: &Config, plans: &[NodePlan], out: &Path) -> bake::Options {

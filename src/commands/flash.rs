@@ -90,11 +90,12 @@ pub fn flash(ctx: &Ctx, args: &FlashArgs) -> Result<()> {
 /// The images `flash --node` should write: out/NODE.img, re-baked when
 /// missing or when its stamp does not match the current plan and base.
 fn node_images(ctx: &Ctx, args: &FlashArgs, nodes: &[String]) -> Result<Vec<PathBuf>> {
-    let pins = pins_in(&args.out);
+    let out = ctx.out_dir(args.out.as_deref());
+    let pins = pins_in(&out);
     let (cfg, plans) = load_plans(ctx, Missing::Make { pins: Some(&pins) })?;
     let selected = cfg.select(&plans, nodes, false)?;
     let base = load_base(ctx, Some(&cfg), args.image.as_deref())?;
-    let report = bake::run(&base, &selected, &ctx.bake_options(&cfg, &plans, &args.out));
+    let report = bake::run(&base, &selected, &ctx.bake_options(&cfg, &plans, &out));
     report.saved.map_err(|e| e.or_instead(OUT_FIX))?;
     let mut paths = Vec::new();
     for n in report.nodes {

@@ -113,8 +113,14 @@ pub fn rekey(ctx: &Ctx, args: &RekeyArgs) -> Result<()> {
 pub fn export(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
     let (_, plans) = load_plans(ctx, Missing::Skip)?;
     let all: Vec<&NodePlan> = plans.iter().collect();
-    let kh = std::path::absolute(args.out.join(KNOWN_HOSTS))
-        .unwrap_or_else(|_| args.out.join(KNOWN_HOSTS));
+    let known = ctx.out_dir(args.out.as_deref()).join(KNOWN_HOSTS);
+    if !known.is_file() {
+        crate::reporter::say(format!(
+            "warning: {} does not exist yet, and the inventory points ssh at it; run `piprep bake` first, or pass --out DIR where it is",
+            known.display()
+        ));
+    }
+    let kh = std::path::absolute(&known).unwrap_or(known);
     let text = match (args.what, args.format) {
         (ExportKind::Hosts, _) => fx::hosts_block(&all),
         (ExportKind::Ansible, ExportFormat::Ini) => fx::ansible_ini(&all, &kh),
@@ -130,7 +136,7 @@ pub fn status(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
     } else {
         cfg.select(&plans, &args.node, args.all)?
     };
-    let known = args.out.join(KNOWN_HOSTS);
+    let known = ctx.out_dir(args.out.as_deref()).join(KNOWN_HOSTS);
     if !known.is_file() {
         return Err(Error::config(format!(
             "{} does not exist; fix: run `piprep bake` (it writes it), or pass --out DIR where it is",

@@ -14,7 +14,7 @@ use crate::render::{self, Target};
 
 pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
     // The pins of a bake into the default `out`, if there was one.
-    let pins = pins_in(Path::new("out"));
+    let pins = pins_in(&ctx.out_dir(None));
     let (cfg, plans) = load_plans(ctx, Missing::Make { pins: Some(&pins) })?;
     let plan = cfg.select(&plans, std::slice::from_ref(&args.node), false)?[0];
     let target = match &args.image {

@@ -8,6 +8,7 @@ mod cli;
 mod cloudinit;
 mod corrupt_fat;
 mod fetch;
+mod first_steps;
 mod flash;
 mod fleet;
 mod host_keys;
