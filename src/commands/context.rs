@@ -13,6 +13,35 @@ use crate::image::BaseImage;
 use crate::source::cache::Cache;
 use crate::source::{Fetcher, Identity, Spec, identity};
 
+/// An image that inspect and report can read at any offset: the file itself,
+/// or for an .xz (told by content) a decompressed copy, private to this user
+/// (a baked card holds secrets) and removed when the guard drops.
+pub fn seekable(ctx: &Ctx, path: &Path) -> Result<(PathBuf, Option<crate::interrupt::TempPath>)> {
+    use crate::source::content::{Content, classify_file};
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let c = classify_file(path).map_err(|e| Error::image_io(path, "cannot read", &e))?;
+    if c != Content::Xz {
+        return Ok((path.to_path_buf(), None));
+    }
+    let dir = ctx.cache_dir.join("tmp");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| Error::output_io(&dir, "cannot create", &e))?;
+    let tmp_path = dir.join(format!(".read-{}.img", std::process::id()));
+    let guard = crate::interrupt::TempPath::new(tmp_path.clone());
+    let out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp_path)
+        .map_err(|e| Error::output_io(&tmp_path, "cannot create", &e))?;
+    crate::source::decompress::decompress(path, &out, &tmp_path, false)
+        .map_err(|e| e.or_instead("pass --cache-dir DIR with room for the decompressed image"))?;
+    Ok((tmp_path, Some(guard)))
+}
+
 /// Options every command shares.
 pub struct Ctx {
     pub config: PathBuf,

@@ -1,11 +1,13 @@
 //! `piprep inspect`: what an image or card holds, read-only.
 
-use super::context::print;
+use super::context::{Ctx, print, seekable};
 use crate::cli::InspectArgs;
 use crate::error::{Error, Result};
 
-pub fn inspect(args: &InspectArgs) -> Result<()> {
-    let ins = crate::inspect::inspect(&args.image)?;
+pub fn inspect(ctx: &Ctx, args: &InspectArgs) -> Result<()> {
+    let (readable, _guard) = seekable(ctx, &args.image)?;
+    let mut ins = crate::inspect::inspect(&readable)?;
+    ins.image = args.image.display().to_string();
     if args.json {
         print(&(serde_json::to_string_pretty(&ins).expect("json") + "\n"))?;
     } else {

@@ -1,15 +1,21 @@
 //! `piprep report`: the first boot's checklist, read back from a card.
 
-use super::context::print;
+use super::context::{Ctx, print, seekable};
 use crate::cli::ReportArgs;
 use crate::contract::REPORT_FILE;
 use crate::error::{Error, Kind, Result};
 
-pub fn report(args: &ReportArgs) -> Result<()> {
+pub fn report(ctx: &Ctx, args: &ReportArgs) -> Result<()> {
     use crate::report::Outcome;
     let path = &args.image;
-    let mut contents = crate::image::read_boot_files(path, &[REPORT_FILE])?;
+    let (readable, _guard) = seekable(ctx, path)?;
+    let mut contents = crate::image::read_boot_files(&readable, &[REPORT_FILE])?;
     let Some(bytes) = contents.remove(0) else {
+        if args.json {
+            // Scripts read stdout: say "no report" there too, not only in the exit code.
+            let doc = serde_json::json!({ "image": path.display().to_string(), "report": null, "failures": null, "ok": false });
+            print(&(serde_json::to_string_pretty(&doc).expect("json") + "\n"))?;
+        }
         return Err(Error::new(
             Kind::NoReport,
             format!(
