@@ -112,7 +112,21 @@ pub fn run(base: &BaseImage, plans: &[&NodePlan], opts: &Options) -> Report {
         Ok(t) => t,
         Err(e) => return Report::failed(results, e),
     };
-    let digest = (!todo.is_empty() && BaseDigest::usable((base.boot.start, base.boot.end())))
+    // --check-reproducible bakes up-to-date nodes again too: "up to date"
+    // says nothing about whether a second bake gives the same bytes.
+    let again: Vec<&NodePlan> = if opts.check_reproducible {
+        let fresh = |p: &&&NodePlan| {
+            results
+                .iter()
+                .any(|n| n.node == p.name && matches!(n.outcome, Ok(Outcome::UpToDate(_))))
+        };
+        let mut v: Vec<&NodePlan> = plans.iter().filter(fresh).copied().collect();
+        v.extend(todo.iter().copied());
+        v
+    } else {
+        Vec::new()
+    };
+    let digest = (!(todo.is_empty() && again.is_empty()) && BaseDigest::usable((base.boot.start, base.boot.end())))
         .then(|| {
             let key = format!(
                 "{}-{}-{}-{}.json",
@@ -167,23 +181,22 @@ pub fn run(base: &BaseImage, plans: &[&NodePlan], opts: &Options) -> Report {
     let any_baked = results
         .iter()
         .any(|n| matches!(n.outcome, Ok(Outcome::Baked(_))));
-    // Nothing new, and SHA256SUMS says what the manifest says: done. (A bake
-    // killed before it wrote them, or a full disk, leaves them to rewrite.)
-    if !any_baked && manifest.sums_current(&opts.out_dir) {
-        return Report {
-            nodes: results,
-            saved: Ok(()),
-        };
-    }
-    // Tests: die where a kill between the renames and the manifest would.
-    if std::env::var_os("PIPREP_FAILPOINT_AFTER_RENAME").is_some() {
-        std::process::exit(137);
-    }
-    manifest.base = base.identity.clone();
-    let mut saved = manifest.save(&opts.out_dir);
+    // Nothing new, and SHA256SUMS says what the manifest says: nothing to
+    // write. (A bake killed before it wrote them, or a full disk, leaves them
+    // to rewrite.)
+    let mut saved = if !any_baked && manifest.sums_current(&opts.out_dir) {
+        Ok(())
+    } else {
+        // Tests: die where a kill between the renames and the manifest would.
+        if std::env::var_os("PIPREP_FAILPOINT_AFTER_RENAME").is_some() {
+            std::process::exit(137);
+        }
+        manifest.base = base.identity.clone();
+        manifest.save(&opts.out_dir)
+    };
     if saved.is_ok() && opts.check_reproducible {
-        saved =
-            reproducible::check_reproducible(base, &todo, digest.as_ref(), &results, time, opts);
+        let first = |name: &str| manifest.nodes.get(name).map(|e| e.sha256.clone());
+        saved = reproducible::check_reproducible(base, &again, digest.as_ref(), &first, time, opts);
     }
     Report {
         nodes: results,

@@ -1,9 +1,10 @@
 //! `bake --check-reproducible`: bake again into a scratch directory and
-//! compare the images' sha256 values.
+//! compare the images' sha256 values with the manifest's, for the nodes baked
+//! now and those already up to date.
 
 use super::digest::BaseDigest;
 use super::parallel::bake_parallel;
-use super::{Options, Outcome};
+use super::Options;
 use crate::config::plan::NodePlan;
 use crate::error::{Error, Result};
 use crate::image::BaseImage;
@@ -16,7 +17,7 @@ pub fn check_reproducible(
     base: &BaseImage,
     todo: &[&NodePlan],
     digest: Option<&BaseDigest>,
-    results: &[super::NodeResult],
+    first: &dyn Fn(&str) -> Option<String>,
     time: fatfs::DateTime,
     opts: &Options,
 ) -> Result<()> {
@@ -43,10 +44,7 @@ pub fn check_reproducible(
     let mut diffs = Vec::new();
     for (name, r) in again {
         let second = r?;
-        let first = results.iter().find_map(|n| match &n.outcome {
-            Ok(Outcome::Baked(b)) if n.node == name => Some(b.entry.sha256.clone()),
-            _ => None,
-        });
+        let first = first(&name);
         if first.as_deref() != Some(second.entry.sha256.as_str()) {
             diffs.push(format!(
                 "{name}: {} then {}",

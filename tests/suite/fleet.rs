@@ -149,6 +149,26 @@ fn bakes_are_byte_reproducible() {
             "{f} differs between bakes"
         );
     }
+    // Up to date: still checked, not skipped.
+    let o = piprep(&dir, &["bake", "--all", "--check-reproducible"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("identical images (2 checked)"),
+        "{}",
+        stderr(&o)
+    );
+    // And compared for real: a manifest that records other bytes fails it.
+    let m = dir.join("out/manifest.json");
+    let text = std::fs::read_to_string(&m).unwrap();
+    let sha = sha256_file(&dir.join("out/cp-1.img"));
+    std::fs::write(&m, text.replacen(&sha, &"0".repeat(64), 1)).unwrap();
+    let o = piprep(&dir, &["bake", "-n", "cp-1", "--check-reproducible"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not reproducible: cp-1"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
