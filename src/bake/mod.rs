@@ -126,25 +126,26 @@ pub fn run(base: &BaseImage, plans: &[&NodePlan], opts: &Options) -> Report {
     } else {
         Vec::new()
     };
-    let digest = (!(todo.is_empty() && again.is_empty()) && BaseDigest::usable((base.boot.start, base.boot.end())))
-        .then(|| {
-            let key = format!(
-                "{}-{}-{}-{}.json",
-                base.identity.raw_sha256.as_deref().unwrap_or("unknown"),
-                base.boot.start,
-                base.boot.end(),
-                base.len
-            );
-            let meta = fat::metadata_len(&base.file, &base.boot).unwrap_or(base.boot.size);
-            BaseDigest::new(
-                &base.file,
-                base.len,
-                (base.boot.start, base.boot.end()),
-                meta,
-                &opts.cache_dir.join("bmap").join(key),
-            )
-        })
-        .transpose();
+    let digest = (!(todo.is_empty() && again.is_empty())
+        && BaseDigest::usable((base.boot.start, base.boot.end())))
+    .then(|| {
+        let key = format!(
+            "{}-{}-{}-{}.json",
+            base.identity.raw_sha256.as_deref().unwrap_or("unknown"),
+            base.boot.start,
+            base.boot.end(),
+            base.len
+        );
+        let meta = fat::metadata_len(&base.file, &base.boot).unwrap_or(base.boot.size);
+        BaseDigest::new(
+            &base.file,
+            base.len,
+            (base.boot.start, base.boot.end()),
+            meta,
+            &opts.cache_dir.join("bmap").join(key),
+        )
+    })
+    .transpose();
     let digest = match digest {
         Ok(d) => d,
         Err(e) => return Report::failed(results, Error::image_io(&base.path, "cannot read", &e)),

@@ -2,9 +2,9 @@
 //! compare the images' sha256 values with the manifest's, for the nodes baked
 //! now and those already up to date.
 
+use super::Options;
 use super::digest::BaseDigest;
 use super::parallel::bake_parallel;
-use super::Options;
 use crate::config::plan::NodePlan;
 use crate::error::{Error, Result};
 use crate::image::BaseImage;

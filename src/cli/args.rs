@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
 
 use super::types::{Compression, ExportFormat, ExportKind, NodeAddress};
 
@@ -112,17 +112,13 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("which").required(true).args(["nodes", "all"])))]
 pub struct BakeArgs {
     /// Node to bake (repeatable).
-    #[arg(
-        long = "node",
-        short = 'n',
-        value_name = "NAME",
-        required_unless_present = "all"
-    )]
+    #[arg(long = "node", short = 'n', value_name = "NAME")]
     pub nodes: Vec<String>,
     /// Bake every node in the inventory.
-    #[arg(long, conflicts_with = "nodes")]
+    #[arg(long)]
     pub all: bool,
     /// Base image: a local .img/.img.xz, or a URL (verified against URL.sha256);
     /// overrides [image] in the inventory.

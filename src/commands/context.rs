@@ -62,11 +62,7 @@ impl Ctx {
     pub fn out_dir(&self, flag: Option<&Path>) -> PathBuf {
         match flag {
             Some(dir) => dir.to_path_buf(),
-            None => self
-                .config
-                .parent()
-                .unwrap_or(Path::new(""))
-                .join("out"),
+            None => self.config.parent().unwrap_or(Path::new("")).join("out"),
         }
     }
 

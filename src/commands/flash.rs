@@ -16,6 +16,9 @@ use crate::reporter::say;
 pub fn flash(ctx: &Ctx, args: &FlashArgs) -> Result<()> {
     let pairing = plan::pair(&args.paths, &args.node, args.bmap.is_some())?;
     let devices = &pairing.devices;
+    if let Images::Given(img) = &pairing.images {
+        refuse_swapped(img, devices)?;
+    }
     let system = crate::flash::device::SystemView {
         sysfs: args.sysfs.clone(),
         mountinfo: args.mountinfo.clone(),
@@ -85,6 +88,30 @@ pub fn flash(ctx: &Ctx, args: &FlashArgs) -> Result<()> {
         }
     }
     crate::flash::verdict(&outcomes, fatal)
+}
+
+/// `flash /dev/sdX out/cp-1.img`: the device named first and an image second
+/// is a swap, not an image to overwrite; say so before any other check.
+fn refuse_swapped(image: &Path, devices: &[PathBuf]) -> Result<()> {
+    use crate::source::content::{Content, classify_file};
+    use std::os::unix::fs::FileTypeExt;
+    let [device] = devices else {
+        return Ok(());
+    };
+    let is_device = image.starts_with("/dev")
+        || std::fs::metadata(image).is_ok_and(|m| m.file_type().is_block_device());
+    let is_image = std::fs::metadata(device).is_ok_and(|m| m.is_file())
+        && matches!(classify_file(device), Ok(Content::DiskImage | Content::Xz));
+    if is_device && is_image {
+        return Err(crate::error::Error::config(format!(
+            "{} is a device and {} is an image: are IMAGE and DEVICE swapped? The image comes first: `piprep flash {} {}`; nothing was written",
+            image.display(),
+            device.display(),
+            device.display(),
+            image.display()
+        )));
+    }
+    Ok(())
 }
 
 /// The images `flash --node` should write: out/NODE.img, re-baked when

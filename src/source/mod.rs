@@ -5,8 +5,8 @@
 
 pub mod cache;
 pub mod checksum;
-pub mod content;
 pub mod cni_manifest;
+pub mod content;
 pub mod decompress;
 pub mod http;
 pub mod identity;
@@ -341,7 +341,9 @@ impl Fetcher {
             meta.extract_size = raw.size;
         } else {
             if !downloaded {
-                return Err(Error::image(format!("{origin}: not an xz file (no xz header)")));
+                return Err(Error::image(format!(
+                    "{origin}: not an xz file (no xz header)"
+                )));
             }
             // A raw .img download: adopt it as is.
             std::fs::rename(file, &tmp_path)
@@ -375,9 +377,7 @@ fn usable(file: &Path, origin: String) -> Result<content::Content> {
 }
 
 fn meta_origin(m: &Meta, file: &Path) -> String {
-    m.url
-        .clone()
-        .unwrap_or_else(|| file.display().to_string())
+    m.url.clone().unwrap_or_else(|| file.display().to_string())
 }
 
 fn identity_of(m: &Meta) -> Identity {

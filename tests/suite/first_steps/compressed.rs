@@ -27,7 +27,11 @@ fn inspect_and_report_read_an_xz_image() {
     assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
     assert!(v["report"].is_null() && v["ok"] == false, "{v}");
-    assert!(stderr(&o).contains("no first-boot report"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no first-boot report"),
+        "{}",
+        stderr(&o)
+    );
     // The decompressed copy (it holds the node's secrets) is gone.
     let left: Vec<_> = std::fs::read_dir(cache.join("tmp"))
         .map(|d| d.flatten().map(|e| e.path()).collect())

@@ -2,4 +2,5 @@
 //! and refusals that name the fix, commands that accept what bake accepts.
 
 mod compressed;
+mod messages;
 mod paths;
