@@ -45,7 +45,9 @@ tools:
 		fi; \
 	fi
 
-$(SAMPLE): tests/support/mkimage.sh | tools
+# The demo installs nothing and needs no network: mkimage.sh names the
+# package of any tool it lacks.
+$(SAMPLE): tests/support/mkimage.sh
 	tests/support/mkimage.sh bookworm $@
 
 demo: build $(SAMPLE)
@@ -53,7 +55,8 @@ demo: build $(SAMPLE)
 	$(PIPREP) --config examples/piprep.toml bake --all --force --out out
 	@echo
 	@echo "Baked images are in out/. Look inside one with:"
-	@echo "  mdir -i out/cp-1.img@@$$(( $$(sfdisk --json out/cp-1.img | sed -n 's/.*\"start\": *\([0-9]*\).*/\1/p' | head -n1) * 512 )) ::/"
+	@echo "  $(PIPREP) inspect out/cp-1.img"
+	@echo "piprep itself is $(PIPREP); \`make install\` puts it in $(PREFIX)/bin with its man pages and completions."
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -70,15 +73,17 @@ test: tools lint unit
 
 PREFIX ?= $(HOME)/.local
 
-# The binary, shell completions and the man page, under $(PREFIX).
-install:
-	$(CARGO) install --locked --path . --root $(PREFIX)
+# The binary built by `make build` (no second compile), shell completions and
+# the man pages (piprep(1) and one per command), under $(PREFIX).
+install: build
+	install -D -m 0755 $(PIPREP) $(PREFIX)/bin/piprep
 	mkdir -p $(PREFIX)/share/bash-completion/completions $(PREFIX)/share/zsh/site-functions \
 		$(PREFIX)/share/fish/vendor_completions.d $(PREFIX)/share/man/man1
 	$(PREFIX)/bin/piprep completions bash >$(PREFIX)/share/bash-completion/completions/piprep
 	$(PREFIX)/bin/piprep completions zsh >$(PREFIX)/share/zsh/site-functions/_piprep
 	$(PREFIX)/bin/piprep completions fish >$(PREFIX)/share/fish/vendor_completions.d/piprep.fish
-	$(PREFIX)/bin/piprep man >$(PREFIX)/share/man/man1/piprep.1
+	$(PREFIX)/bin/piprep man --dir $(PREFIX)/share/man/man1
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "add $(PREFIX)/bin to PATH: export PATH=\"$(PREFIX)/bin:\$$PATH\"";; esac
 
 clean:
 	$(CARGO) clean

@@ -43,7 +43,7 @@ fn main() {
         Command::Report(a) => commands::report(&ctx, a),
         Command::Flash(a) => commands::flash(&ctx, a),
         Command::Completions(a) => commands::completions(a),
-        Command::Man => commands::man(),
+        Command::Man(a) => commands::man(a),
         Command::Fetch(a) => commands::fetch(&ctx, a),
         Command::Cache(a) => commands::cache(&ctx, a),
         Command::Status(a) => commands::status(&ctx, a),

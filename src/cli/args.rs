@@ -94,6 +94,14 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write piprep.1 and every command's page (piprep-bake.1, …) into DIR,
+    /// as `make install` does, instead of printing piprep.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Image file or block device.
     pub image: PathBuf,

@@ -184,8 +184,9 @@ pub enum Command {
     Init(InitArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
-    /// Print the man page (roff) to standard output.
-    Man,
+    /// Print the man page piprep(1) (roff) to standard output; with --dir,
+    /// write it and one page per command (piprep-bake(1), …) there.
+    Man(ManArgs),
 }
 
 impl Cli {

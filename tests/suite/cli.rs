@@ -61,4 +61,39 @@ fn completions_and_man_page() {
         &stdout(&o)[..200]
     );
     assert!(stdout(&o).contains("flash"));
+    // piprep(1) says what piprep.toml is.
+    let page = stdout(&o);
+    let files = page.split(".SH FILES").nth(1).expect("a FILES section");
+    assert!(files.contains("piprep.toml") && files.contains("[[node]]"), "{files}");
+    // Every page piprep(1) names is written by `man --dir` (make install).
+    let pages = dir.join("man1");
+    let o = piprep(&dir, &["man", "--dir", pages.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let named: Vec<String> = page
+        .split("piprep\\-")
+        .skip(1)
+        .filter_map(|t| t.split_once("(1)").map(|(n, _)| n.replace("\\-", "-")))
+        .collect();
+    assert!(named.len() >= 15, "{named:?}");
+    for n in named.iter().chain(std::iter::once(&"".to_string())) {
+        let file = if n.is_empty() {
+            pages.join("piprep.1")
+        } else {
+            pages.join(format!("piprep-{n}.1"))
+        };
+        assert!(file.is_file(), "{} is named but not written", file.display());
+    }
+    let bake = std::fs::read_to_string(pages.join("piprep-bake.1")).unwrap();
+    assert!(bake.contains("\\-\\-all"), "{bake}");
+    // man(1) itself renders the installed page.
+    if let Ok(o) = std::process::Command::new("man")
+        .arg("-l")
+        .arg(pages.join("piprep.1"))
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        && o.status.success()
+    {
+        assert!(stdout(&o).contains("FILES"), "{}", stdout(&o));
+    }
 }

@@ -30,3 +30,31 @@ fn flash_with_image_and_device_swapped_asks_about_the_swap() {
     assert!(!err.contains("--force"), "{err}");
     assert_eq!(sha256_file(&img), before, "the image was touched");
 }
+
+#[test]
+fn make_demo_installs_nothing_and_says_where_piprep_is() {
+    // A dry run of the README's first command, as a user without root runs it.
+    let o = std::process::Command::new("make")
+        .args(["-n", "-B", "demo"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan = stdout(&o);
+    assert!(plan.contains("mkimage.sh bookworm"), "{plan}");
+    for never in ["apt-get", "sudo", "bmaptool"] {
+        assert!(!plan.contains(never), "make demo runs {never}: {plan}");
+    }
+    assert!(plan.contains("make install"), "{plan}");
+    // And `make install` puts every page piprep(1) names beside it.
+    let o = std::process::Command::new("make")
+        .args(["-n", "install", "PREFIX=/tmp/x"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("man --dir /tmp/x/share/man/man1"),
+        "{}",
+        stdout(&o)
+    );
+}
