@@ -42,6 +42,7 @@ fn main() {
         Command::Inspect(a) => commands::inspect(&ctx, a),
         Command::Report(a) => commands::report(&ctx, a),
         Command::Flash(a) => commands::flash(&ctx, a),
+        Command::Cards(a) => commands::cards(a),
         Command::Completions(a) => commands::completions(a),
         Command::Man(a) => commands::man(a),
         Command::Fetch(a) => commands::fetch(&ctx, a),

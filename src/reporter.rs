@@ -65,6 +65,20 @@ pub fn bar(len: Option<u64>, label: &str) -> ProgressBar {
         .with_prefix(label.to_string())
 }
 
+/// A spinner for a wait of unknown length, labelled `label`; hidden as `bar` is.
+pub fn spinner(label: &str) -> ProgressBar {
+    if !bars_visible() {
+        return ProgressBar::hidden();
+    }
+    let style =
+        ProgressStyle::with_template("{spinner} {prefix} ({elapsed})").expect("a valid template");
+    let pb = ProgressBar::new_spinner()
+        .with_style(style)
+        .with_prefix(label.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
 /// Bars drawn together (one per node or card); hidden as `bar` is.
 pub fn multi() -> MultiProgress {
     if bars_visible() {

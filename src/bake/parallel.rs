@@ -97,7 +97,13 @@ pub fn bake_parallel(
     let named = |i: usize, e: Error| e.context(format!("node {}", todo[i].name));
     let index: Vec<usize> = (0..todo.len()).collect();
 
+    // Rendering and checking each node comes before any byte is copied: say so.
+    let spin = mp.add(crate::reporter::spinner(&format!(
+        "preparing {}",
+        names_label(todo.iter().map(|p| p.name.as_str()))
+    )));
     let prepared = crate::io::pool::map(workers, &index, |&i| node::prepare(&job(i)));
+    spin.finish_and_clear();
     let ready: Vec<usize> = index
         .iter()
         .copied()
@@ -129,7 +135,7 @@ pub fn bake_parallel(
             let d = digest.expect("groups only with a base digest");
             let label = match g.as_slice() {
                 [i] => todo[*i].name.clone(),
-                _ => format!("{} nodes", g.len()),
+                _ => names_label(g.iter().map(|&i| todo[i].name.as_str())),
             };
             let pb = bar(label);
             let preps: Vec<&node::Prepared> = g.iter().map(|&i| prep(i)).collect();
@@ -194,5 +200,14 @@ mod tests {
         assert_eq!(g(8, 2, Some(6)), (4, 1));
         assert_eq!(g(8, 4, Some(6)), (2, 3));
         assert_eq!(g(8, 2, Some(0)), (1, 1));
+    }
+}
+
+/// `cp-1, worker-1, worker-2`, or the first three and how many more.
+fn names_label<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let all: Vec<&str> = names.collect();
+    match all.len() {
+        0..=3 => all.join(", "),
+        n => format!("{} and {} more", all[..3].join(", "), n - 3),
     }
 }

@@ -56,6 +56,30 @@ pub struct FlashArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CardsArgs {
+    /// Also list disks that do not report themselves as removable.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// sysfs root to read device properties from (for tests).
+    #[arg(long, hide = true, env = "PIPREP_SYSFS", default_value = "/sys")]
+    pub sysfs: PathBuf,
+    /// mountinfo file to read mounts from (for tests).
+    #[arg(
+        long,
+        hide = true,
+        env = "PIPREP_MOUNTINFO",
+        default_value = "/proc/self/mountinfo"
+    )]
+    pub mountinfo: PathBuf,
+    /// Where the device nodes are (for tests).
+    #[arg(long, hide = true, env = "PIPREP_DEV", default_value = "/dev")]
+    pub dev_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct FetchArgs {
     /// Image URL (verified against URL.sha256) or local .img/.img.xz; overrides [image].
     #[arg(long, value_name = "URL|PATH")]

@@ -120,6 +120,10 @@ pub enum Command {
     /// the image cannot be read or does not match its .bmap, 4 a target was
     /// refused or failed (the others are still written and verified).
     Flash(FlashArgs),
+    /// List the removable disks a card can be in, as `flash` sees them: device,
+    /// size, bus, model, partitions (and mounts), and what each holds (which
+    /// node's piprep image). Reads only; a card it may not read is named so.
+    Cards(CardsArgs),
     /// Download, verify, decompress and cache the base image; print its path.
     ///
     /// The source is [image] in the inventory (path, url + sha256 or

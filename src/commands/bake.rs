@@ -48,11 +48,51 @@ pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&t).expect("json"))
             .map_err(|e| Error::output_io(path, "cannot write", &e))?;
     }
+    let images: Vec<String> = report
+        .nodes
+        .iter()
+        .filter(|n| n.outcome.is_ok())
+        .map(|n| n.node.clone())
+        .collect();
     report_bake(report)?;
     if let Some(n) = note {
         say(n);
     }
+    if !images.is_empty() {
+        let bootstrap = plans.iter().any(|p| p.bootstrap().is_some());
+        say(next_steps(&out, &images, bootstrap));
+    }
     Ok(())
+}
+
+/// What to do with the images: flash each to its card, pin the host keys,
+/// watch the nodes come up.
+fn next_steps(out: &std::path::Path, nodes: &[String], bootstrap: bool) -> String {
+    let mut s = format!(
+        "\n{} image(s) ready in {}: {}\nnext:\n",
+        nodes.len(),
+        out.display(),
+        nodes
+            .iter()
+            .map(|n| format!("{n}.img"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let first = nodes.first().map_or("NODE", String::as_str);
+    s += &format!(
+        "  piprep cards                          # which disk is the card\n  piprep flash --node {first} /dev/sdX    # one card per node{}\n",
+        if nodes.len() > 1 {
+            ", then the others"
+        } else {
+            ""
+        }
+    );
+    s += "  piprep known-hosts --install          # pin the nodes' SSH host keys\n";
+    s += "  piprep status --all --watch           # after power-on: until every node is ready";
+    if bootstrap {
+        s += "\n  piprep kubeconfig --merge             # the cluster's kubeconfig, now";
+    }
+    s
 }
 
 /// Say what happened per node; the first error decides the exit code, the

@@ -19,8 +19,10 @@ use crate::source::{Fetcher, Identity, Spec, identity};
 pub fn seekable(ctx: &Ctx, path: &Path) -> Result<(PathBuf, Option<crate::interrupt::TempPath>)> {
     use crate::source::content::{Content, classify_file};
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let c = classify_file(path).map_err(|e| Error::image_io(path, "cannot read", &e))?;
-    if c != Content::Xz {
+    // Only a regular file can be an .xz to decompress; anything else (a card,
+    // a FIFO, a directory) goes to the reader, which says what it is.
+    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if !regular || classify_file(path).ok() != Some(Content::Xz) {
         return Ok((path.to_path_buf(), None));
     }
     let dir = ctx.cache_dir.join("tmp");

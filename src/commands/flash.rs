@@ -157,3 +157,26 @@ fn keep_list(ctx: &Ctx) -> Vec<(PathBuf, String)> {
         _ => Vec::new(),
     }
 }
+
+/// `piprep cards`: which card is which.
+pub fn cards(args: &crate::cli::CardsArgs) -> Result<()> {
+    let sys = crate::flash::device::SystemView {
+        sysfs: args.sysfs.clone(),
+        mountinfo: args.mountinfo.clone(),
+    };
+    let cards = crate::flash::cards::list(&sys, &args.dev_dir, args.all);
+    if args.json {
+        return super::context::print(
+            &(serde_json::to_string_pretty(&cards).expect("json") + "\n"),
+        );
+    }
+    if cards.is_empty() {
+        say(if args.all {
+            "no disks found"
+        } else {
+            "no removable disks found: insert a card (or pass --all to list fixed disks too)"
+        });
+        return Ok(());
+    }
+    super::context::print(&crate::flash::cards::table(&cards))
+}

@@ -17,7 +17,7 @@ mod validate;
 pub use bake::bake;
 pub use docs::{completions, man};
 pub use fetch::{cache, fetch};
-pub use flash::flash;
+pub use flash::{cards, flash};
 pub use fleet::{export, known_hosts_cmd as known_hosts, rekey, status};
 pub use init::init;
 pub use inspect::inspect;

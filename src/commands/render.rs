@@ -97,6 +97,9 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
             let k = render::stamp::kubernetes(k);
             writeln!(out, "# beyond the guide: {}", k.summary())?;
         }
+        if let Some(line) = extras_summary(&plan.profile) {
+            writeln!(out, "# profile {} adds: {line}", plan.profile.name)?;
+        }
         writeln!(out, "==> cmdline.txt <==")?;
         write!(out, "{cmdline_text}")?;
         if let (None, Some(block)) = (&r.cmdline, &r.config_added) {
@@ -138,7 +141,7 @@ fn write_tree(tree: &Path, files: &[RootFile]) -> Result<()> {
         }
         // Created with its mode (no window at 0644), then set exactly,
         // whatever the umask.
-        let mode = u32::from_str_radix(f.mode, 8).unwrap_or(0o644);
+        let mode = u32::from_str_radix(&f.mode, 8).unwrap_or(0o644);
         let write = || -> std::io::Result<()> {
             use std::os::unix::fs::OpenOptionsExt;
             let mut out = std::fs::OpenOptions::new()
@@ -152,4 +155,27 @@ fn write_tree(tree: &Path, files: &[RootFile]) -> Result<()> {
         write().map_err(|e| Error::output_io(&p, "cannot write", &e))?;
     }
     Ok(())
+}
+
+/// The profile's own additions in one line, so a review sees them before the scripts.
+fn extras_summary(p: &crate::config::plan::ProfilePlan) -> Option<String> {
+    let mut parts = Vec::new();
+    if !p.packages.is_empty() {
+        parts.push(format!("packages {}", p.packages.join(" ")));
+    }
+    if !p.files.is_empty() {
+        let files: Vec<String> = p
+            .files
+            .iter()
+            .map(|f| format!("{} ({} {})", f.path, f.mode, f.owner))
+            .collect();
+        parts.push(format!("files {}", files.join(", ")));
+    }
+    if !p.run.is_empty() {
+        parts.push(format!(
+            "{} command(s) run once after the packages",
+            p.run.len()
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }

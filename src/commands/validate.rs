@@ -18,6 +18,20 @@ fn image_checks(ctx: &Ctx, cfg: &Config, args: &ValidateArgs) -> Result<Vec<Find
         Some(p) => Some(Spec::from_flag(p)),
         None => cfg.image_spec().ok().flatten(),
     };
+    // Without --image, a missing [image] path is the next bake's failure:
+    // say so now.
+    if !explicit
+        && let Some(Spec::Path { path, .. }) = &spec
+        && std::fs::metadata(path).is_err()
+    {
+        return Ok(vec![Finding {
+            severity: crate::config::Severity::Error,
+            at: cfg.source.find("path"),
+            node: None,
+            message: format!("[image] path {} does not exist", path.display()),
+            fix: "correct the path (relative to piprep.toml), or use `url` or `os_list` so `piprep fetch` downloads it".into(),
+        }]);
+    }
     let at_hand = match &spec {
         Some(Spec::Path { path, .. }) => explicit || !is_xz(path).unwrap_or(true),
         Some(_) => true,

@@ -13,6 +13,7 @@ pub mod kubernetes;
 pub mod net;
 pub mod plan;
 pub mod profile;
+pub mod profile_extras;
 pub mod profile_store;
 pub mod reach;
 pub mod secrets;

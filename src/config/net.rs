@@ -144,9 +144,7 @@ pub fn hostname_problem(name: &str) -> Option<String> {
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
     {
-        return Some(format!(
-            "contains `{c}`; use lowercase letters, digits and hyphens"
-        ));
+        return Some(format!("contains `{c}`"));
     }
     if name.starts_with('-') || name.ends_with('-') {
         return Some("starts or ends with a hyphen".into());

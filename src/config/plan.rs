@@ -11,6 +11,7 @@ use super::bootstrap::{BootstrapPlan, BootstrapRole, ClusterSecrets};
 use super::inventory::Regional;
 use super::kubernetes::KubernetesPlan;
 use super::profile::{Policy, Profile, Proto, Role, RuleSpec, TimeDaemon};
+use super::profile_extras::ProfileFile;
 use super::wifi::WifiPlan;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -128,6 +129,12 @@ pub struct ProfilePlan {
     pub firewall: FirewallPlan,
     /// A Pi 5 boots the 4K-page kernel (config.txt `[pi5] kernel=kernel8.img`).
     pub pi5_4k_kernel: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ProfileFile>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub run: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -226,6 +233,9 @@ impl ProfilePlan {
             swap_disable: p.swap_disable,
             time_daemon: p.time_daemon,
             pi5_4k_kernel: p.pi5_4k_kernel.unwrap_or(false),
+            packages: p.packages.clone(),
+            files: p.files.clone(),
+            run: p.run.clone(),
             firewall: FirewallPlan {
                 enable: fw.enable,
                 default_incoming: fw.default_incoming,

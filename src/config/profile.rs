@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use super::profile_extras::{FileLayer, ProfileFile, append_new, merge_files};
 use super::toml_file::{Location, SourceFile};
 use crate::error::{Error, Result};
 
@@ -115,6 +116,9 @@ pub(super) struct ProfileLayer {
     swap: Option<SwapLayer>,
     time: Option<TimeLayer>,
     firewall: Option<FirewallLayer>,
+    packages: Option<Vec<String>>,
+    file: Option<Vec<Spanned<FileLayer>>>,
+    run: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,6 +181,12 @@ pub struct Profile {
     /// (`kernel=kernel8.img` under `[pi5]` in config.txt). Unset: yes for
     /// `[kubernetes]` nodes, whose container images may assume 4K pages.
     pub pi5_4k_kernel: Option<bool>,
+    /// Debian packages the networked step installs.
+    pub packages: Vec<String>,
+    /// Files installed into the root filesystem, as written.
+    pub files: Vec<ProfileFile>,
+    /// Commands run once each, after the packages, with the network up.
+    pub run: Vec<String>,
 }
 
 impl Profile {
@@ -191,6 +201,9 @@ impl Profile {
             sysctl: IndexMap::new(),
             swap_disable: false,
             pi5_4k_kernel: None,
+            packages: Vec::new(),
+            files: Vec::new(),
+            run: Vec::new(),
             time_daemon: TimeDaemon::SystemdTimesyncd,
             firewall: Firewall {
                 enable: false,
@@ -286,6 +299,10 @@ impl Profile {
                 });
             }
         }
+        append_new(&mut self.packages, layer.packages.unwrap_or_default());
+        merge_files(&mut self.files, layer.file.unwrap_or_default(), src)?;
+        // Commands append as written: the same command twice is meant.
+        self.run.extend(layer.run.unwrap_or_default());
         self.sources.push(src.clone());
         Ok(())
     }

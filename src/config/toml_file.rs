@@ -45,7 +45,11 @@ impl fmt::Display for LoadError {
         if self.line == 0 {
             write!(f, "{}; {}", self.message, self.fix)
         } else {
-            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+            write!(
+                f,
+                "{}:{}: {}; fix: {}",
+                self.file, self.line, self.message, self.fix
+            )
         }
     }
 }
@@ -125,9 +129,32 @@ impl SourceFile {
                 line,
                 column: self.text[line_start..start].chars().count() + 1,
                 message: e.message().trim().replace('\n', " "),
-                fix: "correct the TOML at that line (see README for the keys)".into(),
+                fix: fix_for(e.message()),
             }
         })
+    }
+}
+
+/// The fix for a TOML or type error, by what the parser said.
+fn fix_for(message: &str) -> String {
+    let m = message.trim();
+    if m.contains("expected a sequence") {
+        "write the value as a list in brackets, such as [\"…\"], even for one item".into()
+    } else if let Some(field) = m
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+    {
+        format!("add `{field} = …` to this table (see README for what it takes)")
+    } else if m.starts_with("unknown field") {
+        "remove or rename the key: the keys this table takes are listed above".into()
+    } else if m.contains("expected a string") {
+        "put the value in double quotes".into()
+    } else if m.contains("expected a boolean") {
+        "write true or false, without quotes".into()
+    } else if m.contains("expected an integer") || m.contains("expected u") {
+        "write a number, without quotes".into()
+    } else {
+        "correct the TOML at that line (see README for the keys)".into()
     }
 }
 

@@ -64,7 +64,7 @@ fn under_dev(path: &Path) -> bool {
     resolved(path).starts_with("/dev")
 }
 
-const LIST_DISKS: &str = "list cards with `lsblk -d -o NAME,SIZE,MODEL,TRAN`";
+const LIST_DISKS: &str = "list cards with `piprep cards`";
 
 /// What a regular file holds that suggests it is worth keeping.
 fn worth_keeping(path: &Path) -> Option<String> {
@@ -170,9 +170,10 @@ pub fn check_fits(t: &Destination, image_len: Option<u64>) -> Result<()> {
         && d.size < len
     {
         return Err(refuse(format!(
-            "{} is {} bytes, smaller than the image ({len} bytes); use a larger card",
+            "{} is {}, smaller than the image ({}); use a larger card",
             t.path.display(),
-            d.size
+            super::device::size_of(d.size),
+            super::device::size_of(len)
         )));
     }
     Ok(())

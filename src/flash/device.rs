@@ -95,6 +95,51 @@ fn load_disk(name: &str, dir: &Path) -> Result<Disk> {
     })
 }
 
+/// Every whole disk sysfs lists (partitions, loop, ram and zram devices
+/// aside), with how it is attached: `usb`, `sd` (mmc), `nvme`, `sata` or `-`.
+pub fn disks(sys: &SystemView) -> Vec<(Disk, &'static str)> {
+    let class = sys.sysfs.join("class/block");
+    let Ok(entries) = std::fs::read_dir(&class) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(Disk, &'static str)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let virtual_dev = ["loop", "ram", "zram", "dm-", "md", "sr"]
+                .iter()
+                .any(|p| name.starts_with(p));
+            if virtual_dev || e.path().join("partition").exists() {
+                return None;
+            }
+            let real = std::fs::canonicalize(e.path()).unwrap_or_else(|_| e.path());
+            let at = real.to_string_lossy();
+            let transport = if at.contains("/usb") {
+                "usb"
+            } else if name.starts_with("mmcblk") || at.contains("/mmc") {
+                "sd"
+            } else if name.starts_with("nvme") {
+                "nvme"
+            } else if at.contains("/ata") {
+                "sata"
+            } else {
+                "-"
+            };
+            load_disk(&name, &e.path()).ok().map(|d| (d, transport))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    out
+}
+
+/// Where `disk` is mounted, from mountinfo (its partitions included).
+pub fn mount_points(disk: &Disk, sys: &SystemView) -> Vec<String> {
+    let info = std::fs::read_to_string(&sys.mountinfo).unwrap_or_default();
+    let mut devs: Vec<&str> = vec![disk.dev.as_str()];
+    devs.extend(disk.partitions.iter().map(|(_, d)| d.as_str()));
+    mounts_of(&info, &devs)
+}
+
 /// Classify `path`: a block device (looked up in sysfs by major:minor), a file
 /// that a (fake) sysfs describes as a disk by its name, or a plain file.
 pub fn probe(path: &Path, sys: &SystemView) -> Result<DeviceKind> {
@@ -200,11 +245,18 @@ pub fn check_safe(
     }
     if disk.size < image_len {
         return refuse(format!(
-            "{} is {} bytes, smaller than the image ({image_len} bytes); use a larger card",
-            disk.name, disk.size
+            "{} is {}, smaller than the image ({}); use a larger card",
+            disk.name,
+            size_of(disk.size),
+            size_of(image_len)
         ));
     }
     Ok(())
+}
+
+/// `29.7 GiB (31914983424 bytes)`: readable, and exact where it matters.
+pub fn size_of(bytes: u64) -> String {
+    format!("{} ({bytes} bytes)", crate::image::human_size(bytes))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! it may go, `device` what a disk is, `copy` moves the bytes (`reader` the
 //! reading side, `sink` the writing side, `layout` what passes between).
 
+pub mod cards;
 pub mod copy;
 pub mod destination;
 pub mod device;

@@ -94,12 +94,16 @@ pub fn pins(text: &str, hosts: &[String]) -> bool {
 pub fn merge(existing: &[u8], hosts: &[String], ours: &str) -> (Vec<u8>, usize) {
     let mut out = Vec::with_capacity(existing.len() + ours.len());
     let mut changed = 0;
+    // A line identical to one of ours is replaced by itself: not stale.
+    let same: std::collections::HashSet<&[u8]> = ours.lines().map(str::as_bytes).collect();
     let mut lines = existing.split_inclusive(|&b| b == b'\n').peekable();
     while let Some(line) = lines.next() {
         match without_hosts(line, hosts) {
             None => out.extend_from_slice(line),
             Some(kept) => {
-                changed += 1;
+                if !same.contains(line.trim_ascii_end()) {
+                    changed += 1;
+                }
                 out.extend_from_slice(&kept);
             }
         }

@@ -38,7 +38,7 @@ fn both_backends_carry_the_same_setup() {
         assert_eq!((&fr.held, &fr.services), (&ci.held, &ci.services));
         assert_eq!(fr.files.len(), ci.files.len());
         for (a, b) in fr.files.iter().zip(&ci.files) {
-            assert_eq!((&a.path, a.mode, a.owner), (&b.path, b.mode, b.owner));
+            assert_eq!((&a.path, &a.mode, &a.owner), (&b.path, &b.mode, &b.owner));
             if a.path == CHECK_PATH {
                 let differ: Vec<_> = a
                     .content
@@ -54,7 +54,7 @@ fn both_backends_carry_the_same_setup() {
         // The firstrun hook installs every file, byte for byte.
         let hook = firstboot::hook_script(&plan, &fr, "/boot/firmware");
         for f in &fr.files {
-            let line = shell::put_file(&f.path, f.mode, &f.content, "\t");
+            let line = shell::put_file(&f.path, &f.mode, &f.content, "\t");
             assert!(hook.contains(&line), "hook lacks {}", f.path);
         }
         assert!(hook.contains(&format!("step \"node preparation\" {}", PREPARE_PATH)));

@@ -66,8 +66,8 @@ struct User<'a> {
 struct WriteFile<'a> {
     path: &'a str,
     content: &'a str,
-    permissions: &'static str,
-    owner: &'static str,
+    permissions: &'a str,
+    owner: &'a str,
 }
 
 #[derive(Serialize)]
@@ -215,8 +215,8 @@ pub fn user_data(plan: &NodePlan, setup: &NodeSetup) -> String {
             .map(|f| WriteFile {
                 path: &f.path,
                 content: &f.content,
-                permissions: f.mode,
-                owner: f.owner,
+                permissions: &f.mode,
+                owner: &f.owner,
             })
             .collect(),
         runcmd: run,

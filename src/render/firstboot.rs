@@ -45,7 +45,7 @@ pub fn hook_script(plan: &NodePlan, setup: &NodeSetup, boot_mount: &str) -> Stri
     let mut install: String = setup
         .files
         .iter()
-        .map(|f| put_file(&f.path, f.mode, &f.content, "\t"))
+        .map(|f| put_file(&f.path, &f.mode, &f.content, "\t"))
         .collect();
     install += "\treturn 0";
 

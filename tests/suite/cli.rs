@@ -64,7 +64,10 @@ fn completions_and_man_page() {
     // piprep(1) says what piprep.toml is.
     let page = stdout(&o);
     let files = page.split(".SH FILES").nth(1).expect("a FILES section");
-    assert!(files.contains("piprep.toml") && files.contains("[[node]]"), "{files}");
+    assert!(
+        files.contains("piprep.toml") && files.contains("[[node]]"),
+        "{files}"
+    );
     // Every page piprep(1) names is written by `man --dir` (make install).
     let pages = dir.join("man1");
     let o = piprep(&dir, &["man", "--dir", pages.to_str().unwrap()]);
@@ -81,7 +84,11 @@ fn completions_and_man_page() {
         } else {
             pages.join(format!("piprep-{n}.1"))
         };
-        assert!(file.is_file(), "{} is named but not written", file.display());
+        assert!(
+            file.is_file(),
+            "{} is named but not written",
+            file.display()
+        );
     }
     let bake = std::fs::read_to_string(pages.join("piprep-bake.1")).unwrap();
     assert!(bake.contains("\\-\\-all"), "{bake}");

@@ -18,6 +18,7 @@ mod init;
 mod injection;
 mod inspect;
 mod kubernetes;
+mod profile_extras;
 mod render;
 mod safety;
 mod secrets_and_user_files;

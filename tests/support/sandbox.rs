@@ -10,9 +10,35 @@ use std::process::{Command, Output};
 
 /// Real programs copied into the chroot: they only read and write files.
 const TOOLS: &[&str] = &[
-    "sh", "cat", "mkdir", "chmod", "mv", "rm", "cp", "ln", "ls", "dirname", "sed", "grep", "awk",
-    "tr", "cut", "head", "tail", "readlink", "wc", "mktemp", "date", "sleep", "sync", "dd", "env",
-    "true", "false",
+    "sh",
+    "cat",
+    "mkdir",
+    "chmod",
+    "mv",
+    "rm",
+    "cp",
+    "ln",
+    "ls",
+    "dirname",
+    "sed",
+    "grep",
+    "awk",
+    "tr",
+    "cut",
+    "head",
+    "tail",
+    "readlink",
+    "wc",
+    "mktemp",
+    "date",
+    "sleep",
+    "sync",
+    "dd",
+    "env",
+    "true",
+    "false",
+    "sha256sum",
+    "stat",
 ];
 
 /// Commands that change the system: each logs `name args` to /stub.log.

@@ -14,6 +14,7 @@ mod kubernetes;
 mod kubernetes_packages;
 mod node;
 mod profile;
+mod profile_extras;
 mod regional;
 mod user;
 mod wifi;

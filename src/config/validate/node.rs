@@ -36,7 +36,10 @@ pub fn check(c: &mut Checker, n: &NodeEntry, cl: &Cluster, seen: &mut Seen) -> O
                 "node name `{}` is not a valid host name (RFC 1123): it {p}",
                 name.escape_debug()
             ),
-            "use lowercase letters, digits and hyphens, such as \"cp-1\"",
+            &format!(
+                "use lowercase letters, digits and hyphens, such as \"{}\"",
+                suggest_hostname(&name)
+            ),
         );
     }
     let line = c.at(&n.name).line;
@@ -128,5 +131,21 @@ fn check_address(c: &mut Checker, n: &NodeEntry, ip: Ipv4Addr, cl: &Cluster, see
         );
     } else {
         seen.ips.insert(ip, (name.to_string(), at.line));
+    }
+}
+
+/// `Worker_2` → `worker-2`: the name as a host name, for the fix.
+fn suggest_hostname(name: &str) -> String {
+    let s: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(63)
+        .collect();
+    let s = s.trim_matches('-');
+    if s.is_empty() {
+        "cp-1".into()
+    } else {
+        s.into()
     }
 }

@@ -38,6 +38,7 @@ pub fn check(c: &mut Checker, name: &Spanned<String>, node: Option<&str>) -> Opt
     };
     let before = c.errors();
     check_values(c, &p);
+    super::profile_extras::check(c, &p);
     check_firewall_values(c, &p);
     (c.errors() == before).then_some(p)
 }

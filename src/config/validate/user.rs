@@ -103,6 +103,11 @@ fn ssh_key_problem(key: &str) -> Option<String> {
             grammar::text_problem(k.comment(), 200).map(|p| format!("comment {p}"))
         }
         Err(e) => Some(match ssh_key::Algorithm::new(ty) {
+            Err(_) if looks_like_path(ty) => format!(
+                "is a file name (`{}`), not a key line: paste the line the file holds, as `cat {}` prints it",
+                ty.chars().take(200).collect::<String>().escape_debug(),
+                ty.chars().take(200).collect::<String>().escape_debug()
+            ),
             Err(_) => format!(
                 "does not start with a key type such as ssh-ed25519 (found `{}`)",
                 ty.chars().take(20).collect::<String>().escape_debug()
@@ -112,6 +117,11 @@ fn ssh_key_problem(key: &str) -> Option<String> {
             ),
         }),
     }
+}
+
+/// `~/.ssh/id_ed25519.pub`, `/home/u/key.pub`: a path where a key belongs.
+fn looks_like_path(word: &str) -> bool {
+    word.starts_with(['/', '~', '.']) || word.ends_with(".pub")
 }
 
 /// The comment of a key line, for messages.

@@ -92,7 +92,7 @@ pub fn part(plan: &NodePlan) -> Part {
     Part {
         files,
         // The API probe before each attempt.
-        packages: vec!["curl"],
+        packages: vec!["curl".into()],
         services: vec![Service {
             unit: UNIT,
             enable: true,

@@ -27,10 +27,10 @@ pub fn part(plan: &NodePlan) -> Part {
     }
     let mut packages = Vec::new();
     if p.time_daemon == TimeDaemon::Chrony {
-        packages.push("chrony");
+        packages.push("chrony".into());
     }
     if p.firewall.enable {
-        packages.push("ufw");
+        packages.push("ufw".into());
     }
     let mut checks = Vec::new();
     if p.swap_disable {

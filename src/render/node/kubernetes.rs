@@ -50,7 +50,7 @@ pub fn part(plan: &NodePlan) -> Part {
             .into_iter()
             .map(|(path, content)| RootFile::root(path, "0644", content))
             .collect(),
-        packages: packages(k),
+        packages: packages(k).into_iter().map(String::from).collect(),
         held: PACKAGES.to_vec(),
         services: services(),
         // They follow the profile's: they only allow.

@@ -11,6 +11,7 @@ pub mod guide;
 mod identity;
 pub mod kubernetes;
 pub mod model;
+mod profile_extras;
 mod regional;
 pub mod scripts;
 pub mod wifi;
@@ -30,7 +31,7 @@ pub const UNIT_PATH: &str = "/etc/systemd/system/piprep-setup.service";
 const SETUP_UNIT_FILE: &str = include_str!("../templates/piprep-setup.service");
 
 /// Every concern's part, in install order.
-fn parts(plan: &NodePlan) -> [Part; 7] {
+fn parts(plan: &NodePlan) -> [Part; 8] {
     [
         guide::part(plan),
         regional::part(plan),
@@ -39,6 +40,8 @@ fn parts(plan: &NodePlan) -> [Part; 7] {
         bootstrap::part(plan),
         identity::part(plan),
         cluster_hosts::part(plan),
+        // Last: the user's additions come after piprep's own setup.
+        profile_extras::part(plan),
     ]
 }
 
@@ -53,6 +56,8 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
         all.firewall_rules.extend(part.firewall_rules);
         all.secrets.extend(part.secrets);
         all.cmdline.extend(part.cmdline);
+        all.run.extend(part.run);
+        all.owners.extend(part.owners);
         for c in part.checks {
             checklist.add(c);
         }
@@ -69,18 +74,14 @@ pub fn node_setup(plan: &NodePlan, boot_mount: &str, backend: Backend) -> NodeSe
             .collect(),
     };
     let commands = firewall_commands(fw, &all.firewall_rules);
-    let mut files = all.files;
+    let mut files = std::mem::take(&mut all.files);
     files.extend([
         RootFile::root(
             PREPARE_PATH,
             "0755",
             scripts::prepare(plan, boot_mount, &all.secrets),
         ),
-        RootFile::root(
-            SETUP_PATH,
-            "0755",
-            scripts::setup(plan, &all.packages, &commands, &all.held, &all.services),
-        ),
+        RootFile::root(SETUP_PATH, "0755", scripts::setup(plan, &all, &commands)),
         RootFile::root(
             CHECK_PATH,
             "0755",

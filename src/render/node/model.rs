@@ -9,18 +9,18 @@ use crate::config::profile::{RuleSpec, TimeDaemon};
 #[derive(Debug, Clone, PartialEq)]
 pub struct RootFile {
     pub path: String,
-    pub mode: &'static str,
-    pub owner: &'static str,
+    pub mode: String,
+    pub owner: String,
     pub content: String,
 }
 
 impl RootFile {
     /// A root-owned file.
-    pub fn root(path: impl Into<String>, mode: &'static str, content: String) -> RootFile {
+    pub fn root(path: impl Into<String>, mode: &str, content: String) -> RootFile {
         RootFile {
             path: path.into(),
-            mode,
-            owner: "root:root",
+            mode: mode.to_string(),
+            owner: "root:root".to_string(),
             content,
         }
     }
@@ -81,6 +81,19 @@ pub enum Check {
     Wifi,
     /// Time zone, locale and keyboard layout, where set.
     Regional(RegionalPlan),
+    /// The profile's own packages, files and commands.
+    Extras(ExtrasCheck),
+}
+
+/// What the profile adds, as the checklist verifies it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExtrasCheck {
+    /// Package names (without `=VERSION`).
+    pub packages: Vec<String>,
+    /// `SHA256 MODE OWNER PATH` of each file.
+    pub files: Vec<String>,
+    /// The key of each command (`run.KEY` in the report).
+    pub run: Vec<String>,
 }
 
 /// `[kubernetes]` items: the runtime, the pinned and held packages, and
@@ -125,6 +138,7 @@ pub struct Checklist {
     pub bootstrap: Option<&'static str>,
     pub wifi: bool,
     pub regional: RegionalPlan,
+    pub extras: ExtrasCheck,
 }
 
 impl Checklist {
@@ -148,6 +162,7 @@ impl Checklist {
             Check::Bootstrap(role) => self.bootstrap = Some(role),
             Check::Wifi => self.wifi = true,
             Check::Regional(r) => self.regional = r,
+            Check::Extras(e) => self.extras = e,
         }
     }
 }
@@ -169,7 +184,7 @@ pub struct Part {
     /// Root-filesystem files, in install order.
     pub files: Vec<RootFile>,
     /// Packages the networked step installs when the image lacks them.
-    pub packages: Vec<&'static str>,
+    pub packages: Vec<String>,
     /// Packages held at their version once installed (`apt-mark hold`).
     pub held: Vec<&'static str>,
     /// Units made ready after the packages, in order.
@@ -181,6 +196,10 @@ pub struct Part {
     pub secrets: Vec<PlacedSecret>,
     /// Kernel arguments kept on cmdline.txt.
     pub cmdline: Vec<String>,
+    /// Commands run once each after the packages: (key, command).
+    pub run: Vec<(String, String)>,
+    /// Owners set once the packages (and their accounts) are in: (owner, path).
+    pub owners: Vec<(String, String)>,
 }
 
 /// The card's content for one node, whichever backend carries it.
@@ -189,7 +208,7 @@ pub struct NodeSetup {
     /// Root-filesystem files, in install order.
     pub files: Vec<RootFile>,
     /// Packages the networked step installs when the image lacks them.
-    pub packages: Vec<&'static str>,
+    pub packages: Vec<String>,
     /// Packages held at their version once installed (`apt-mark hold`).
     pub held: Vec<&'static str>,
     /// Units made ready after the packages, in order.

@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::model::{Checklist, OnChange, PlacedSecret, Service};
+use super::model::{Checklist, OnChange, Part, PlacedSecret, Service};
 use crate::config::plan::NodePlan;
 use crate::config::profile::TimeDaemon;
 use crate::contract::{REPORT_FILE, SECRETS_FILE};
@@ -21,6 +21,7 @@ const CHRONY: &str = include_str!("../templates/chrony.sh");
 const CHRONY_ONLY_OURS: &str = include_str!("../templates/chrony-only-ours.sh");
 const FIREWALL: &str = include_str!("../templates/firewall.sh");
 const SERVICES: &str = include_str!("../templates/services.sh");
+const EXTRAS: &str = include_str!("../templates/extras.sh");
 /// Helpers every generated script shares (log, step, put_file, has_pkg, has_unit).
 const SHELL_LIB: &str = include_str!("../templates/lib.sh");
 /// clock_synced, for setup.sh (which waits on it) and check.sh (which reports it).
@@ -145,6 +146,9 @@ pub fn check(plan: &NodePlan, checks: &Checklist, boot_mount: &str, backend: Bac
         ),
         ("NTP_Q", quote(&checks.ntp.join(" "))),
         ("WIFI", yes_no(checks.wifi)),
+        ("EXTRA_PACKAGES_Q", quote(&checks.extras.packages.join(" "))),
+        ("EXTRA_FILES_Q", quote(&checks.extras.files.join("\n"))),
+        ("EXTRA_RUN_Q", quote(&checks.extras.run.join(" "))),
         (
             "WIFI_CONNECTION",
             crate::render::network::WIFI_CONNECTION.to_string(),
@@ -213,13 +217,27 @@ fn services_function(held: &[&str], services: &[Service]) -> String {
     ))
 }
 
-pub fn setup(
-    plan: &NodePlan,
-    packages: &[&str],
-    firewall: &[Vec<String>],
-    held: &[&str],
-    services: &[Service],
-) -> String {
+/// profile_extras: the profile's file owners, then its commands, each once.
+fn extras_function(run: &[(String, String)], owners: &[(String, String)]) -> String {
+    if run.is_empty() && owners.is_empty() {
+        return skipped("profile_extras");
+    }
+    let owners: Vec<String> = owners.iter().map(|(o, p)| format!("{o} {p}")).collect();
+    let lines: String = run
+        .iter()
+        .map(|(key, cmd)| format!("\trun_once {key} {}\n", quote(cmd)))
+        .collect();
+    // A here-document line, not a shell word: owners and paths are validated
+    // to plain characters, so none can end it.
+    fragment(&fill(
+        EXTRAS,
+        &[("OWNERS_Q", owners.join("\n")), ("RUN_LINES", lines)],
+    ))
+}
+
+/// setup.sh for the folded parts `all` and the firewall's `commands`.
+pub fn setup(plan: &NodePlan, all: &Part, firewall: &[Vec<String>]) -> String {
+    let (packages, held, services) = (&all.packages, &all.held, &all.services);
     let chrony = if plan.profile.time_daemon == TimeDaemon::Chrony {
         // Use only the inventory's servers: the distribution's are commented out.
         let only_ours = if plan.ntp.is_empty() {
@@ -240,6 +258,7 @@ pub fn setup(
         ("CHRONY_FUNCTION", chrony),
         ("FIREWALL_FUNCTION", firewall_function(firewall)),
         ("SERVICES_FUNCTION", services_function(held, services)),
+        ("EXTRAS_FUNCTION", extras_function(&all.run, &all.owners)),
         ("HOSTS_BLOCK_Q", quote(hosts_block(plan).trim_end())),
         ("HOSTS_BEGIN_Q", quote(hosts::BEGIN)),
         ("HOSTS_END_Q", quote(hosts::END)),

@@ -42,6 +42,10 @@ NTP_SERVERS=@@NTP_Q@@
 PAGE_SIZE=@@PAGE_SIZE@@
 # yes when the node has a Wi-Fi connection (NetworkManager's @@WIFI_CONNECTION@@).
 WIFI=@@WIFI@@
+# The profile's own packages, files (SHA256 MODE OWNER PATH) and commands (KEY).
+EXTRA_PACKAGES=@@EXTRA_PACKAGES_Q@@
+EXTRA_FILES=@@EXTRA_FILES_Q@@
+EXTRA_RUN=@@EXTRA_RUN_Q@@
 # Time zone, locale and keyboard layout the inventory sets (empty: not set).
 TIMEZONE=@@TIMEZONE_Q@@
 LOCALE=@@LOCALE_Q@@
@@ -336,6 +340,29 @@ if awk 'FNR > 1 && $4 == "0A" && $2 ~ /:0016$/ {found = 1} END {exit !found}' "$
 else
 	row ssh.listening "port 22" "not listening" fail
 fi
+for p in $EXTRA_PACKAGES; do
+	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		row "package.$p" installed installed pass
+	else
+		row "package.$p" installed "not installed" fail
+	fi
+done
+while read -r sum mode owner path; do
+	[ -n "$sum" ] || continue
+	case $owner in
+	*:*) how='%a %U:%G' ;;
+	*) how='%a %U' ;;
+	esac
+	got=$(sha256sum <"$R$path" 2>/dev/null | cut -d' ' -f1)
+	st=$(stat -c "$how" "$R$path" 2>/dev/null)
+	expect "file.$path" "sha256 $(printf '%.12s' "$sum") mode $mode $owner" "sha256 $(printf '%.12s' "${got:-missing}") mode ${st:-missing}"
+done <<EOF
+$EXTRA_FILES
+EOF
+for key in $EXTRA_RUN; do
+	rc=$(cat "$R/var/lib/piprep/run/$key" 2>/dev/null)
+	expect "run.$key" "exit 0" "${rc:+exit }${rc:-not run yet}"
+done
 home=$(awk -F: -v u="$USER_NAME" '$1 == u {print $6}' "$R/etc/passwd" 2>/dev/null)
 keys=$(grep -c '^[a-z]' "$R$home/.ssh/authorized_keys" 2>/dev/null)
 expect ssh.authorized_keys "$KEY_COUNT" "${keys:-0}"

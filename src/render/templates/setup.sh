@@ -111,7 +111,7 @@ missing_packages() {
 	missing=""
 	pkgs=@@PACKAGES_Q@@
 	for p in $pkgs; do
-		has_pkg "$p" || missing="$missing $p"
+		has_pkg "${p%%=*}" || missing="$missing $p"
 	done
 }
 
@@ -138,6 +138,8 @@ install_packages() {
 
 @@SERVICES_FUNCTION@@
 
+@@EXTRAS_FUNCTION@@
+
 # Every node of the cluster by name, without local DNS: the block between the
 # markers is replaced, the rest of /etc/hosts kept (cloud-init rewrites the
 # file on each boot, so this runs on each boot).
@@ -162,5 +164,12 @@ configure_time || log "time synchronisation setup failed"
 set_cluster_hosts || log "the cluster's /etc/hosts block could not be written"
 configure_services || log "service setup failed; will retry on the next boot"
 configure_firewall || log "firewall setup failed"
+# The profile's commands may need its packages: they wait until all are in.
+missing_packages
+if [ -z "$missing" ]; then
+	profile_extras
+else
+	log "the profile's commands wait for$missing"
+fi
 /usr/local/lib/piprep/check.sh setup || true
 exit 0

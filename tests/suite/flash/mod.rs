@@ -3,6 +3,7 @@
 //! read-back verification catching an injected bad write, and every safety
 //! refusal.
 
+mod cards;
 mod fleet;
 mod refusals;
 mod write;
