@@ -166,6 +166,15 @@ pub fn bake_parallel(
         .collect()
 }
 
+/// `cp-1, worker-1, worker-2`, or the first three and how many more.
+fn names_label<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let all: Vec<&str> = names.collect();
+    match all.len() {
+        0..=3 => all.join(", "),
+        n => format!("{} and {} more", all[..3].join(", "), n - 3),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -200,14 +209,5 @@ mod tests {
         assert_eq!(g(8, 2, Some(6)), (4, 1));
         assert_eq!(g(8, 4, Some(6)), (2, 3));
         assert_eq!(g(8, 2, Some(0)), (1, 1));
-    }
-}
-
-/// `cp-1, worker-1, worker-2`, or the first three and how many more.
-fn names_label<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let all: Vec<&str> = names.collect();
-    match all.len() {
-        0..=3 => all.join(", "),
-        n => format!("{} and {} more", all[..3].join(", "), n - 3),
     }
 }
