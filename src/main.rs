@@ -44,6 +44,7 @@ fn main() {
         Command::Flash(a) => commands::flash(&ctx, a),
         Command::Cards(a) => commands::cards(a),
         Command::Completions(a) => commands::completions(a),
+        Command::Nodes => commands::nodes(&ctx),
         Command::Man(a) => commands::man(a),
         Command::Fetch(a) => commands::fetch(&ctx, a),
         Command::Cache(a) => commands::cache(&ctx, a),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Subcommand};
 
-use super::types::{Compression, ExportFormat, ExportKind, NodeAddress};
+use super::types::{Compression, ExportFormat, ExportKind, ExportLayout, NodeAddress};
 
 #[derive(Debug, Args)]
 pub struct FlashArgs {
@@ -281,6 +281,9 @@ pub struct ExportArgs {
     /// Ansible inventory format.
     #[arg(long, value_enum, default_value = "ini")]
     pub format: ExportFormat,
+    /// Group names: piprep's own, or Kubespray's inventory.ini (INI only).
+    #[arg(long, value_enum, default_value = "piprep")]
+    pub layout: ExportLayout,
     /// Directory holding known_hosts, which the Ansible inventory points ssh
     /// at [default: out/ beside the inventory].
     #[arg(long, short = 'o', value_name = "DIR")]

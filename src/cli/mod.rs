@@ -186,8 +186,12 @@ pub enum Command {
     /// validated before it is written. Exit codes: 0 written, 2 bad answers
     /// or the file exists.
     Init(InitArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell);
+    /// `--node` completes the inventory's node names.
     Completions(CompletionsArgs),
+    /// The inventory's node names, one per line (for shell completion).
+    #[command(hide = true)]
+    Nodes,
     /// Print the man page piprep(1) (roff) to standard output; with --dir,
     /// write it and one page per command (piprep-bake(1), …) there.
     Man(ManArgs),

@@ -9,6 +9,15 @@ pub enum ExportKind {
     Hosts,
 }
 
+/// `export ansible --layout`: whose group names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportLayout {
+    /// `control_plane`, `worker`, and `kubernetes` of both.
+    Piprep,
+    /// Kubespray's: `kube_control_plane`, `etcd`, `kube_node`, `k8s_cluster`.
+    Kubespray,
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ExportFormat {
     Ini,

@@ -8,8 +8,57 @@ use crate::error::{Error, Result};
 pub fn completions(args: &CompletionsArgs) -> Result<()> {
     use clap::CommandFactory;
     let mut cmd = crate::cli::Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "piprep", &mut std::io::stdout());
-    Ok(())
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "piprep", &mut script);
+    let script = String::from_utf8_lossy(&script);
+    std::io::stdout()
+        .write_all(node_names(args.shell, &script).as_bytes())
+        .map_err(|e| Error::internal(format!("cannot write the completion script: {e}")))
+}
+
+/// Where the generated script completes `--node`/`-n` with file names, it
+/// completes the inventory's node names instead (`piprep nodes`).
+fn node_names(shell: clap_complete::Shell, script: &str) -> String {
+    use clap_complete::Shell;
+    const LIST: &str = "piprep nodes 2>/dev/null";
+    let mut out = String::with_capacity(script.len());
+    let mut after_node = false;
+    for line in script.split_inclusive('\n') {
+        let t = line.trim();
+        let replaced = match shell {
+            Shell::Bash if after_node && t == "COMPREPLY=($(compgen -f \"${cur}\"))" => {
+                Some(line.replace(
+                    "compgen -f \"${cur}\"",
+                    &format!("compgen -W \"$({LIST})\" -- \"${{cur}}\""),
+                ))
+            }
+            Shell::Zsh if t.contains("--node=[") || t.contains("'*-n+[") || t.contains("'-n+[") => {
+                Some(line.replace(
+                    ":NAME:_default'",
+                    &format!(":NAME:{{compadd -- $({LIST})}}'"),
+                ))
+            }
+            Shell::Fish if t.contains(" -l node ") => {
+                Some(format!("{} -f -a \"({LIST})\"\n", line.trim_end()))
+            }
+            _ => None,
+        };
+        after_node = shell == Shell::Bash && (t == "--node)" || t == "-n)");
+        out += replaced.as_deref().unwrap_or(line);
+    }
+    out
+}
+
+/// `piprep nodes`: the inventory's node names, one per line.
+pub fn nodes(ctx: &super::Ctx) -> Result<()> {
+    let cfg = crate::config::Config::load(&ctx.config)?;
+    let names: String = cfg
+        .inventory
+        .nodes
+        .iter()
+        .map(|n| format!("{}\n", n.get_ref().name.get_ref()))
+        .collect();
+    super::context::print(&names)
 }
 
 /// What clap cannot say about piprep: the files it reads and writes.

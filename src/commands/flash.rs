@@ -75,10 +75,10 @@ pub fn flash(ctx: &Ctx, args: &FlashArgs) -> Result<()> {
     for o in &outcomes {
         match &o.result {
             Ok(w) => say(format!(
-                "flashed {} -> {}: {} MiB in {} ranges{}, read back and verified (sha256) in {:.1} s",
+                "flashed {} -> {}: {} in {} ranges{}, read back and verified (sha256) in {:.1} s",
                 o.image.display(),
                 o.target.display(),
-                w.bytes >> 20,
+                crate::image::human_size(w.bytes),
                 w.spans,
                 if o.used_bmap { " (from the .bmap)" } else { "" },
                 w.seconds

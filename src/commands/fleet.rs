@@ -4,7 +4,9 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use super::context::{Ctx, in_home, load_plans, print};
-use crate::cli::{ExportArgs, ExportFormat, ExportKind, KnownHostsArgs, RekeyArgs, StatusArgs};
+use crate::cli::{
+    ExportArgs, ExportFormat, ExportKind, ExportLayout, KnownHostsArgs, RekeyArgs, StatusArgs,
+};
 use crate::config::Config;
 use crate::config::plan::NodePlan;
 use crate::error::{Error, Kind, Result};
@@ -121,10 +123,18 @@ pub fn export(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
         ));
     }
     let kh = std::path::absolute(&known).unwrap_or(known);
-    let text = match (args.what, args.format) {
-        (ExportKind::Hosts, _) => fx::hosts_block(&all),
-        (ExportKind::Ansible, ExportFormat::Ini) => fx::ansible_ini(&all, &kh),
-        (ExportKind::Ansible, ExportFormat::Yaml) => fx::ansible_yaml(&all, &kh),
+    let text = match (args.what, args.format, args.layout) {
+        (ExportKind::Hosts, _, _) => fx::hosts_block(&all),
+        (ExportKind::Ansible, ExportFormat::Ini, ExportLayout::Kubespray) => {
+            fx::kubespray_ini(&all, &kh)
+        }
+        (ExportKind::Ansible, ExportFormat::Yaml, ExportLayout::Kubespray) => {
+            return Err(Error::config(
+                "--layout kubespray writes Kubespray's inventory.ini: drop --format yaml",
+            ));
+        }
+        (ExportKind::Ansible, ExportFormat::Ini, _) => fx::ansible_ini(&all, &kh),
+        (ExportKind::Ansible, ExportFormat::Yaml, _) => fx::ansible_yaml(&all, &kh),
     };
     print(&text)
 }

@@ -15,7 +15,7 @@ mod report;
 mod validate;
 
 pub use bake::bake;
-pub use docs::{completions, man};
+pub use docs::{completions, man, nodes};
 pub use fetch::{cache, fetch};
 pub use flash::{cards, flash};
 pub use fleet::{export, known_hosts_cmd as known_hosts, rekey, status};

@@ -59,7 +59,20 @@ impl ReadBack<'_> {
     }
 }
 
+/// Write and verify one target; its bar is cleared however that ends, so a
+/// failed card leaves no stale bar behind the error.
 fn write_target(
+    t: &Destination,
+    rx: Receiver<Msg>,
+    pb: &ProgressBar,
+    total: Option<u64>,
+) -> Result<CardWritten> {
+    let r = write_and_verify(t, rx, pb, total);
+    pb.finish_and_clear();
+    r
+}
+
+fn write_and_verify(
     t: &Destination,
     rx: Receiver<Msg>,
     pb: &ProgressBar,
@@ -115,7 +128,6 @@ fn write_target(
     pb.inc(pending);
     verify(t, file, path, &hashed, pb)?;
     sink.commit(&t.path)?;
-    pb.finish_and_clear();
     Ok(CardWritten {
         bytes,
         spans: hashed.len(),

@@ -59,6 +59,39 @@ pub fn ansible_ini(plans: &[&NodePlan], known_hosts: &Path) -> String {
     s
 }
 
+/// Kubespray's inventory.ini: every node in `[all]` with its address as
+/// `ip`, control planes in `kube_control_plane` and `etcd`, workers in
+/// `kube_node`, both in `k8s_cluster`.
+pub fn kubespray_ini(plans: &[&NodePlan], known_hosts: &Path) -> String {
+    let mut s = format!(
+        "# Kubespray inventory of cluster {} (piprep export ansible --layout kubespray)\n[all]\n",
+        plans.first().map_or("", |p| p.cluster.as_str())
+    );
+    for p in plans {
+        s += &format!("{} ansible_host={} ip={}\n", p.name, p.address, p.address);
+    }
+    let names = |role: Role| -> String {
+        plans
+            .iter()
+            .filter(|p| p.role == role)
+            .map(|p| format!("{}\n", p.name))
+            .collect()
+    };
+    s += &format!(
+        "\n[kube_control_plane]\n{}\n[etcd:children]\nkube_control_plane\n\n[kube_node]\n{}\n[k8s_cluster:children]\nkube_control_plane\nkube_node\n\n[all:vars]\n",
+        names(Role::ControlPlane),
+        names(Role::Worker)
+    );
+    if let Some(p) = plans.first() {
+        s += &format!("ansible_user={}\n", p.user.name);
+    }
+    s += &format!(
+        "ansible_ssh_common_args={}\n",
+        super::quote::python_str(&ssh_args(known_hosts))
+    );
+    s
+}
+
 #[derive(Serialize)]
 struct Host {
     ansible_host: String,

@@ -73,6 +73,9 @@ pub struct Row {
     pub node: String,
     pub role: String,
     pub address: String,
+    /// Where it was reached, as `HOST:PORT`, when `--address` moved it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probed: Option<String>,
     pub reachable: bool,
     /// Why not, when not reachable (ssh's last line).
     pub error: Option<String>,
@@ -132,6 +135,8 @@ pub fn row(t: &Target, ssh_ok: bool, stdout: &str, stderr: &str) -> Row {
         node: t.node.clone(),
         role: t.role.clone(),
         address: t.address.clone(),
+        probed: (t.host != t.address || t.port.is_some())
+            .then(|| format!("{}:{}", t.host, t.port.unwrap_or(22))),
         reachable: false,
         error: None,
         result: "none".into(),

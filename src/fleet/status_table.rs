@@ -23,7 +23,10 @@ pub fn table(rows: &[Row], kubernetes: bool) -> String {
             let mut c = vec![
                 r.node.clone(),
                 r.role.clone(),
-                r.address.clone(),
+                match &r.probed {
+                    Some(p) => format!("{} (via {p})", r.address),
+                    None => r.address.clone(),
+                },
                 yes_no(r.reachable),
                 r.result.clone(),
                 yes_no(r.ready),

@@ -31,7 +31,8 @@ fn refuses_unsafe_devices() {
             "small",
             fake_disk(&dir.join("d"), len / 2, true, None),
             vec!["--yes"],
-            "smaller than the image",
+            // Sizes people read, with the exact bytes beside them.
+            " MiB (",
         ),
         (
             "unconfirmed",

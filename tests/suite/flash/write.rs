@@ -36,6 +36,12 @@ fn uses_the_bmap_and_writes_only_mapped_blocks() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("(from the .bmap)"), "{}", stderr(&o));
+    // How much was written, readable (not `0 MiB` for 328 KiB).
+    assert!(
+        stderr(&o).contains("iB in ") && !stderr(&o).contains(": 0 MiB in"),
+        "{}",
+        stderr(&o)
+    );
     assert!(
         stderr(&o).contains("Generic STORAGE DEVICE"),
         "model shown: {}",

@@ -38,6 +38,16 @@ fn known_hosts_install_replaces_stale_lines_and_ssh_keygen_finds_ours() {
     );
     // The user's file keeps its mode (#26).
     assert_eq!(mode(&file), mode_before);
+    // Installed again: our own identical lines are not "stale".
+    let o = piprep(
+        &dir,
+        &["known-hosts", "--install", "--file", file.to_str().unwrap()],
+    );
+    assert!(
+        stderr(&o).contains(", 0 stale lines replaced"),
+        "{}",
+        stderr(&o)
+    );
     let find = |host: &str| {
         let o = std::process::Command::new("ssh-keygen")
             .args(["-F", host, "-f"])
@@ -171,11 +181,16 @@ fn status_shows_an_unreachable_node_as_a_row() {
     assert_eq!(row["reachable"], false);
     assert_eq!(row["ready"], false);
     assert!(row["error"].as_str().unwrap().contains("refused"), "{row}");
+    // The inventory's address, and where it was really probed.
+    assert_eq!(row["address"], "10.1.1.11");
+    assert_eq!(row["probed"], format!("127.0.0.1:{port}"));
     assert_eq!(v["ready"], false);
     let o = piprep(&dir, &["status", "-n", "cp-1", "--address", &addr]);
     assert!(stdout(&o).starts_with("node  role"), "{}", stdout(&o));
     assert!(
-        stdout(&o).contains("cp-1  control-plane  10.1.1.11  no"),
+        stdout(&o).contains(&format!(
+            "cp-1  control-plane  10.1.1.11 (via 127.0.0.1:{port})  no"
+        )),
         "{}",
         stdout(&o)
     );
@@ -227,7 +242,7 @@ fn status_shows_an_unreachable_node_as_a_row() {
     );
     assert!(!last.contains("checking again"), "{last:?}");
     assert!(
-        last.contains("cp-1  control-plane  10.1.1.11  no"),
+        last.contains("cp-1  control-plane  10.1.1.11 (via 127.0.0.1:"),
         "{last:?}"
     );
 }
