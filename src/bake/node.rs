@@ -259,7 +259,7 @@ pub fn finish(job: &Job, mut p: Prepared, w: SyncedImage, sha: Option<String>) -
     p.timings.total_ms = ms(p.started);
     let entry = ManifestEntry {
         role: plan.role.as_str().into(),
-        ip: format!("{}/{}", plan.address, plan.prefix),
+        ip: plan.cidr_text(),
         profile: plan.profile.name.clone(),
         config_hash: plan.config_hash(),
         piprep_version: env!("CARGO_PKG_VERSION").into(),

@@ -47,10 +47,7 @@ pub fn known_hosts_cmd(ctx: &Ctx, args: &KnownHostsArgs) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), 0o600),
         Err(e) => return Err(Error::output_io(&file, "cannot read", &e)),
     };
-    let hosts: Vec<String> = plans
-        .iter()
-        .flat_map(|p| [p.name.clone(), p.address.to_string()])
-        .collect();
+    let hosts: Vec<String> = plans.iter().flat_map(|p| p.host_names()).collect();
     let (text, replaced) = known_hosts::merge(&existing, &hosts, &ours);
     crate::io::atomic::replace_keeping_mode(&file, &text, mode)
         .map_err(|e| Error::output_io(&file, "cannot write", &e))?;

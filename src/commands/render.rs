@@ -79,11 +79,10 @@ pub fn render(ctx: &Ctx, args: &RenderArgs) -> Result<()> {
     let mut emit = || -> std::io::Result<()> {
         writeln!(
             out,
-            "# node {} ({}, {}/{}), profile {}, boot partition at {}",
+            "# node {} ({}, {}), profile {}, boot partition at {}",
             plan.name,
             plan.role.as_str(),
-            plan.address,
-            plan.prefix,
+            plan.cidr_text(),
             plan.profile.name,
             target.boot_mount
         )?;

@@ -19,7 +19,8 @@ pub struct NodePlan {
     pub cluster: String,
     pub name: String,
     pub role: Role,
-    pub address: Ipv4Addr,
+    /// The static address; None with `ip = "dhcp"`.
+    pub address: Option<Ipv4Addr>,
     pub prefix: u8,
     pub subnet: String,
     pub gateway: Ipv4Addr,
@@ -149,6 +150,33 @@ pub struct FirewallPlan {
 }
 
 impl NodePlan {
+    /// The address as written in piprep.toml: `10.1.1.11`, or `dhcp`.
+    pub fn address_text(&self) -> String {
+        self.address
+            .map_or_else(|| "dhcp".into(), |a| a.to_string())
+    }
+
+    /// The names known_hosts pins the node's keys under: its name, and its
+    /// static address when it has one.
+    pub fn host_names(&self) -> Vec<String> {
+        let mut v = vec![self.name.clone()];
+        v.extend(self.address.map(|a| a.to_string()));
+        v
+    }
+
+    /// `10.1.1.11/24`, or `dhcp`.
+    pub fn cidr_text(&self) -> String {
+        self.address
+            .map_or_else(|| "dhcp".into(), |a| format!("{a}/{}", self.prefix))
+    }
+
+    /// Where ssh and Ansible reach the node: its static address, or with
+    /// DHCP its name (which the router's DNS resolves).
+    pub fn reach(&self) -> String {
+        self.address
+            .map_or_else(|| self.name.clone(), |a| a.to_string())
+    }
+
     /// `[kubernetes]`'s bootstrap, when the cluster forms itself.
     pub fn bootstrap(&self) -> Option<&BootstrapPlan> {
         self.kubernetes.as_ref()?.bootstrap.as_ref()

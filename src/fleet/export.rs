@@ -11,7 +11,11 @@ use crate::config::profile::Role;
 
 /// The cluster's /etc/hosts block, as every node has it.
 pub fn hosts_block(plans: &[&NodePlan]) -> String {
-    crate::render::hosts::block(plans.iter().map(|p| (p.name.as_str(), p.address)))
+    crate::render::hosts::block(
+        plans
+            .iter()
+            .filter_map(|p| Some((p.name.as_str(), p.address?))),
+    )
 }
 
 /// Ansible group of a role: group names are Python identifiers.
@@ -45,7 +49,7 @@ pub fn ansible_ini(plans: &[&NodePlan], known_hosts: &Path) -> String {
     for role in ROLES {
         s += &format!("\n[{}]\n", group(role));
         for p in plans.iter().filter(|p| p.role == role) {
-            s += &format!("{} ansible_host={}\n", p.name, p.address);
+            s += &format!("{} ansible_host={}\n", p.name, p.reach());
         }
     }
     s += "\n[kubernetes:children]\ncontrol_plane\nworker\n\n[all:vars]\n";
@@ -68,7 +72,10 @@ pub fn kubespray_ini(plans: &[&NodePlan], known_hosts: &Path) -> String {
         plans.first().map_or("", |p| p.cluster.as_str())
     );
     for p in plans {
-        s += &format!("{} ansible_host={} ip={}\n", p.name, p.address, p.address);
+        s += &match p.address {
+            Some(a) => format!("{} ansible_host={a} ip={a}\n", p.name),
+            None => format!("{} ansible_host={}\n", p.name, p.name),
+        };
     }
     let names = |role: Role| -> String {
         plans
@@ -125,7 +132,7 @@ pub fn ansible_yaml(plans: &[&NodePlan], known_hosts: &Path) -> String {
                 (
                     p.name.clone(),
                     Host {
-                        ansible_host: p.address.to_string(),
+                        ansible_host: p.reach(),
                     },
                 )
             })

@@ -36,9 +36,9 @@ impl Target {
         Target {
             node: plan.name.clone(),
             role: plan.role.as_str().into(),
-            address: plan.address.to_string(),
+            address: plan.address_text(),
             user: plan.user.name.clone(),
-            host: plan.address.to_string(),
+            host: plan.reach(),
             port: None,
             kubernetes: plan.kubernetes.is_some(),
             bootstrap: plan.bootstrap().is_some(),

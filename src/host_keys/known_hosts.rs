@@ -11,7 +11,10 @@ use crate::config::plan::NodePlan;
 /// How many salts `lines` uses when hashing: one per name and address of
 /// every key.
 pub fn salts_needed(plans: &[&NodePlan]) -> usize {
-    plans.iter().map(|p| 2 * p.host_keys.len()).sum()
+    plans
+        .iter()
+        .map(|p| p.host_names().len() * p.host_keys.len())
+        .sum()
 }
 
 /// The lines for `plans`, in inventory order; with `salts` (see
@@ -23,9 +26,9 @@ pub fn lines(plans: &[&NodePlan], salts: Option<&[[u8; 20]]>) -> String {
     for p in plans {
         for k in &p.host_keys {
             match salts.as_mut() {
-                None => out += &format!("{},{} {}\n", p.name, p.address, k.public_key()),
+                None => out += &format!("{} {}\n", p.host_names().join(","), k.public_key()),
                 Some(next) => {
-                    for host in [p.name.clone(), p.address.to_string()] {
+                    for host in p.host_names() {
                         let salt = next.next().expect("one salt per name and address");
                         out += &format!("{} {}\n", hash(&host, salt), k.public_key());
                     }

@@ -163,9 +163,7 @@ pub fn ensure(cfg: &Config, plans: &mut [NodePlan], missing: Missing) -> Result<
             plan.host_keys = stored.into_iter().flatten().collect();
             continue;
         }
-        let pinned = |pins: &str| {
-            super::known_hosts::pins(pins, &[plan.name.clone(), plan.address.to_string()])
-        };
+        let pinned = |pins: &str| super::known_hosts::pins(pins, &plan.host_names());
         match missing {
             Missing::Refuse => {
                 return Err(Error::config(format!(

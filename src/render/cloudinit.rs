@@ -254,7 +254,9 @@ struct Ethernet {
     renderer: &'static str,
     dhcp4: bool,
     dhcp6: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     addresses: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     routes: Vec<Route>,
     nameservers: Nameservers,
     optional: bool,
@@ -298,15 +300,25 @@ pub fn network_config(plan: &NodePlan) -> String {
         plan.interface.clone(),
         Ethernet {
             renderer: RENDERER,
-            dhcp4: false,
+            // `ip = "dhcp"`: the router's address, route and DNS (the
+            // cluster's DNS servers added).
+            dhcp4: plan.address.is_none(),
             dhcp6: false,
-            addresses: vec![format!("{}/{}", plan.address, plan.prefix)],
+            addresses: plan
+                .address
+                .map(|a| format!("{a}/{}", plan.prefix))
+                .into_iter()
+                .collect(),
             // `0.0.0.0/0`, not `default`: cloud-init's own v2 parser (used when
             // it renders for NetworkManager without netplan) rejects `default`.
-            routes: vec![Route {
-                to: "0.0.0.0/0",
-                via: plan.gateway.to_string(),
-            }],
+            routes: plan
+                .address
+                .map(|_| Route {
+                    to: "0.0.0.0/0",
+                    via: plan.gateway.to_string(),
+                })
+                .into_iter()
+                .collect(),
             nameservers: Nameservers {
                 addresses: plan.dns.clone(),
             },

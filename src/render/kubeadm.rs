@@ -141,17 +141,23 @@ fn registration(plan: &NodePlan) -> NodeRegistration {
     NodeRegistration {
         name: plan.name.clone(),
         cri_socket: CRI_SOCKET,
-        // The node's inventory address, whichever interface routes first.
-        kubelet_extra_args: vec![Arg {
-            name: "node-ip",
-            value: plan.address.to_string(),
-        }],
+        // The node's inventory address, whichever interface routes first
+        // (a DHCP worker's is the one its default route has).
+        kubelet_extra_args: plan
+            .address
+            .map(|a| Arg {
+                name: "node-ip",
+                value: a.to_string(),
+            })
+            .into_iter()
+            .collect(),
     }
 }
 
 fn own_endpoint(plan: &NodePlan) -> ApiEndpoint {
     ApiEndpoint {
-        advertise_address: plan.address.to_string(),
+        // Validation refuses DHCP for control planes when the cluster forms itself.
+        advertise_address: plan.reach(),
         bind_port: API_PORT,
     }
 }

@@ -33,9 +33,26 @@ fn ipv4_dns(plan: &NodePlan) -> Vec<&str> {
         .collect()
 }
 
+/// The `[ipv4]` section's body: the static address, or DHCP (`ip = "dhcp"`:
+/// the router hands out the address it reserves); the cluster's DNS either way.
+fn ipv4_section(plan: &NodePlan) -> String {
+    let dns: String = ipv4_dns(plan).iter().map(|d| format!("{d};")).collect();
+    let dns = if dns.is_empty() {
+        String::new()
+    } else {
+        format!("dns={dns}\n")
+    };
+    match plan.address {
+        Some(ip) => format!(
+            "method=manual\naddress1={ip}/{},{}\n{dns}may-fail=false\n",
+            plan.prefix, plan.gateway
+        ),
+        None => format!("method=auto\n{dns}may-fail=false\n"),
+    }
+}
+
 /// The keyfile; its UUID is derived from the plan so bakes are reproducible.
 pub fn keyfile(plan: &NodePlan) -> String {
-    let dns: String = ipv4_dns(plan).iter().map(|d| format!("{d};")).collect();
     format!(
         "[connection]\n\
          id=piprep-{iface}\n\
@@ -48,18 +65,13 @@ pub fn keyfile(plan: &NodePlan) -> String {
          [ethernet]\n\
          \n\
          [ipv4]\n\
-         method=manual\n\
-         address1={ip}/{prefix},{gw}\n\
-         dns={dns}\n\
-         may-fail=false\n\
+         {ipv4}\
          \n\
          [ipv6]\n\
          method=disabled\n",
         iface = plan.interface,
         uuid = plan.derived_uuid("networkmanager-connection"),
-        ip = plan.address,
-        prefix = plan.prefix,
-        gw = plan.gateway,
+        ipv4 = ipv4_section(plan),
     )
 }
 
@@ -70,16 +82,7 @@ pub fn wifi_keyfile(plan: &NodePlan, w: &WifiPlan) -> String {
     let (iface, ipv4) = if static_on_wifi(plan) {
         (
             format!("interface-name={}\n", plan.interface),
-            format!(
-                "method=manual\naddress1={}/{},{}\ndns={}\nmay-fail=false\n",
-                plan.address,
-                plan.prefix,
-                plan.gateway,
-                ipv4_dns(plan)
-                    .iter()
-                    .map(|d| format!("{d};"))
-                    .collect::<String>()
-            ),
+            ipv4_section(plan),
         )
     } else {
         // Beside the wired address: wired routes win.
@@ -115,6 +118,10 @@ pub fn wifi_keyfile(plan: &NodePlan, w: &WifiPlan) -> String {
 }
 
 pub fn dhcpcd_block(plan: &NodePlan) -> String {
+    let Some(ip) = plan.address else {
+        // dhcpcd asks for an address by default: nothing to add.
+        return "# piprep static address begin\n# DHCP\n# piprep static address end".into();
+    };
     format!(
         "# piprep static address begin\n\
          interface {iface}\n\
@@ -123,7 +130,6 @@ pub fn dhcpcd_block(plan: &NodePlan) -> String {
          static domain_name_servers={dns}\n\
          # piprep static address end",
         iface = plan.interface,
-        ip = plan.address,
         prefix = plan.prefix,
         gw = plan.gateway,
         dns = ipv4_dns(plan).join(" "),

@@ -19,7 +19,7 @@ pub fn stamp(
         cluster: plan.cluster.clone(),
         node: plan.name.clone(),
         role: plan.role.as_str().into(),
-        ip: format!("{}/{}", plan.address, plan.prefix),
+        ip: plan.cidr_text(),
         profile: plan.profile.name.clone(),
         backend: target.backend.backend.name().into(),
         backend_reason: target.backend.reason.clone(),

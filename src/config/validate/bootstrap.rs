@@ -57,6 +57,19 @@ pub fn check(
         );
     }
     let nodes = &c.cfg.inventory.nodes;
+    // A control plane's address is in every certificate and every join: the
+    // router's choice cannot be baked in.
+    for n in nodes.iter().map(|n| n.get_ref()) {
+        if *n.role.get_ref() == Role::ControlPlane && n.ip.get_ref() == "dhcp" {
+            let at = c.at(&n.ip);
+            c.error(
+                at,
+                Some(n.name.get_ref()),
+                "a control plane with ip = \"dhcp\" cannot form the cluster: its address goes into the API server's certificate and every node's join".into(),
+                "give control planes static addresses (the one the router reserves for them), or remove bootstrap",
+            );
+        }
+    }
     let control_planes: Vec<(String, Ipv4Addr)> = nodes
         .iter()
         .map(|n| n.get_ref())

@@ -26,7 +26,9 @@ pub fn check(c: &mut Checker, p: &Profile, role: Role, node: &Node, cl: &Cluster
         dir,
         port,
         proto,
-        node: node.ip,
+        // A DHCP node's address is the router's to give: only rules that
+        // hold for any address count for it.
+        node: node.ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
         peers,
     };
     let before = c.errors();
@@ -50,7 +52,7 @@ pub fn check(c: &mut Checker, p: &Profile, role: Role, node: &Node, cl: &Cluster
                 "profile {}: the firewall would block SSH (22/tcp) from every address for a {} node at {}, and the node would be unreachable",
                 p.name,
                 role.as_str(),
-                node.ip
+                node.ip.map_or_else(|| "a DHCP address".into(), |a| a.to_string())
             ),
             "allow 22/tcp inbound from your network (a [[firewall.rule]] with direction = \"in\", port = \"22\", proto = \"tcp\", from = \"{subnet}\" or \"any\") before any rule that denies it",
         );

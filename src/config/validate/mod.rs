@@ -201,9 +201,12 @@ pub fn validate(cfg: &Config) -> Validated {
         }
     }
 
-    // Each node knows every other by name (its /etc/hosts block).
-    let hosts: Vec<(String, std::net::Ipv4Addr)> =
-        plans.iter().map(|p| (p.name.clone(), p.address)).collect();
+    // Each node knows every other by name (its /etc/hosts block); a DHCP
+    // node's name is the router's DNS to answer.
+    let hosts: Vec<(String, std::net::Ipv4Addr)> = plans
+        .iter()
+        .filter_map(|p| Some((p.name.clone(), p.address?)))
+        .collect();
     for p in plans.iter_mut() {
         p.cluster_hosts = hosts.clone();
     }

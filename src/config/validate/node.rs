@@ -12,7 +12,8 @@ use crate::config::net::hostname_problem;
 /// A node that passed its own checks.
 pub struct Node {
     pub name: String,
-    pub ip: Ipv4Addr,
+    /// None with `ip = "dhcp"`.
+    pub ip: Option<Ipv4Addr>,
     pub interface: String,
 }
 
@@ -54,8 +55,11 @@ pub fn check(c: &mut Checker, n: &NodeEntry, cl: &Cluster, seen: &mut Seen) -> O
     } else {
         seen.names.insert(name.clone(), line);
     }
+    // `ip = "dhcp"`: the router hands the address out (reserved there).
+    let dhcp = n.ip.get_ref() == "dhcp";
     let ip = match n.ip.get_ref().parse::<Ipv4Addr>() {
         Ok(ip) => Some(ip),
+        Err(_) if dhcp => None,
         Err(_) => {
             let at = c.at(&n.ip);
             c.error(
@@ -65,7 +69,7 @@ pub fn check(c: &mut Checker, n: &NodeEntry, cl: &Cluster, seen: &mut Seen) -> O
                     "ip `{}` is not an IPv4 address",
                     n.ip.get_ref().escape_debug()
                 ),
-                "write it like \"10.1.1.11\"",
+                "write it like \"10.1.1.11\", or \"dhcp\" for an address the router hands out",
             );
             None
         }
@@ -83,7 +87,11 @@ pub fn check(c: &mut Checker, n: &NodeEntry, cl: &Cluster, seen: &mut Seen) -> O
     };
     (c.errors() == before).then(|| Node {
         name,
-        ip: ip.expect("no error, so the address parsed"),
+        ip: if dhcp {
+            None
+        } else {
+            Some(ip.expect("no error, so the address parsed"))
+        },
         interface,
     })
 }

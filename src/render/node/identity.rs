@@ -20,7 +20,7 @@ pub fn part(plan: &NodePlan) -> Part {
             .collect(),
         checks: vec![
             Check::Address {
-                address: format!("{}/{}", plan.address, plan.prefix),
+                address: plan.cidr_text(),
                 interface: plan.interface.clone(),
             },
             Check::AuthorizedKeys(plan.user.ssh_authorized_keys.len()),

@@ -295,7 +295,9 @@ if command -v nmcli >/dev/null 2>&1; then
 	esac
 fi
 addrs=$(ip -4 -o addr show dev "$IFACE" 2>/dev/null | awk '{print $4}' | tr '\n' ' ')
-case " $addrs " in
+case "$ADDRESS: $addrs " in
+dhcp:\ *.*) row "address.$IFACE" "a DHCP address" "$addrs" pass ;;
+dhcp:*) row "address.$IFACE" "a DHCP address" "none: no lease from the router" fail ;;
 *" $ADDRESS "*) row "address.$IFACE" "$ADDRESS" "$addrs" pass ;;
 *) row "address.$IFACE" "$ADDRESS" "${addrs:-none}" fail ;;
 esac

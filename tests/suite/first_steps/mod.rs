@@ -2,5 +2,6 @@
 //! and refusals that name the fix, commands that accept what bake accepts.
 
 mod compressed;
+mod dhcp;
 mod messages;
 mod paths;
