@@ -19,17 +19,17 @@ fn image_checks(ctx: &Ctx, cfg: &Config, args: &ValidateArgs) -> Result<Vec<Find
         None => cfg.image_spec().ok().flatten(),
     };
     // Without --image, a missing [image] path is the next bake's failure:
-    // say so now.
+    // say so now (a warning: `bake --image` may give the image instead).
     if !explicit
         && let Some(Spec::Path { path, .. }) = &spec
         && std::fs::metadata(path).is_err()
     {
         return Ok(vec![Finding {
-            severity: crate::config::Severity::Error,
+            severity: crate::config::Severity::Warning,
             at: cfg.source.find("path"),
             node: None,
             message: format!("[image] path {} does not exist", path.display()),
-            fix: "correct the path (relative to piprep.toml), or use `url` or `os_list` so `piprep fetch` downloads it".into(),
+            fix: "correct the path (relative to piprep.toml), use `url` or `os_list` so `piprep fetch` downloads it, or give the image to bake with --image".into(),
         }]);
     }
     let at_hand = match &spec {

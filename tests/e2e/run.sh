@@ -265,6 +265,23 @@ locale = "en_GB.UTF-8"
 keyboard = "gb"'
 		;;
 	esac
+	# A profile's own file and command (what sdm plugins and cloud-init's
+	# write_files/runcmd do): once per backend. The command appends a line on
+	# every run, so one line after several boots proves "once".
+	profile=k8s-node
+	case "$name" in bookworm | trixie-2026)
+		profile=e2e
+		mkdir -p "$work/profiles"
+		cat >"$work/profiles/e2e.toml" <<'PROFILE'
+extends = "k8s-node"
+run = ["echo \"ran once on $(hostname)\" >>/var/lib/e2e-run"]
+
+[[file]]
+path = "/etc/motd"
+content = "piprep e2e: a profile's own file\n$(not code)\n"
+PROFILE
+		;;
+	esac
 	E2E_ACCESS_POINT=$ap "$top/tests/e2e/mkdisk.sh" "$cache/rootfs-$variant-$k.tar" "$work/base.img" "$name" $repo_url || {
 		fail "mkdisk"
 		return 1
@@ -280,7 +297,7 @@ keyboard = "gb"'
 	cat >"$work/piprep.toml" <<TOML
 [cluster]
 name = "e2e"
-profile = "k8s-node"
+profile = "$profile"
 subnet = "10.1.1.0/24"
 gateway = "10.1.1.1"
 dns = ["10.1.1.1"]
@@ -555,6 +572,11 @@ TOML
 		case "$got" in "/usr/share/zoneinfo/Europe/Berlin CE"*"T en_GB.UTF-8 en_GB.utf8 gb ") ;; *) ok="time zone, locale, keyboard: $got" ;; esac
 		log "$name: time zone, locale, keyboard: $got"
 	fi
+	if [ "$profile" = e2e ]; then
+		got=$(node 'cat /etc/motd /var/lib/e2e-run' | tr '\n' '|')
+		case "$got" in 'piprep e2e: a profile'"'"'s own file|$(not code)|ran once on cp-1|') ;; *) ok="the profile's file and command: $got" ;; esac
+		log "$name: the profile's file and command: $got"
+	fi
 	node 'sudo -n /usr/local/lib/piprep/check.sh e2e-ssh' >&2 || ok="the checklist failed over SSH"
 	# The fleet view: piprep status through the forwarded port, with the
 	# pinned key; then ssh against a known_hosts with another key must fail.
@@ -613,6 +635,10 @@ TOML
 		grep -Eq '^PASS +kubeadm\.init ' "$work/report.txt" || { cat "$work/report.txt" >&2; fail "cp-1's report has no passing kubeadm.init"; return 1; }
 		"$piprep" report "$wdisk" >"$work/worker-report.txt" 2>&1 || { cat "$work/worker-report.txt" >&2; fail "worker-1's report failed"; return 1; }
 		grep -Eq '^PASS +kubeadm\.join ' "$work/worker-report.txt" || { cat "$work/worker-report.txt" >&2; fail "worker-1's report has no passing kubeadm.join"; return 1; }
+	fi
+	if [ "$profile" = e2e ]; then
+		grep -Eq '^PASS +file\./etc/motd ' "$work/report.txt" && grep -Eq '^PASS +run\.1-' "$work/report.txt" ||
+			{ cat "$work/report.txt" >&2; fail "the report has no passing file./etc/motd or run.1"; return 1; }
 	fi
 	for item in ${regional:+timezone locale locale.generated keyboard} ${wifi:+wifi.radio wifi.connection cmdline.cfg80211.ieee80211_regdom=GB}; do
 		grep -Eq "^PASS +$item " "$work/report.txt" || { cat "$work/report.txt" >&2; fail "the report has no passing $item"; return 1; }
