@@ -240,3 +240,26 @@ fn the_readmes_status_table_is_the_real_one() {
         "{real}"
     );
 }
+
+#[test]
+fn on_a_terminal_bake_names_what_it_prepares_and_writes() {
+    require_tool("script");
+    let dir = scratch("bake-pty");
+    let img = fixture_copy("bookworm", &[], &dir);
+    write_inventory(&dir, &img, "");
+    let cmd = format!("{} bake --all --force", env!("CARGO_BIN_EXE_piprep"));
+    let o = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .current_dir(&dir)
+        .env_remove("PIPREP_CONFIG")
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert!(o.status.success(), "{text}");
+    // From the first moment: what is being prepared, by name (not "2 nodes").
+    assert!(text.contains("preparing cp-1, worker-1"), "{text:?}");
+    assert!(!text.contains("2 nodes"), "{text:?}");
+    assert!(text.contains("next:"), "{text:?}");
+}
