@@ -60,16 +60,63 @@ pub fn bake(ctx: &Ctx, args: &BakeArgs) -> Result<()> {
     }
     if !images.is_empty() {
         let bootstrap = plans.iter().any(|p| p.bootstrap().is_some());
-        say(next_steps(&out, &images, bootstrap));
+        say(next_steps(
+            ctx,
+            args.out.as_deref(),
+            &out,
+            &images,
+            bootstrap,
+        ));
     }
     Ok(())
 }
 
 /// What to do with the images: flash each to its card, pin the host keys,
-/// watch the nodes come up.
-fn next_steps(out: &std::path::Path, nodes: &[String], bootstrap: bool) -> String {
+/// watch the nodes come up. The commands carry `-c` and `--out` when this
+/// bake was not run with the defaults, so they work as printed.
+fn next_steps(
+    ctx: &Ctx,
+    out_flag: Option<&std::path::Path>,
+    out: &std::path::Path,
+    nodes: &[String],
+    bootstrap: bool,
+) -> String {
+    use crate::render::shell::quote;
+    let config = (ctx.config != std::path::Path::new("piprep.toml"))
+        .then(|| format!(" -c {}", quote(&ctx.config.display().to_string())))
+        .unwrap_or_default();
+    let out_arg = out_flag
+        .map(|o| format!(" --out {}", quote(&o.display().to_string())))
+        .unwrap_or_default();
+    let first = nodes.first().map_or("NODE", String::as_str);
+    let mut steps = vec![
+        ("piprep cards".to_string(), "which disk is the card"),
+        (
+            format!("piprep{config} flash --node {first}{out_arg} /dev/sdX"),
+            if nodes.len() > 1 {
+                "one card per node, then the others"
+            } else {
+                "its card"
+            },
+        ),
+        (
+            format!("piprep{config} known-hosts --install"),
+            "pin the nodes' SSH host keys",
+        ),
+        (
+            format!("piprep{config} status --all --watch{out_arg}"),
+            "after power-on: until every node is ready",
+        ),
+    ];
+    if bootstrap {
+        steps.push((
+            format!("piprep{config} kubeconfig --merge"),
+            "the cluster's kubeconfig, now",
+        ));
+    }
+    let w = steps.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
     let mut s = format!(
-        "\n{} image(s) ready in {}: {}\nnext:\n",
+        "\n{} image(s) ready in {}: {}\nnext:",
         nodes.len(),
         out.display(),
         nodes
@@ -78,19 +125,8 @@ fn next_steps(out: &std::path::Path, nodes: &[String], bootstrap: bool) -> Strin
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let first = nodes.first().map_or("NODE", String::as_str);
-    s += &format!(
-        "  piprep cards                          # which disk is the card\n  piprep flash --node {first} /dev/sdX    # one card per node{}\n",
-        if nodes.len() > 1 {
-            ", then the others"
-        } else {
-            ""
-        }
-    );
-    s += "  piprep known-hosts --install          # pin the nodes' SSH host keys\n";
-    s += "  piprep status --all --watch           # after power-on: until every node is ready";
-    if bootstrap {
-        s += "\n  piprep kubeconfig --merge             # the cluster's kubeconfig, now";
+    for (cmd, why) in steps {
+        s += &format!("\n  {cmd:<w$}  # {why}");
     }
     s
 }

@@ -136,6 +136,26 @@ fn bake_ends_with_what_to_do_next() {
     // -q stays quiet.
     let o = piprep(&dir, &["bake", "--all", "-q"]);
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    // Run with another inventory and --out: the commands carry them, so they
+    // work as printed.
+    let parent = dir.parent().unwrap();
+    let inv = format!("{}/piprep.toml", dir.file_name().unwrap().to_str().unwrap());
+    let o = piprep(parent, &["-c", &inv, "bake", "--all", "--out", "elsewhere"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "piprep -c {inv} flash --node cp-1 --out elsewhere /dev/sdX"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "piprep -c {inv} status --all --watch --out elsewhere"
+        )),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(parent.join("elsewhere"));
 }
 
 #[test]
