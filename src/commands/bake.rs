@@ -82,9 +82,11 @@ fn next_steps(
     bootstrap: bool,
 ) -> String {
     use crate::render::shell::quote;
-    let config = (ctx.config != std::path::Path::new("piprep.toml"))
-        .then(|| format!(" -c {}", quote(&ctx.config.display().to_string())))
-        .unwrap_or_default();
+    let config = if ctx.config == std::path::Path::new("piprep.toml") {
+        String::new()
+    } else {
+        format!(" -c {}", quote(&ctx.config.display().to_string()))
+    };
     let out_arg = out_flag
         .map(|o| format!(" --out {}", quote(&o.display().to_string())))
         .unwrap_or_default();
