@@ -42,6 +42,14 @@ pub struct FlashArgs {
     /// Allow a disk that does not report itself as removable.
     #[arg(long)]
     pub allow_non_removable: bool,
+    #[command(flatten)]
+    pub system: SystemArgs,
+}
+
+/// Where flash and cards read the machine's disks and mounts from; hidden,
+/// for tests' fake trees.
+#[derive(Debug, Args)]
+pub struct SystemArgs {
     /// sysfs root to read device properties from (for tests).
     #[arg(long, hide = true, env = "PIPREP_SYSFS", default_value = "/sys")]
     pub sysfs: PathBuf,
@@ -63,17 +71,8 @@ pub struct CardsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// sysfs root to read device properties from (for tests).
-    #[arg(long, hide = true, env = "PIPREP_SYSFS", default_value = "/sys")]
-    pub sysfs: PathBuf,
-    /// mountinfo file to read mounts from (for tests).
-    #[arg(
-        long,
-        hide = true,
-        env = "PIPREP_MOUNTINFO",
-        default_value = "/proc/self/mountinfo"
-    )]
-    pub mountinfo: PathBuf,
+    #[command(flatten)]
+    pub system: SystemArgs,
     /// Where the device nodes are (for tests).
     #[arg(long, hide = true, env = "PIPREP_DEV", default_value = "/dev")]
     pub dev_dir: PathBuf,

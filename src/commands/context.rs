@@ -31,6 +31,10 @@ pub fn seekable(ctx: &Ctx, path: &Path) -> Result<(PathBuf, Option<crate::interr
         .mode(0o700)
         .create(&dir)
         .map_err(|e| Error::output_io(&dir, "cannot create", &e))?;
+    // An older directory keeps its mode through create(): make it private.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::output_io(&dir, "cannot make private", &e))?;
     let tmp_path = dir.join(format!(".read-{}.img", std::process::id()));
     let guard = crate::interrupt::TempPath::new(tmp_path.clone());
     let out = std::fs::OpenOptions::new()

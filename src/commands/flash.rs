@@ -20,8 +20,8 @@ pub fn flash(ctx: &Ctx, args: &FlashArgs) -> Result<()> {
         refuse_swapped(img, devices)?;
     }
     let system = crate::flash::device::SystemView {
-        sysfs: args.sysfs.clone(),
-        mountinfo: args.mountinfo.clone(),
+        sysfs: args.system.sysfs.clone(),
+        mountinfo: args.system.mountinfo.clone(),
     };
     let rules = destination::Rules {
         create: args.create,
@@ -161,8 +161,8 @@ fn keep_list(ctx: &Ctx) -> Vec<(PathBuf, String)> {
 /// `piprep cards`: which card is which.
 pub fn cards(args: &crate::cli::CardsArgs) -> Result<()> {
     let sys = crate::flash::device::SystemView {
-        sysfs: args.sysfs.clone(),
-        mountinfo: args.mountinfo.clone(),
+        sysfs: args.system.sysfs.clone(),
+        mountinfo: args.system.mountinfo.clone(),
     };
     let cards = crate::flash::cards::list(&sys, &args.dev_dir, args.all);
     if args.json {

@@ -94,25 +94,6 @@ fn base64_decode(s: &str) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
-/// Parse YAML with PyYAML and print it back as JSON.
-fn yaml_to_json(path: &Path) -> serde_json::Value {
-    let o = Command::new("python3")
-        .args([
-            "-c",
-            "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "PyYAML could not parse {}: {}",
-        path.display(),
-        stderr(&o)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
 #[test]
 fn yaml_round_trips_through_an_independent_parser() {
     let d = render_to("yaml", "cp-1");

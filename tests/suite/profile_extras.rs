@@ -4,7 +4,6 @@
 //! each, nothing else run), and reported by the checklist.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::support::sandbox::{self, Sandbox};
 use crate::support::*;
@@ -95,16 +94,7 @@ fn files_reach_both_backends_byte_for_byte() {
     // cloud-init: the same bytes through write_files, read by PyYAML.
     let ci = setup("backends-ci", PROFILE, "init = \"cloud-init\"\n");
     render(&ci, "r");
-    let o = Command::new("python3")
-        .args([
-            "-c",
-            "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-        ])
-        .arg(ci.join("r/user-data"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let ud: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ud = yaml_to_json(&ci.join("r/user-data"));
     let wf = ud["write_files"].as_array().unwrap();
     let find = |p: &str| wf.iter().find(|f| f["path"] == p).cloned().unwrap();
     assert_eq!(find("/etc/motd")["content"], MOTD);

@@ -388,3 +388,22 @@ pub fn piprep_env(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
         .output()
         .unwrap()
 }
+
+/// Parse YAML with PyYAML (an independent reader) and give it back as JSON.
+pub fn yaml_to_json(path: &Path) -> serde_json::Value {
+    let o = Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "PyYAML could not parse {}: {}",
+        path.display(),
+        stderr(&o)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}

@@ -3,7 +3,7 @@
 //! know, the checklist wants an address by DHCP, and status/export reach
 //! the node by name (or where --address says).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::support::sandbox::{self, Sandbox};
 use crate::support::*;
@@ -17,19 +17,6 @@ fn dhcp_inventory(name: &str, extra: &str) -> PathBuf {
         .replace("ip = \"10.1.1.21\"", "ip = \"dhcp\"");
     std::fs::write(&inv, format!("{t}{extra}")).unwrap();
     dir
-}
-
-fn yaml(path: &Path) -> serde_json::Value {
-    let o = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 #[test]
@@ -83,7 +70,7 @@ fn a_dhcp_node_asks_the_router_and_is_reached_by_name() {
     std::fs::write(&inv, t).unwrap();
     let o = piprep(&ci, &["render", "--node", "worker-1", "--out", "r"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let net = yaml(&ci.join("r/network-config"));
+    let net = yaml_to_json(&ci.join("r/network-config"));
     let eth = &net["network"]["ethernets"]["eth0"];
     assert_eq!(eth["dhcp4"], true, "{net}");
     assert!(
