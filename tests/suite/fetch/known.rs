@@ -78,3 +78,45 @@ fn a_cached_image_needs_no_network_once_its_checksum_is_known() {
         "bake asked the server again for a checksum it already knew"
     );
 }
+
+#[test]
+fn an_os_list_out_of_reach_falls_back_to_the_cached_entry_and_says_so() {
+    let (s, _, sha, _) = server_with_image();
+    let e = env("oslist-gone");
+    // A local OS list (relative to piprep.toml), which can be taken away.
+    let list = format!(
+        r#"{{"os_list": [{{"name": "Raspberry Pi OS Lite (64-bit)", "url": "{}", "image_download_sha256": "{sha}", "release_date": "2025-10-01"}}]}}"#,
+        s.url("/f/img.img.xz")
+    );
+    std::fs::write(e.dir.join("os_list.json"), list).unwrap();
+    inventory(
+        &e,
+        "os_list = \"os_list.json\"\nname = \"Raspberry Pi OS Lite (64-bit)\"",
+    );
+    let o = run(&e, &["fetch"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_file(e.dir.join("os_list.json")).unwrap();
+    let before = s.requests.load(Ordering::SeqCst);
+    let o = run(&e, &["bake", "--all"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("cannot read OS list")
+            && err.contains("using the cached \"Raspberry Pi OS Lite (64-bit)\" instead"),
+        "{err}"
+    );
+    assert_eq!(
+        s.requests.load(Ordering::SeqCst),
+        before,
+        "downloaded again"
+    );
+    // Never cached: the failure stands, with its cause.
+    let e2 = env("oslist-never");
+    inventory(
+        &e2,
+        "os_list = \"os_list.json\"\nname = \"Raspberry Pi OS Lite (64-bit)\"",
+    );
+    let o = run(&e2, &["fetch"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot read OS list"), "{}", stderr(&o));
+}
